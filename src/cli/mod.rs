@@ -1,0 +1,5 @@
+//! The command line: the clap contract ([`args`]) and the non-interactive commands.
+
+pub mod args;
+
+pub use args::Cli;

@@ -1,0 +1,4 @@
+//! Adapters between rolltop and a Kubernetes API server, reached only through `kube::Client`:
+//! client construction from kubeconfig, scoped watchers, actions as patches, RBAC checks.
+
+pub mod client;

@@ -1,0 +1,1 @@
+//! The AnalysisRun engine: metric providers, condition evaluation and run assessment.

@@ -1,0 +1,78 @@
+//! The `rolltop` binary: parse the command line, set up logging and TLS, dispatch.
+//!
+//! Exit codes are part of the contract: 0 success, 1 the operation failed (message on stderr),
+//! 2 bad usage (clap's own exit code for parse errors).
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+use rolltop::cli::Cli;
+use rolltop::cli::args::{
+    Command, GetCommand, ListCommand, RetryCommand, SetCommand, Shell, TerminateCommand,
+};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // kube's rustls uses ring while reqwest is built without a provider: one process-wide
+    // provider must be installed before the first client is built, or client creation panics.
+    if rustls::crypto::ring::default_provider()
+        .install_default()
+        .is_err()
+    {
+        // Already installed (cannot happen in a fresh process); nothing to do.
+    }
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let Some(command) = cli.command else {
+        return Ok(not_implemented("the cockpit"));
+    };
+    let code = match command {
+        Command::Version => {
+            println!("rolltop {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Completions { shell } => {
+            let shell = match shell {
+                Shell::Bash => clap_complete::Shell::Bash,
+                Shell::Zsh => clap_complete::Shell::Zsh,
+                Shell::Fish => clap_complete::Shell::Fish,
+            };
+            let mut stdout = std::io::stdout();
+            clap_complete::generate(shell, &mut Cli::command(), "rolltop", &mut stdout);
+            ExitCode::SUCCESS
+        }
+        Command::Demo { .. } => not_implemented("demo"),
+        Command::Sandbox(_) => not_implemented("sandbox"),
+        Command::Controller { .. } => not_implemented("controller"),
+        Command::InstallCrds { .. } => not_implemented("install-crds"),
+        Command::Get(GetCommand::Rollout { .. }) => not_implemented("get rollout"),
+        Command::List(ListCommand::Rollouts { .. }) => not_implemented("list rollouts"),
+        Command::Promote { .. } => not_implemented("promote"),
+        Command::Abort { .. } => not_implemented("abort"),
+        Command::Retry(RetryCommand::Rollout { .. }) => not_implemented("retry rollout"),
+        Command::Restart { .. } => not_implemented("restart"),
+        Command::Pause { .. } => not_implemented("pause"),
+        Command::Set(SetCommand::Image { .. }) => not_implemented("set image"),
+        Command::Undo { .. } => not_implemented("undo"),
+        Command::Status { .. } => not_implemented("status"),
+        Command::Lint { .. } => not_implemented("lint"),
+        Command::Terminate(TerminateCommand::Analysisrun { .. }) => {
+            not_implemented("terminate analysisrun")
+        }
+    };
+    Ok(code)
+}
+
+/// The honest answer of a path that does not exist yet: no silent success.
+fn not_implemented(what: &str) -> ExitCode {
+    eprintln!("not implemented yet: {what}");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,9 @@
+//! rolltop's integration tests: one binary, one module per area, run in parallel.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod analysis;
+mod cli;
+mod crd;
+mod kubectl;
+mod sandbox_api;
+mod sim;
