@@ -331,6 +331,145 @@ pub fn all_steps_completed(steps_len: usize, index: Option<i32>) -> bool {
     steps_len == 0 || index.is_some_and(|i| i >= len_index(steps_len))
 }
 
+/// Why a canary is fully promoted (`shouldFullPromote`); the `Display` text is the event message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullPromotionReason {
+    /// No stable RS yet: the very first revision is stable immediately (pitfall §9.12).
+    InitialDeploy,
+    /// `status.promoteFull` (CLI `promote --full`).
+    FullPromotionRequested,
+    /// The target is the stable RS again.
+    FastRollback,
+    /// The target is within `rollbackWindow`.
+    RollbackWithinWindow,
+    /// Every step ran (or there are none); carries the step count.
+    CompletedAllSteps(usize),
+}
+
+impl std::fmt::Display for FullPromotionReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FullPromotionReason::InitialDeploy => f.write_str("Initial deploy"),
+            FullPromotionReason::FullPromotionRequested => f.write_str("Full promotion requested"),
+            FullPromotionReason::FastRollback => f.write_str("Fast rollback"),
+            FullPromotionReason::RollbackWithinWindow => f.write_str("Rollback within window"),
+            FullPromotionReason::CompletedAllSteps(n) => {
+                write!(f, "Completed all {n} canary steps")
+            }
+        }
+    }
+}
+
+/// Inputs of [`canary_full_promotion`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CanaryPromotionInput {
+    /// `status.stableRS` is set.
+    pub has_stable_rs: bool,
+    /// `status.abort`.
+    pub aborted: bool,
+    /// The new RS exists and has `spec.replicas` available pods (or meets
+    /// `replicaProgressThreshold` against `spec.replicas`).
+    pub new_rs_ready: bool,
+    /// `status.promoteFull`.
+    pub promote_full: bool,
+    /// The new RS is the stable RS (rollback to stable).
+    pub new_is_stable: bool,
+    /// The new RS is within `rollbackWindow` ([`is_rollback_within_window`]).
+    pub rollback_within_window: bool,
+    /// Number of steps.
+    pub steps_len: usize,
+    /// `currentStepIndex` after promoteFull/rollback-window handling ([`effective_step_index`]).
+    pub current_step_index: Option<i32>,
+}
+
+/// `shouldFullPromote` for canary (spec §3.5): the first true reason wins; `None` = not yet.
+pub fn canary_full_promotion(input: &CanaryPromotionInput) -> Option<FullPromotionReason> {
+    if !input.has_stable_rs {
+        return Some(FullPromotionReason::InitialDeploy);
+    }
+    if input.aborted || !input.new_rs_ready {
+        return None;
+    }
+    if input.promote_full {
+        return Some(FullPromotionReason::FullPromotionRequested);
+    }
+    if input.new_is_stable {
+        return Some(FullPromotionReason::FastRollback);
+    }
+    if input.rollback_within_window {
+        return Some(FullPromotionReason::RollbackWithinWindow);
+    }
+    if all_steps_completed(input.steps_len, input.current_step_index) {
+        return Some(FullPromotionReason::CompletedAllSteps(input.steps_len));
+    }
+    None
+}
+
+/// Rollback window (spec §3.9): the target RS is older than the stable RS and fewer than
+/// `window_revisions` ReplicaSets (experiment RSs excluded by the caller) were created strictly
+/// between them. `between_candidates` are the creation times of every other ReplicaSet.
+pub fn is_rollback_within_window(
+    window_revisions: Option<i32>,
+    target_created: Option<DateTime<Utc>>,
+    stable_created: Option<DateTime<Utc>>,
+    between_candidates: &[DateTime<Utc>],
+) -> bool {
+    let (Some(window), Some(target), Some(stable)) =
+        (window_revisions, target_created, stable_created)
+    else {
+        return false;
+    };
+    if target >= stable {
+        return false;
+    }
+    let between = between_candidates
+        .iter()
+        .filter(|t| **t > target && **t < stable)
+        .count();
+    i64::try_from(between).unwrap_or(i64::MAX) < i64::from(window)
+}
+
+/// What the canary pause-step bookkeeping should do this pass (`reconcileCanaryPause`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CanaryPauseAction {
+    /// Not on a pause step (or `spec.paused`, `promoteFull`, no steps, past the end).
+    NotPausing,
+    /// Enter the pause: add a `CanaryPauseStep` condition (start time = now).
+    AddPauseCondition,
+    /// The user resumed (`controllerPause` without condition): the step completes in status.
+    Resumed,
+    /// Still pausing; re-evaluate at `resume_at` for a timed pause.
+    Waiting {
+        /// `start + duration` for timed pauses.
+        resume_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// Pause-step bookkeeping (spec §3.6). Any result but [`CanaryPauseAction::NotPausing`] means
+/// "skip step plugins and go straight to the status pass".
+pub fn canary_pause_action(
+    steps: &[CanaryStep],
+    index: Option<i32>,
+    spec_paused: bool,
+    promote_full: bool,
+    controller_pause: bool,
+    canary_pause_started_at: Option<DateTime<Utc>>,
+) -> CanaryPauseAction {
+    if spec_paused || promote_full {
+        return CanaryPauseAction::NotPausing;
+    }
+    let Some((_, CanaryStep::Pause(duration))) = current_step(steps, index) else {
+        return CanaryPauseAction::NotPausing;
+    };
+    match canary_pause_started_at {
+        None if controller_pause => CanaryPauseAction::Resumed,
+        None => CanaryPauseAction::AddPauseCondition,
+        Some(start) => CanaryPauseAction::Waiting {
+            resume_at: duration.map(|d| pause_step_deadline(start, d)),
+        },
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -664,5 +803,232 @@ mod tests {
             CanaryStep::Pause(Some(Duration::from_secs(3))).describe(),
             "pause: 3s"
         );
+    }
+
+    #[test]
+    fn full_promotion_reasons() {
+        let ready = CanaryPromotionInput {
+            has_stable_rs: true,
+            new_rs_ready: true,
+            steps_len: 2,
+            current_step_index: Some(1),
+            ..Default::default()
+        };
+        let cases = [
+            (
+                "initial deploy",
+                CanaryPromotionInput {
+                    has_stable_rs: false,
+                    new_rs_ready: false,
+                    ..ready
+                },
+                Some(FullPromotionReason::InitialDeploy),
+            ),
+            (
+                "aborted",
+                CanaryPromotionInput {
+                    aborted: true,
+                    promote_full: true,
+                    ..ready
+                },
+                None,
+            ),
+            (
+                "new RS not ready",
+                CanaryPromotionInput {
+                    new_rs_ready: false,
+                    promote_full: true,
+                    ..ready
+                },
+                None,
+            ),
+            (
+                "promote full",
+                CanaryPromotionInput {
+                    promote_full: true,
+                    ..ready
+                },
+                Some(FullPromotionReason::FullPromotionRequested),
+            ),
+            (
+                "back to stable",
+                CanaryPromotionInput {
+                    new_is_stable: true,
+                    ..ready
+                },
+                Some(FullPromotionReason::FastRollback),
+            ),
+            (
+                "rollback window",
+                CanaryPromotionInput {
+                    rollback_within_window: true,
+                    ..ready
+                },
+                Some(FullPromotionReason::RollbackWithinWindow),
+            ),
+            ("mid steps", ready, None),
+            (
+                "all steps done",
+                CanaryPromotionInput {
+                    current_step_index: Some(2),
+                    ..ready
+                },
+                Some(FullPromotionReason::CompletedAllSteps(2)),
+            ),
+            (
+                "no steps",
+                CanaryPromotionInput {
+                    steps_len: 0,
+                    current_step_index: None,
+                    ..ready
+                },
+                Some(FullPromotionReason::CompletedAllSteps(0)),
+            ),
+        ];
+        for (name, input, want) in cases {
+            assert_eq!(canary_full_promotion(&input), want, "{name}");
+        }
+        // S7 event text.
+        assert_eq!(
+            FullPromotionReason::CompletedAllSteps(2).to_string(),
+            "Completed all 2 canary steps"
+        );
+        assert_eq!(
+            FullPromotionReason::InitialDeploy.to_string(),
+            "Initial deploy"
+        );
+    }
+
+    /// S32 rollback_window_test (rollbackWindow.revisions: 2).
+    #[test]
+    fn rollback_window() {
+        let (rev2, rev3, rev4, rev5) = (t(2), t(3), t(4), t(5));
+        // Revert to rev2 while rev4 is stable: only rev3 lies between ⇒ within.
+        assert!(is_rollback_within_window(
+            Some(2),
+            Some(rev2),
+            Some(rev4),
+            &[rev3]
+        ));
+        // After rev5: rev3 and rev4 lie between ⇒ a normal update.
+        assert!(!is_rollback_within_window(
+            Some(2),
+            Some(rev2),
+            Some(rev5),
+            &[rev3, rev4]
+        ));
+        // No window configured, or the target is newer than stable.
+        assert!(!is_rollback_within_window(
+            None,
+            Some(rev2),
+            Some(rev4),
+            &[]
+        ));
+        assert!(!is_rollback_within_window(
+            Some(2),
+            Some(rev5),
+            Some(rev4),
+            &[]
+        ));
+        assert!(!is_rollback_within_window(Some(2), None, Some(rev4), &[]));
+    }
+
+    #[test]
+    fn canary_pause_actions() {
+        let steps = [
+            CanaryStep::SetWeight(10),
+            CanaryStep::Pause(Some(Duration::from_secs(60))),
+            CanaryStep::Pause(None),
+        ];
+        let cases = [
+            (
+                "not a pause step",
+                Some(0),
+                false,
+                false,
+                false,
+                None,
+                CanaryPauseAction::NotPausing,
+            ),
+            (
+                "enter pause",
+                Some(1),
+                false,
+                false,
+                false,
+                None,
+                CanaryPauseAction::AddPauseCondition,
+            ),
+            (
+                "user resumed",
+                Some(2),
+                false,
+                false,
+                true,
+                None,
+                CanaryPauseAction::Resumed,
+            ),
+            (
+                "timed wait",
+                Some(1),
+                false,
+                false,
+                true,
+                Some(t(0)),
+                CanaryPauseAction::Waiting {
+                    resume_at: Some(t(60)),
+                },
+            ),
+            (
+                "indefinite wait",
+                Some(2),
+                false,
+                false,
+                true,
+                Some(t(0)),
+                CanaryPauseAction::Waiting { resume_at: None },
+            ),
+            (
+                "spec.paused",
+                Some(1),
+                true,
+                false,
+                false,
+                None,
+                CanaryPauseAction::NotPausing,
+            ),
+            (
+                "promoteFull",
+                Some(1),
+                false,
+                true,
+                false,
+                None,
+                CanaryPauseAction::NotPausing,
+            ),
+            (
+                "past the end",
+                Some(3),
+                false,
+                false,
+                false,
+                None,
+                CanaryPauseAction::NotPausing,
+            ),
+        ];
+        for (name, index, spec_paused, promote_full, controller_pause, started, want) in cases {
+            assert_eq!(
+                canary_pause_action(
+                    &steps,
+                    index,
+                    spec_paused,
+                    promote_full,
+                    controller_pause,
+                    started
+                ),
+                want,
+                "{name}"
+            );
+        }
     }
 }

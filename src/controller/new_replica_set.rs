@@ -381,6 +381,26 @@ pub fn is_hash_collision(
     })
 }
 
+/// Revision of a ReplicaSet created (or reused) now: one above the highest revision among the
+/// older ReplicaSets (spec §3.3), 1 for the first.
+pub fn next_revision(older_revisions: &[i64]) -> i64 {
+    older_revisions
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .saturating_add(1)
+}
+
+/// The `rollout.argoproj.io/revision-history` value after a reused ReplicaSet moves from
+/// `previous_revision` to a new one: the old value appended, comma separated.
+pub fn revision_history_after_bump(existing: Option<&str>, previous_revision: i64) -> String {
+    match existing.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(history) => format!("{history},{previous_revision}"),
+        None => previous_revision.to_string(),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -579,5 +599,15 @@ mod tests {
     fn garbage_ephemeral_annotation_is_ignored() {
         // An unparsable annotation strips nothing (and never panics).
         assert!(!pod_templates_equal(&desired(), &live(), Some("{not json")));
+    }
+
+    /// S14 TestRollBackToStable: rs1 revision 1 → 3 with `revision-history: "1"`.
+    #[test]
+    fn revisions() {
+        assert_eq!(next_revision(&[]), 1);
+        assert_eq!(next_revision(&[1, 2]), 3);
+        assert_eq!(revision_history_after_bump(None, 1), "1");
+        assert_eq!(revision_history_after_bump(Some(""), 1), "1");
+        assert_eq!(revision_history_after_bump(Some("1"), 3), "1,3");
     }
 }

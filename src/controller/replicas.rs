@@ -8,10 +8,12 @@
 //!   `setCanaryScale`.
 //! * [`scale_down`]: which older ReplicaSets shrink and by how much, and the `scale-down-deadline`
 //!   decisions.
-//! * [`blue_green`]: the blue-green new ReplicaSet size.
+//! * [`blue_green`]: the blue-green new ReplicaSet size and preview checkpoint.
+//! * [`restart`]: `restartAt` eviction budget and order.
 
 pub mod blue_green;
 pub mod canary;
+pub mod restart;
 pub mod scale_down;
 pub mod traffic_routed;
 
@@ -66,9 +68,36 @@ pub fn traffic_weight_to_replicas(replicas: i32, weight: i32, max_weight: i32) -
     pods.min(i64::from(i32::MAX)) as i32
 }
 
+/// Scaling event (spec §3.1 step 10): the `rollout.argoproj.io/desired-replicas` annotation of the
+/// new or stable RS (only those with `spec.replicas > 0`; RSs without the annotation are ignored)
+/// differs from `spec.replicas`, so only the RS sizes are re-synced this pass.
+pub fn is_scaling_event(annotated: &[(ReplicaSetSize, Option<i32>)], replicas: i32) -> bool {
+    annotated
+        .iter()
+        .any(|(size, desired)| size.spec > 0 && desired.is_some_and(|d| d != replicas))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scaling_event_table() {
+        let up = ReplicaSetSize::settled(3);
+        let down = ReplicaSetSize::settled(0);
+        assert!(!is_scaling_event(&[(up, Some(3))], 3));
+        assert!(is_scaling_event(&[(up, Some(3))], 8), "S1: R changed to 8");
+        assert!(
+            !is_scaling_event(&[(down, Some(3))], 8),
+            "scaled-down RSs are ignored"
+        );
+        assert!(
+            !is_scaling_event(&[(up, None)], 8),
+            "no annotation, no event"
+        );
+        assert!(is_scaling_event(&[(up, Some(8)), (up, Some(3))], 8));
+        assert!(!is_scaling_event(&[], 8));
+    }
 
     #[test]
     fn traffic_weight_to_replicas_rounds_up() {

@@ -458,6 +458,46 @@ pub fn plan_blue_green_scale_down(input: &BlueGreenScaleDownInput<'_>) -> ScaleD
     plan
 }
 
+/// An other ReplicaSet considered for `revisionHistoryLimit` garbage collection (spec §7.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryReplicaSet {
+    /// `metadata.creationTimestamp`.
+    pub created_at: Option<DateTime<Utc>>,
+    /// Its sizes.
+    pub size: ReplicaSetSize,
+    /// `status.observedGeneration >= metadata.generation`.
+    pub observed_generation_current: bool,
+    /// `metadata.deletionTimestamp` is set.
+    pub being_deleted: bool,
+}
+
+/// Default `revisionHistoryLimit`.
+pub const DEFAULT_REVISION_HISTORY_LIMIT: i32 = 10;
+
+/// Indices of other ReplicaSets to delete: among those not already being deleted, the oldest
+/// ones in excess of `revision_history_limit`, skipping (but still counting) any that are not
+/// fully scaled down with an observed generation.
+pub fn replica_sets_to_garbage_collect(
+    others: &[HistoryReplicaSet],
+    revision_history_limit: i32,
+) -> Vec<usize> {
+    let mut live: Vec<usize> = (0..others.len())
+        .filter(|i| !others[*i].being_deleted)
+        .collect();
+    let excess = live
+        .len()
+        .saturating_sub(usize::try_from(revision_history_limit).unwrap_or(0));
+    // Unknown creation times sort first: such an RS is the least trustworthy to keep.
+    live.sort_by_key(|i| others[*i].created_at);
+    live.into_iter()
+        .take(excess)
+        .filter(|i| {
+            let rs = &others[*i];
+            rs.size.spec == 0 && rs.size.status == 0 && rs.observed_generation_current
+        })
+        .collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -864,5 +904,40 @@ mod tests {
         });
         assert_eq!(changes(&plan), vec![(0, 3, None)]);
         assert_eq!(plan.requeue_at, Some(t(200)));
+    }
+
+    #[test]
+    fn revision_history_garbage_collection() {
+        let rs = |age: i64, spec: i32, status: i32| HistoryReplicaSet {
+            created_at: Some(t(age)),
+            size: ReplicaSetSize {
+                spec,
+                status,
+                available: status,
+            },
+            observed_generation_current: true,
+            being_deleted: false,
+        };
+        let others = [rs(30, 0, 0), rs(10, 0, 0), rs(20, 0, 0), rs(40, 1, 1)];
+        // Limit 2 of 4 ⇒ the two oldest (ages 10 and 20) go.
+        assert_eq!(replica_sets_to_garbage_collect(&others, 2), vec![1, 2]);
+        assert!(replica_sets_to_garbage_collect(&others, 10).is_empty());
+        assert_eq!(replica_sets_to_garbage_collect(&others, 0), vec![1, 2, 0]);
+        // A still-scaled or not-yet-observed old RS is skipped, not replaced by a newer one.
+        let others = [rs(10, 1, 1), rs(20, 0, 0), rs(30, 0, 0)];
+        assert!(replica_sets_to_garbage_collect(&others, 2).is_empty());
+        let mut unobserved = rs(10, 0, 0);
+        unobserved.observed_generation_current = false;
+        assert_eq!(
+            replica_sets_to_garbage_collect(&[unobserved, rs(20, 0, 0)], 0),
+            vec![1]
+        );
+        // RSs already being deleted do not count.
+        let mut deleting = rs(5, 0, 0);
+        deleting.being_deleted = true;
+        assert_eq!(
+            replica_sets_to_garbage_collect(&[deleting, rs(20, 0, 0)], 1),
+            Vec::<usize>::new()
+        );
     }
 }
