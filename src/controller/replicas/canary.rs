@@ -797,4 +797,94 @@ mod tests {
             assert_eq!(at_desired_replica_counts(input), *want, "{name}");
         }
     }
+
+    /// Drives [`basic_canary_replica_counts`] the way the controller does (stable first, one RS
+    /// resized per pass, pods become available between passes) and returns the settled counts,
+    /// checking on every pass that the surge and availability bounds hold.
+    fn settle(
+        replicas: i32,
+        weight: i32,
+        fenceposts: Fenceposts,
+        stable: i32,
+        canary: i32,
+    ) -> (i32, i32, usize) {
+        let mut stable_rs = ReplicaSetSize::settled(stable);
+        let mut new_rs = ReplicaSetSize::settled(canary);
+        for pass in 0..100 {
+            let want = basic_canary_replica_counts(&BasicCanaryInput {
+                replicas,
+                weight,
+                fenceposts,
+                new_rs: Some(new_rs),
+                stable_rs: Some(stable_rs),
+                other_rs_spec_total: 0,
+            });
+            if want.stable != stable_rs.spec {
+                stable_rs.spec = want.stable;
+                stable_rs.available = stable_rs.available.min(want.stable);
+            } else if want.canary != new_rs.spec {
+                new_rs.spec = want.canary;
+                new_rs.available = new_rs.available.min(want.canary);
+            } else {
+                return (new_rs.spec, stable_rs.spec, pass);
+            }
+            let ctx = format!("R={replicas} w={weight} {fenceposts:?} pass {pass}");
+            assert!(
+                new_rs.spec + stable_rs.spec <= replicas + fenceposts.max_surge,
+                "surge exceeded: {ctx}"
+            );
+            assert!(
+                new_rs.available + stable_rs.available >= replicas - fenceposts.max_unavailable,
+                "availability broken: {ctx}"
+            );
+            // Pods started this pass become available before the next one.
+            stable_rs.available = stable_rs.spec;
+            new_rs.available = new_rs.spec;
+        }
+        panic!("R={replicas} w={weight} {fenceposts:?} did not settle");
+    }
+
+    /// Property check over a grid of sizes, weights and fenceposts: starting from a fully stable
+    /// rollout, the stepping settles on the weighted split without breaking maxSurge or
+    /// maxUnavailable, and going back to weight 0 restores the stable.
+    #[test]
+    fn basic_canary_settles_within_bounds() {
+        let fenceposts = [(1, 0), (0, 1), (1, 1), (2, 0), (3, 2), (0, 3), (10, 0)];
+        for replicas in 1..=10 {
+            for weight in [0, 1, 5, 10, 20, 25, 33, 50, 75, 99, 100] {
+                for (surge, unavailable) in fenceposts {
+                    let fp = fp(surge, unavailable.min(replicas));
+                    let target = approximate_weighted_split(replicas, weight, surge, 100);
+                    let (canary, stable, _) = settle(replicas, weight, fp, replicas, 0);
+                    assert_eq!(
+                        (canary, stable),
+                        (target.canary, target.stable),
+                        "R={replicas} w={weight} surge={surge} unavailable={unavailable}"
+                    );
+                    let (canary, stable, _) = settle(replicas, 0, fp, stable, canary);
+                    assert_eq!((canary, stable), (0, replicas), "abort back to stable");
+                }
+            }
+        }
+    }
+
+    /// S4 TestReduceWeightAndHonorMaxUnavailable (R=3, maxSurge 2, maxUnavailable 0): the path
+    /// from setWeight 100 back to 0 passes through canary 3 / stable 2.
+    #[test]
+    fn reduce_weight_and_honor_max_unavailable() {
+        let fp = fp(2, 0);
+        let up = settle(3, 100, fp, 3, 0);
+        assert_eq!((up.0, up.1), (3, 0));
+        let first = basic_canary_replica_counts(&BasicCanaryInput {
+            replicas: 3,
+            weight: 0,
+            fenceposts: fp,
+            new_rs: Some(ReplicaSetSize::settled(3)),
+            stable_rs: Some(ReplicaSetSize::settled(0)),
+            other_rs_spec_total: 0,
+        });
+        assert_eq!((first.canary, first.stable), (3, 2));
+        let down = settle(3, 0, fp, 0, 3);
+        assert_eq!((down.0, down.1), (0, 3));
+    }
 }
