@@ -59,9 +59,10 @@ impl CanaryStep {
 }
 
 /// The current step and its index (`GetCurrentCanaryStep`): a missing index means 0; an index at or
-/// past the end (all steps done) or an empty list gives `None`.
+/// past the end (all steps done) or an empty list gives `None`. A negative index (corrupt status)
+/// counts as 0 so it can never be mistaken for "all steps done" and jump to full weight.
 pub fn current_step(steps: &[CanaryStep], index: Option<i32>) -> Option<(usize, &CanaryStep)> {
-    let index = usize::try_from(index.unwrap_or(0)).ok()?;
+    let index = usize::try_from(index.unwrap_or(0).max(0)).ok()?;
     steps.get(index).map(|step| (index, step))
 }
 
@@ -520,7 +521,7 @@ mod tests {
             ),
             // No steps at all.
             (&[], None, false, 100, 100),
-            (&steps, Some(-1), false, 100, 100),
+            (&steps, Some(-1), false, 100, 10),
         ];
         for (steps, index, aborted, max, want) in cases {
             assert_eq!(

@@ -77,9 +77,168 @@ pub fn is_scaling_event(annotated: &[(ReplicaSetSize, Option<i32>)], replicas: i
         .any(|(size, desired)| size.spec > 0 && desired.is_some_and(|d| d != replicas))
 }
 
+/// The single resize a canary reconcile performs this pass (spec §3.4 step 11: stable first,
+/// then new, then the others; any change ends the pass).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CanaryResize {
+    /// Set the stable RS to this many replicas.
+    Stable(i32),
+    /// Set the new RS to this many replicas.
+    New(i32),
+    /// Apply these changes to other ReplicaSets (sizes and/or deadlines).
+    Others(Vec<scale_down::OtherReplicaSetChange>),
+    /// Nothing to resize.
+    Settled,
+}
+
+/// Inputs of [`next_canary_resize`].
+#[derive(Debug, Clone, Copy)]
+pub struct CanaryResizeInput<'a> {
+    /// Desired counts from the basic or traffic-routed formula.
+    pub desired: canary::CanaryCounts,
+    /// The new RS.
+    pub new_rs: Option<ReplicaSetSize>,
+    /// The stable RS when distinct from the new RS.
+    pub stable_rs: Option<ReplicaSetSize>,
+    /// The abort-delay decision for the new RS, when `should_delay_scale_down_on_abort` holds.
+    pub aborted_new_rs: Option<scale_down::AbortedNewReplicaSet>,
+    /// The other ReplicaSets and their plan from `plan_canary_scale_down`.
+    pub others: &'a [scale_down::OtherReplicaSet],
+    /// The plan for `others`.
+    pub others_plan: &'a scale_down::ScaleDownPlan,
+}
+
+/// Picks this pass's resize. A held aborted new RS is left alone (only its deadline may be
+/// written, see [`scale_down::AbortedNewReplicaSet::Hold`]) and the others are reconciled in
+/// the same pass, as in the reference.
+pub fn next_canary_resize(input: &CanaryResizeInput<'_>) -> CanaryResize {
+    if let Some(stable) = input.stable_rs
+        && stable.spec != input.desired.stable
+    {
+        return CanaryResize::Stable(input.desired.stable);
+    }
+    if let Some(new) = input.new_rs {
+        let target = match input.aborted_new_rs {
+            None | Some(scale_down::AbortedNewReplicaSet::ScaleToComputed) => {
+                Some(input.desired.canary)
+            }
+            Some(scale_down::AbortedNewReplicaSet::ScaleToZero) => Some(0),
+            Some(scale_down::AbortedNewReplicaSet::Hold { .. }) => None,
+        };
+        if let Some(target) = target
+            && target != new.spec
+        {
+            return CanaryResize::New(target);
+        }
+    }
+    if input.others_plan.changes.is_empty() {
+        CanaryResize::Settled
+    } else {
+        CanaryResize::Others(input.others_plan.changes.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_canary_resize_orders_stable_new_others() {
+        let settled = |n| Some(ReplicaSetSize::settled(n));
+        let others = [scale_down::OtherReplicaSet {
+            revision: 1,
+            size: ReplicaSetSize::settled(2),
+            referenced: false,
+            scale_down_deadline: None,
+        }];
+        let plan = scale_down::ScaleDownPlan {
+            changes: vec![scale_down::OtherReplicaSetChange {
+                index: 0,
+                replicas: 0,
+                add_deadline: None,
+            }],
+            requeue_at: None,
+        };
+        let empty = scale_down::ScaleDownPlan::default();
+        let base = CanaryResizeInput {
+            desired: canary::CanaryCounts {
+                canary: 1,
+                stable: 9,
+            },
+            new_rs: settled(1),
+            stable_rs: settled(9),
+            aborted_new_rs: None,
+            others: &others,
+            others_plan: &empty,
+        };
+        let hold = scale_down::AbortedNewReplicaSet::Hold {
+            add_deadline: None,
+            requeue_at: None,
+        };
+        let cases = [
+            ("settled", base, CanaryResize::Settled),
+            (
+                "stable first",
+                CanaryResizeInput {
+                    stable_rs: settled(10),
+                    new_rs: settled(0),
+                    ..base
+                },
+                CanaryResize::Stable(9),
+            ),
+            (
+                "then new",
+                CanaryResizeInput {
+                    new_rs: settled(0),
+                    ..base
+                },
+                CanaryResize::New(1),
+            ),
+            (
+                "then others",
+                CanaryResizeInput {
+                    others_plan: &plan,
+                    ..base
+                },
+                CanaryResize::Others(plan.changes.clone()),
+            ),
+            (
+                "held abort leaves the canary up",
+                CanaryResizeInput {
+                    new_rs: settled(4),
+                    aborted_new_rs: Some(hold),
+                    others_plan: &plan,
+                    ..base
+                },
+                CanaryResize::Others(plan.changes.clone()),
+            ),
+            (
+                "expired abort delay",
+                CanaryResizeInput {
+                    new_rs: settled(4),
+                    aborted_new_rs: Some(scale_down::AbortedNewReplicaSet::ScaleToZero),
+                    ..base
+                },
+                CanaryResize::New(0),
+            ),
+            (
+                "initial deploy: no stable",
+                CanaryResizeInput {
+                    stable_rs: None,
+                    new_rs: settled(0),
+                    desired: canary::CanaryCounts {
+                        canary: 3,
+                        stable: 0,
+                    },
+                    ..base
+                },
+                CanaryResize::New(3),
+            ),
+        ];
+        for (name, input, want) in cases {
+            assert_eq!(next_canary_resize(&input), want, "{name}");
+        }
+    }
 
     #[test]
     fn scaling_event_table() {

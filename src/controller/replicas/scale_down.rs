@@ -95,9 +95,10 @@ pub fn abort_scale_down_delay(
     configured_seconds: Option<i32>,
 ) -> AbortScaleDownDelay {
     match (strategy, configured_seconds) {
+        // The reference only reads the field with traffic routing, so it is never "explicit" here.
         (StrategyKind::BasicCanary, _) => AbortScaleDownDelay {
             delay: Some(Duration::ZERO),
-            explicit: configured_seconds.is_some(),
+            explicit: false,
         },
         (_, Some(seconds)) if seconds <= 0 => AbortScaleDownDelay {
             delay: None,
@@ -444,7 +445,9 @@ pub fn plan_blue_green_scale_down(input: &BlueGreenScaleDownInput<'_>) -> ScaleD
     );
     for index in newest_first(input.others) {
         let rs = &input.others[index];
-        if rs.referenced {
+        // Like the canary path, a scaled-down RS is left alone: a leftover future deadline must
+        // not scale an old revision back up.
+        if rs.referenced || rs.size.spec == 0 {
             continue;
         }
         let decision = delays.decide(rs, input.replicas);
@@ -904,6 +907,18 @@ mod tests {
         });
         assert_eq!(changes(&plan), vec![(0, 3, None)]);
         assert_eq!(plan.requeue_at, Some(t(200)));
+
+        // A scaled-down RS with a leftover deadline stays at 0.
+        let others = [with_deadline(other(1, 0, 0), t(200))];
+        let plan = plan_blue_green_scale_down(&BlueGreenScaleDownInput {
+            replicas: 3,
+            others: &others,
+            blocked: false,
+            scale_down_delay: Duration::from_secs(30),
+            scale_down_delay_revision_limit: None,
+            now: t(100),
+        });
+        assert!(plan.changes.is_empty());
     }
 
     #[test]
