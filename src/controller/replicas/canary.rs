@@ -18,6 +18,17 @@ pub enum CanaryTarget {
     Weight(i32),
 }
 
+impl CanaryTarget {
+    /// The weight to size by; an explicit replica count carries weight 0, as in the reference
+    /// (only the traffic-routed formula reads the count).
+    pub fn weight(self) -> i32 {
+        match self {
+            CanaryTarget::Replicas(_) => 0,
+            CanaryTarget::Weight(w) => w,
+        }
+    }
+}
+
 /// Inputs of [`desired_canary_target`].
 #[derive(Debug, Clone, Copy)]
 pub struct DesiredCanaryInput<'a> {
@@ -662,6 +673,8 @@ mod tests {
         for (name, input, want) in cases {
             assert_eq!(desired_canary_target(input), *want, "{name}");
         }
+        assert_eq!(CanaryTarget::Replicas(9).weight(), 0);
+        assert_eq!(CanaryTarget::Weight(30).weight(), 30);
     }
 
     #[test]
