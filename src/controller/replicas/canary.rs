@@ -900,4 +900,56 @@ mod tests {
         let down = settle(3, 0, fp, 0, 3);
         assert_eq!((down.0, down.1), (0, 3));
     }
+
+    /// The full row set of the reference's TestApproximateWeightedNewStableReplicaCounts (spec §8
+    /// "worth porting verbatim"), restated as (R, w, surge) ⇒ (canary, stable).
+    #[test]
+    fn approximate_weighted_new_stable_replica_counts_reference_table() {
+        #[rustfmt::skip]
+        let rows = [
+            (0, 0, 0, 0, 0), (0, 50, 0, 0, 0), (0, 100, 0, 0, 0),
+            (0, 0, 1, 0, 0), (0, 50, 1, 0, 0), (0, 100, 1, 0, 0),
+            (1, 0, 0, 0, 1), (1, 1, 0, 0, 1), (1, 49, 0, 0, 1), (1, 50, 0, 1, 0), (1, 99, 0, 1, 0), (1, 100, 0, 1, 0),
+            (1, 0, 1, 0, 1), (1, 1, 1, 1, 1), (1, 49, 1, 1, 1), (1, 50, 1, 1, 1), (1, 99, 1, 1, 1), (1, 100, 1, 1, 0),
+            (2, 0, 0, 0, 2), (2, 1, 0, 1, 1), (2, 50, 0, 1, 1), (2, 99, 0, 1, 1), (2, 100, 0, 2, 0),
+            (2, 0, 1, 0, 2), (2, 1, 1, 1, 2), (2, 50, 1, 1, 1), (2, 99, 1, 2, 1), (2, 100, 1, 2, 0),
+            (3, 10, 0, 1, 2), (3, 25, 0, 1, 2), (3, 33, 0, 1, 2), (3, 34, 0, 1, 2), (3, 49, 0, 1, 2), (3, 50, 0, 2, 1),
+            (3, 10, 1, 1, 3), (3, 25, 1, 1, 3), (3, 33, 1, 1, 2), (3, 34, 1, 1, 2), (3, 49, 1, 2, 2), (3, 50, 1, 2, 2),
+            (10, 0, 1, 0, 10), (10, 1, 0, 1, 9), (10, 14, 0, 1, 9), (10, 15, 0, 2, 8), (10, 16, 0, 2, 8),
+            (10, 99, 0, 9, 1), (10, 100, 1, 10, 0),
+            (10, 1, 1, 1, 10), (10, 18, 1, 2, 9), (10, 19, 1, 2, 9), (10, 20, 1, 2, 8), (10, 23, 1, 2, 8),
+            (10, 24, 1, 3, 8), (10, 25, 1, 3, 8), (10, 99, 1, 10, 1),
+        ];
+        for (r, w, s, canary, stable) in rows {
+            assert_eq!(
+                approximate_weighted_split(r, w, s, 100),
+                CanaryCounts { canary, stable },
+                "R={r} w={w} surge={s}"
+            );
+        }
+    }
+
+    /// The basic-canary rows of the reference's TestCalculateReplicaCountsForCanary beyond those
+    /// the spec lists (the traffic-routed rows live in `traffic_routed`).
+    #[test]
+    fn calculate_replica_counts_for_canary_reference_rows() {
+        #[rustfmt::skip]
+        let rows = [
+            Row { name: "spec below available is not counted twice", replicas: 10, weight: 100, surge: 3, unavailable: 0, stable: Some((7, 8)), canary: Some((6, 3)), other_spec: 0, want: (6, 7) },
+            Row { name: "unavailable 20% drains stable", replicas: 10, weight: 20, surge: 0, unavailable: 2, stable: Some((10, 10)), canary: Some((0, 0)), other_spec: 0, want: (0, 8) },
+            Row { name: "do not go past max unavailable", replicas: 10, weight: 30, surge: 0, unavailable: 2, stable: Some((10, 10)), canary: Some((0, 0)), other_spec: 0, want: (0, 8) },
+            Row { name: "weight 100 scales stable to 0", replicas: 10, weight: 100, surge: 1, unavailable: 1, stable: Some((1, 1)), canary: Some((10, 10)), other_spec: 0, want: (10, 0) },
+            Row { name: "R=1 weight 90 keeps both", replicas: 1, weight: 90, surge: 1, unavailable: 0, stable: Some((1, 1)), canary: Some((0, 0)), other_spec: 0, want: (1, 1) },
+            Row { name: "stable scaled up before canary, older RS present", replicas: 10, weight: 30, surge: 1, unavailable: 0, stable: Some((1, 1)), canary: Some((0, 0)), other_spec: 3, want: (1, 7) },
+            Row { name: "scale down canary and stable", replicas: 10, weight: 30, surge: 0, unavailable: 3, stable: Some((8, 5)), canary: Some((4, 4)), other_spec: 0, want: (3, 7) },
+            Row { name: "scale down by available pods", replicas: 10, weight: 100, surge: 1, unavailable: 0, stable: Some((10, 2)), canary: Some((10, 8)), other_spec: 0, want: (9, 2) },
+            Row { name: "older RS blocks any scale-down", replicas: 10, weight: 30, surge: 0, unavailable: 1, stable: Some((8, 6)), canary: Some((4, 2)), other_spec: 3, want: (4, 8) },
+            Row { name: "surge 1 while stable unavailable", replicas: 4, weight: 100, surge: 1, unavailable: 0, stable: Some((4, 1)), canary: Some((0, 0)), other_spec: 0, want: (1, 4) },
+            Row { name: "R=3 w=99 drain within unavailable", replicas: 3, weight: 99, surge: 0, unavailable: 2, stable: Some((3, 3)), canary: Some((0, 0)), other_spec: 0, want: (0, 1) },
+            Row { name: "R=3 w=99 then canary", replicas: 3, weight: 99, surge: 0, unavailable: 2, stable: Some((1, 1)), canary: Some((0, 0)), other_spec: 0, want: (2, 1) },
+            Row { name: "stable unavailable drains by one", replicas: 4, weight: 100, surge: 1, unavailable: 0, stable: Some((4, 1)), canary: Some((1, 1)), other_spec: 0, want: (1, 3) },
+            Row { name: "reduce weight: stable not yet available", replicas: 4, weight: 0, surge: 1, unavailable: 0, stable: Some((1, 0)), canary: Some((4, 4)), other_spec: 0, want: (4, 1) },
+        ];
+        run(&rows);
+    }
 }

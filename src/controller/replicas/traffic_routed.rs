@@ -383,4 +383,119 @@ mod tests {
         assert_eq!(apply_min_pods_per_replica_set(1, Some(5), 3), 3);
         assert_eq!(apply_min_pods_per_replica_set(1, None, 3), 1);
     }
+
+    /// Traffic-routed rows of the reference's TestCalculateReplicaCountsForCanary and
+    /// TestCalculateReplicaCountsForCanaryTrafficRoutingDynamicScale, driven through
+    /// `desired_canary_target` so the setCanaryScale/abort rules are exercised too.
+    #[test]
+    fn traffic_routed_reference_rows() {
+        struct Case {
+            name: &'static str,
+            replicas: i32,
+            set_weight: i32,
+            scale: Option<SetCanaryScale>,
+            aborted: bool,
+            abort_delay: Option<Duration>,
+            dynamic: bool,
+            recorded: Option<RecordedWeights>,
+            want: (i32, i32),
+        }
+        use crate::controller::replicas::canary::{DesiredCanaryInput, desired_canary_target};
+        use std::time::Duration;
+        let scale = |replicas, weight, matched| SetCanaryScale {
+            replicas,
+            weight,
+            match_traffic_weight: matched,
+        };
+        let base = Case {
+            name: "",
+            replicas: 10,
+            set_weight: 20,
+            scale: None,
+            aborted: false,
+            abort_delay: Some(Duration::from_secs(30)),
+            dynamic: false,
+            recorded: None,
+            want: (0, 0),
+        };
+        let weights = |canary, stable| Some(RecordedWeights { canary, stable });
+        let cases = [
+            Case {
+                name: "matchTrafficWeight ignores replicas/weight",
+                scale: Some(scale(Some(9), Some(100), true)),
+                want: (2, 10),
+                ..base
+            },
+            Case {
+                name: "aborted with abortScaleDownDelaySeconds:0 keeps setCanaryScale",
+                replicas: 1,
+                scale: Some(scale(Some(1), None, false)),
+                aborted: true,
+                abort_delay: None,
+                want: (1, 1),
+                ..base
+            },
+            Case {
+                name: "aborted with abortScaleDownDelaySeconds>0 drops setCanaryScale",
+                replicas: 1,
+                scale: Some(scale(Some(1), None, false)),
+                aborted: true,
+                want: (0, 1),
+                ..base
+            },
+            Case {
+                name: "dynamic: max of desired canary and traffic",
+                dynamic: true,
+                recorded: weights(10, 90),
+                want: (2, 9),
+                ..base
+            },
+            Case {
+                name: "dynamic abort keeps canary while traffic remains",
+                dynamic: true,
+                aborted: true,
+                recorded: weights(20, 80),
+                want: (2, 10),
+                ..base
+            },
+            Case {
+                name: "dynamic abort shrinks canary with its traffic",
+                dynamic: true,
+                aborted: true,
+                recorded: weights(10, 90),
+                want: (1, 10),
+                ..base
+            },
+        ];
+        for case in cases {
+            let mut steps = vec![CanaryStep::SetWeight(case.set_weight)];
+            if let Some(s) = case.scale {
+                steps.push(CanaryStep::SetCanaryScale(s));
+            }
+            let target = desired_canary_target(&DesiredCanaryInput {
+                steps: &steps,
+                current_step_index: Some(i32::try_from(steps.len()).unwrap_or(1) - 1),
+                max_weight: 100,
+                promote_full: false,
+                has_stable_rs: true,
+                current_is_stable: false,
+                aborted: case.aborted,
+                traffic_routed: true,
+                dynamic_stable_scale: case.dynamic,
+                abort_scale_down_delay: case.abort_delay,
+                abort_scale_down_delay_explicit: false,
+                replicas: case.replicas,
+                // The reference rows have no ReplicaSets.
+                stable_available: None,
+                canary_available: None,
+            });
+            let got = traffic_routed_replica_counts(&TrafficRoutedInput {
+                dynamic_stable_scale: case.dynamic,
+                aborted: case.aborted,
+                recorded_weights: case.recorded,
+                ..input(case.replicas, target)
+            });
+            assert_eq!((got.canary, got.stable), case.want, "{}", case.name);
+        }
+    }
 }
