@@ -31,7 +31,10 @@ pub struct TrafficRoutedInput {
     pub aborted: bool,
     /// `minPodsPerReplicaSet`.
     pub min_pods_per_replica_set: Option<i32>,
-    /// `status.canary.weights` as read at the start of the reconcile (`None` when unset).
+    /// `status.canary.weights` (`None` when unset). The reference sizes the stable RS from the
+    /// weights recorded *before* this reconcile and the new RS from the weights the traffic
+    /// step just wrote (spec §4.2), so stable changes lag traffic by one pass: call once per
+    /// RS with the matching weights and take `.stable` / `.canary` respectively.
     pub recorded_weights: Option<RecordedWeights>,
 }
 
