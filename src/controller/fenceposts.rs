@@ -58,7 +58,7 @@ impl IntOrPercent {
             IntOrPercent::Int(n) => *n,
             IntOrPercent::Percent(s) => {
                 let pct = Self::percent(s)?;
-                let product = pct * i64::from(total);
+                let product = pct.saturating_mul(i64::from(total));
                 match rounding {
                     Rounding::Up => {
                         product.div_euclid(100) + i64::from(product.rem_euclid(100) != 0)

@@ -48,6 +48,28 @@ impl ReplicaSetSize {
     }
 }
 
+/// Largest pod count the arithmetic works with. Counts from cluster objects are clamped to
+/// `0..=MAX_POD_COUNT` on entry — far beyond any real ReplicaSet — so sums and differences of a
+/// handful of them can never overflow `i32`, whatever a corrupt object says.
+pub const MAX_POD_COUNT: i32 = 1 << 24;
+
+/// Clamps a pod count from cluster data into `0..=MAX_POD_COUNT`.
+pub fn clamp_pod_count(count: i32) -> i32 {
+    count.clamp(0, MAX_POD_COUNT)
+}
+
+impl ReplicaSetSize {
+    /// This size with every count clamped by [`clamp_pod_count`].
+    #[must_use]
+    pub fn clamped(self) -> Self {
+        ReplicaSetSize {
+            spec: clamp_pod_count(self.spec),
+            status: clamp_pod_count(self.status),
+            available: clamp_pod_count(self.available),
+        }
+    }
+}
+
 /// Default maximum traffic weight when `trafficRouting.maxTrafficWeight` is unset.
 pub const DEFAULT_MAX_TRAFFIC_WEIGHT: i32 = 100;
 
@@ -283,5 +305,94 @@ mod tests {
                 "R={r} w={w} MAXW={max}"
             );
         }
+    }
+
+    /// Corrupt or hostile cluster data (negative or huge counts, weights, budgets) must never
+    /// panic (house rule) — debug builds trap on `i32` overflow, so this exercises the clamps.
+    #[test]
+    fn extreme_inputs_never_panic() {
+        use crate::controller::canary_steps::CanaryStep;
+        use crate::controller::fenceposts::{Fenceposts, IntOrPercent, resolve_canary_fenceposts};
+        let extremes = [i32::MIN, -1, 0, 1, MAX_POD_COUNT, i32::MAX];
+        let steps = [
+            CanaryStep::SetWeight(i32::MAX),
+            CanaryStep::SetWeight(i32::MIN),
+        ];
+        for &a in &extremes {
+            for &b in &extremes {
+                let size = ReplicaSetSize {
+                    spec: a,
+                    status: b,
+                    available: b,
+                };
+                let counts = canary::basic_canary_replica_counts(&canary::BasicCanaryInput {
+                    replicas: a,
+                    weight: b,
+                    fenceposts: Fenceposts {
+                        max_surge: b,
+                        max_unavailable: a,
+                    },
+                    new_rs: Some(size),
+                    stable_rs: Some(size),
+                    other_rs_spec_total: b,
+                });
+                assert!(
+                    counts.canary >= 0 && counts.stable >= 0,
+                    "{a} {b} {counts:?}"
+                );
+                for target in [
+                    canary::CanaryTarget::Weight(b),
+                    canary::CanaryTarget::Replicas(b),
+                ] {
+                    let _ = traffic_routed::traffic_routed_replica_counts(
+                        &traffic_routed::TrafficRoutedInput {
+                            replicas: a,
+                            target,
+                            max_weight: b,
+                            dynamic_stable_scale: true,
+                            aborted: true,
+                            min_pods_per_replica_set: Some(b),
+                            recorded_weights: Some(traffic_routed::RecordedWeights {
+                                canary: a,
+                                stable: b,
+                            }),
+                        },
+                    );
+                }
+                let _ =
+                    traffic_routed::abort_step_down_weight(&traffic_routed::AbortStepDownInput {
+                        steps: &steps,
+                        replicas: a,
+                        max_weight: b,
+                        stable_available: Some(b),
+                        canary_available: Some(a),
+                        abort_scale_down_delay_explicit: false,
+                    });
+                let others = [scale_down::OtherReplicaSet {
+                    revision: i64::from(a),
+                    size,
+                    referenced: false,
+                    scale_down_deadline: None,
+                }];
+                let _ = scale_down::plan_canary_scale_down(&scale_down::CanaryScaleDownInput {
+                    replicas: a,
+                    max_unavailable: b,
+                    available_total: b,
+                    others: &others,
+                    traffic_routed: false,
+                    fully_promoted: false,
+                    dynamic_stable_scale: false,
+                    scale_down_delay: std::time::Duration::ZERO,
+                    scale_down_delay_revision_limit: Some(a),
+                    now: chrono::DateTime::<chrono::Utc>::MAX_UTC,
+                });
+                let _ = restart::restart_eviction_budget(a, b, a, b);
+                let _ = traffic_weight_to_replicas(a, b, a);
+                let _ = canary::approximate_weighted_split(a, b, b, a);
+                let _ = resolve_canary_fenceposts(Some(&IntOrPercent::Int(i64::from(a))), None, b);
+            }
+        }
+        let huge = IntOrPercent::Percent("999999999999999999%".to_owned());
+        assert!(resolve_canary_fenceposts(Some(&huge), Some(&huge), i32::MAX).is_ok());
     }
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{ReplicaSetSize, traffic_routed};
+use super::{ReplicaSetSize, clamp_pod_count, traffic_routed};
 use crate::controller::canary_steps::{self, CanaryStep};
 use crate::controller::fenceposts::Fenceposts;
 
@@ -136,7 +136,7 @@ pub fn approximate_weighted_split(
         return CanaryCounts::default();
     }
     let max_w = i64::from(if max_weight > 0 { max_weight } else { 100 });
-    let r = i64::from(replicas);
+    let r = i64::from(clamp_pod_count(replicas));
     let w = i64::from(weight.clamp(0, max_weight.max(0)));
     let product = r * w;
     let ceil = (product + max_w - 1).div_euclid(max_w);
@@ -158,7 +158,15 @@ pub fn approximate_weighted_split(
     }
     // |canary·MAXW/total − w| = |canary·MAXW − w·total| / total; compare fractions by
     // cross-multiplying. Strict `<` keeps the earlier option on ties, as the reference does.
-    let delta = |(canary, total): (i64, i64)| ((canary * max_w - w * total).abs(), total);
+    let delta = |(canary, total): (i64, i64)| {
+        let (canary, total, max_w, w) = (
+            i128::from(canary),
+            i128::from(total),
+            i128::from(max_w),
+            i128::from(w),
+        );
+        ((canary * max_w - w * total).abs(), total)
+    };
     let Some(mut best) = options.first().copied() else {
         // Unreachable with the rules above; the reference falls back to "all stable".
         return CanaryCounts {
@@ -240,6 +248,17 @@ fn adjust_within_limits(
 /// below `replicas − maxUnavailable`); older ReplicaSets must drain before new or stable shrink.
 /// The caller applies the stable count first and recomputes after any change (§4.1 step 7).
 pub fn basic_canary_replica_counts(input: &BasicCanaryInput) -> CanaryCounts {
+    let input = BasicCanaryInput {
+        replicas: clamp_pod_count(input.replicas),
+        weight: input.weight,
+        fenceposts: Fenceposts {
+            max_surge: clamp_pod_count(input.fenceposts.max_surge),
+            max_unavailable: clamp_pod_count(input.fenceposts.max_unavailable),
+        },
+        new_rs: input.new_rs.map(ReplicaSetSize::clamped),
+        stable_rs: input.stable_rs.map(ReplicaSetSize::clamped),
+        other_rs_spec_total: clamp_pod_count(input.other_rs_spec_total),
+    };
     let replicas = input.replicas;
     let surge = input.fenceposts.max_surge;
     let mut desired = approximate_weighted_split(replicas, input.weight, surge, 100);

@@ -38,9 +38,10 @@ pub fn restart_eviction_budget(
     spec_total: i32,
     available_pods: i32,
 ) -> i32 {
-    let concurrent = max_unavailable.max(1);
-    let effective_min_available = replicas.max(spec_total) - concurrent;
-    (available_pods - effective_min_available).max(0)
+    let concurrent = i64::from(max_unavailable.max(1));
+    let effective_min_available = i64::from(replicas.max(spec_total)) - concurrent;
+    let budget = (i64::from(available_pods) - effective_min_available).max(0);
+    i32::try_from(budget).unwrap_or(i32::MAX)
 }
 
 /// A pod the restarter may evict.

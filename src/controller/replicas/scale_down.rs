@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::ReplicaSetSize;
+use super::{ReplicaSetSize, clamp_pod_count};
 
 /// The ReplicaSet annotation holding the scale-down deadline (no prefix, as in the reference).
 pub const SCALE_DOWN_DEADLINE_ANNOTATION: &str = "scale-down-deadline";
@@ -354,15 +354,17 @@ pub struct CanaryScaleDownInput<'a> {
 ///    to 0 at once.
 pub fn plan_canary_scale_down(input: &CanaryScaleDownInput<'_>) -> ScaleDownPlan {
     let mut plan = ScaleDownPlan::default();
-    let mut sizes: Vec<ReplicaSetSize> = input.others.iter().map(|rs| rs.size).collect();
+    let mut sizes: Vec<ReplicaSetSize> = input.others.iter().map(|rs| rs.size.clamped()).collect();
     for (index, size) in sizes.iter_mut().enumerate() {
         if size.spec > 0 && size.available < size.spec {
             size.spec = size.available.max(0);
             plan.set(index, size.spec, None);
         }
     }
-    let min_available = input.replicas - input.max_unavailable;
-    let mut budget = input.available_total - min_available;
+    let min_available = clamp_pod_count(input.replicas) - clamp_pod_count(input.max_unavailable);
+    // The total spans every ReplicaSet, so allow it a wider (still overflow-free) range.
+    let available_total = input.available_total.clamp(0, 64 * super::MAX_POD_COUNT);
+    let mut budget = available_total - min_available;
     if budget <= 0 {
         return plan;
     }

@@ -4,7 +4,7 @@
 //! `status.canary.weights` so pods never disappear before their traffic has left.
 
 use super::canary::{CanaryCounts, CanaryTarget};
-use super::traffic_weight_to_replicas;
+use super::{clamp_pod_count, traffic_weight_to_replicas};
 use crate::controller::canary_steps::CanaryStep;
 
 /// The weights recorded in `status.canary.weights` (before this reconcile).
@@ -55,10 +55,10 @@ pub fn apply_min_pods_per_replica_set(count: i32, min_pods: Option<i32>, replica
 /// * with it, stable = max(ceil((MAXW−w)·R/MAXW), ceil(recordedStable·R/MAXW)) and, while
 ///   aborted, canary = max(canary, ceil(recordedCanary·R/MAXW)); both through `minPods`.
 pub fn traffic_routed_replica_counts(input: &TrafficRoutedInput) -> CanaryCounts {
-    let r = input.replicas;
+    let r = clamp_pod_count(input.replicas);
     let min_pods = |count| apply_min_pods_per_replica_set(count, input.min_pods_per_replica_set, r);
     let (mut canary, weight) = match input.target {
-        CanaryTarget::Replicas(n) => (n.max(0), 0),
+        CanaryTarget::Replicas(n) => (clamp_pod_count(n), 0),
         CanaryTarget::Weight(w) => (
             min_pods(traffic_weight_to_replicas(r, w, input.max_weight)),
             w,
@@ -67,7 +67,8 @@ pub fn traffic_routed_replica_counts(input: &TrafficRoutedInput) -> CanaryCounts
     if !input.dynamic_stable_scale {
         return CanaryCounts { canary, stable: r };
     }
-    let mut stable = traffic_weight_to_replicas(r, input.max_weight - weight, input.max_weight);
+    let mut stable =
+        traffic_weight_to_replicas(r, input.max_weight.saturating_sub(weight), input.max_weight);
     if let Some(recorded) = input.recorded_weights {
         stable = stable.max(traffic_weight_to_replicas(
             r,
@@ -117,14 +118,15 @@ pub fn abort_step_down_weight(input: &AbortStepDownInput<'_>) -> i32 {
     else {
         return 0;
     };
-    if input.replicas <= 0 {
+    let replicas = clamp_pod_count(input.replicas);
+    if replicas == 0 {
         return 0;
     }
-    let expected_canary = input.replicas - stable_available;
+    let expected_canary = replicas - clamp_pod_count(stable_available);
     let reference = if input.abort_scale_down_delay_explicit {
         expected_canary
     } else {
-        expected_canary.max(canary_available)
+        expected_canary.max(clamp_pod_count(canary_available))
     };
     input
         .steps
@@ -134,7 +136,7 @@ pub fn abort_step_down_weight(input: &AbortStepDownInput<'_>) -> i32 {
             CanaryStep::SetWeight(w) => Some(*w),
             _ => None,
         })
-        .find(|w| traffic_weight_to_replicas(input.replicas, *w, input.max_weight) < reference)
+        .find(|w| traffic_weight_to_replicas(replicas, *w, input.max_weight) < reference)
         .unwrap_or(0)
 }
 
