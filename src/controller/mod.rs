@@ -2,3 +2,8 @@
 //! an `apply` step that patches through `kube::Client`. It never imports the cockpit.
 
 pub mod analysis;
+pub mod canary_steps;
+pub mod fenceposts;
+pub mod hash;
+pub mod new_replica_set;
+pub mod replicas;
