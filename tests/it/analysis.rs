@@ -1,1 +1,628 @@
-//! Placeholder: filled by the analysis work.
+//! The AnalysisRun engine against real servers: the shared Prometheus from `prometheus.rs` for
+//! every measured value, and in-process HTTP servers only where a misbehaving server is the
+//! point (slow, 500, malformed, POST refused) or for the web provider's JSON endpoint.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{any, get, post};
+use chrono::Utc;
+use rolltop::controller::analysis::prometheus::{self as prom, PrometheusMetric};
+use rolltop::controller::analysis::web::{WebMethod, WebMetric};
+use rolltop::controller::analysis::{
+    AnalysisPhase, Header, Measurement, MetricDefinition, MetricResult, Provider, Secrets,
+    apply_assessment, assess_run, measure, provider_metadata, record_measurement,
+};
+
+use crate::prometheus::{R4_SUCCESS_RATIO, R5_ERRORS, closed_port, prometheus, serve};
+
+const R5_SERIES: &str =
+    r#"http_requests_total{code="500",namespace="kubota-test",service="rollouts-demo-canary"}"#;
+const R5_QUERY: &str = r#"delta(http_requests_total{code="500",namespace="kubota-test",service="rollouts-demo-canary"}[5m])"#;
+const R4_QUERY: &str = r#"sum(irate(istio_requests_total{reporter="source",destination_service=~"nginx.default.svc.cluster.local",response_code!~"5.*"}[5m])) / sum(irate(istio_requests_total{reporter="source",destination_service=~"nginx.default.svc.cluster.local"}[5m]))"#;
+
+fn prometheus_metric(name: &str, address: &str, query: &str, success: &str) -> MetricDefinition {
+    MetricDefinition {
+        name: name.to_string(),
+        success_condition: success.to_string(),
+        provider: Provider::Prometheus(PrometheusMetric {
+            address: address.to_string(),
+            query: query.to_string(),
+            ..PrometheusMetric::default()
+        }),
+        ..MetricDefinition::default()
+    }
+}
+
+fn with_failure(mut metric: MetricDefinition, failure: &str) -> MetricDefinition {
+    metric.failure_condition = failure.to_string();
+    metric
+}
+
+fn with_prometheus(
+    mut metric: MetricDefinition,
+    edit: impl FnOnce(&mut PrometheusMetric),
+) -> MetricDefinition {
+    if let Provider::Prometheus(config) = &mut metric.provider {
+        edit(config);
+    }
+    metric
+}
+
+/// The single float inside a `[x]` value string.
+fn single_value(value: &str) -> f64 {
+    let inner = value
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap();
+    prom::parse_sample_value(inner).unwrap()
+}
+
+/// Measures `metric` `times` times through the engine and assesses the run after each.
+async fn run_engine(
+    metric: &MetricDefinition,
+    times: usize,
+) -> (MetricResult, rolltop::controller::analysis::RunAssessment) {
+    let metrics = [metric.clone()];
+    let mut results = vec![MetricResult {
+        name: metric.name.clone(),
+        metadata: provider_metadata(metric, &Secrets::default()),
+        ..MetricResult::default()
+    }];
+    let mut last = None;
+    for _ in 0..times {
+        let measurement = measure(metric, &Secrets::default()).await;
+        record_measurement(&mut results[0], measurement, Utc::now());
+        let run = assess_run(&metrics, &results, false);
+        apply_assessment(&metrics, &mut results, &run);
+        last = Some(run);
+    }
+    (results.remove(0), last.unwrap())
+}
+
+#[tokio::test]
+async fn r5_error_count_fails_with_the_measured_value() {
+    let url = &prometheus().url;
+    let metric = prometheus_metric("http_error_count", url, R5_QUERY, "result[0] <= 5");
+    let (result, run) = run_engine(&metric, 1).await;
+    let measurement = &result.measurements[0];
+    assert_eq!(measurement.phase, AnalysisPhase::Failed, "{measurement:?}");
+    // delta() extrapolates to the window edges, as in the field report's [16.311243770937153].
+    let measured = single_value(&measurement.value);
+    let errors = f64::from(R5_ERRORS);
+    assert!(
+        measured >= errors && measured < errors + 1.0,
+        "{}",
+        measurement.value
+    );
+    assert_eq!(run.phase, AnalysisPhase::Failed);
+    assert_eq!(
+        run.message,
+        "Metric \"http_error_count\" assessed Failed due to failed (1) > failureLimit (0)"
+    );
+    assert_eq!(result.metadata["ResolvedPrometheusQuery"], R5_QUERY);
+}
+
+#[tokio::test]
+async fn r4_success_rate_succeeds_with_the_measured_value() {
+    let url = &prometheus().url;
+    let metric = prometheus_metric("request-success-rate", url, R4_QUERY, "result[0] >= 0.95");
+    let measurement = measure(&metric, &Secrets::default()).await;
+    assert_eq!(
+        measurement.phase,
+        AnalysisPhase::Successful,
+        "{measurement:?}"
+    );
+    assert!(
+        (single_value(&measurement.value) - R4_SUCCESS_RATIO).abs() < 1e-9,
+        "{}",
+        measurement.value
+    );
+    assert!(measurement.message.is_empty());
+    let (started, finished) = (
+        measurement.started_at.unwrap(),
+        measurement.finished_at.unwrap(),
+    );
+    assert!(started <= finished);
+}
+
+#[tokio::test]
+async fn scraped_sample_and_scalar_results() {
+    let url = &prometheus().url;
+    let vector = prometheus_metric(
+        "ratio",
+        url,
+        r#"rolltop_test_gauge{case="ratio"}"#,
+        "result[0] == 0.97",
+    );
+    let measurement = measure(&vector, &Secrets::default()).await;
+    assert_eq!(
+        (measurement.phase, measurement.value.as_str()),
+        (AnalysisPhase::Successful, "[0.97]")
+    );
+    let scalar = prometheus_metric(
+        "scalar",
+        url,
+        r#"scalar(rolltop_test_gauge{case="ratio"})"#,
+        "result > 0.95",
+    );
+    let measurement = measure(&scalar, &Secrets::default()).await;
+    assert_eq!(
+        (measurement.phase, measurement.value.as_str()),
+        (AnalysisPhase::Successful, "0.97")
+    );
+}
+
+#[tokio::test]
+async fn empty_result_unguarded_is_an_error_that_says_no_data() {
+    let url = &prometheus().url;
+    let query = r#"sum(rate(http_requests_total{service="does-not-exist"}[5m]))"#;
+    let metric = prometheus_metric("empty", url, query, "result[0] >= 0.95");
+    let (result, run) = run_engine(&metric, 5).await;
+    let measurement = result.measurements.last().unwrap();
+    assert_eq!(
+        (measurement.phase, measurement.value.as_str()),
+        (AnalysisPhase::Error, "")
+    );
+    assert!(
+        measurement.message.starts_with(
+            "could not evaluate successCondition \"result[0] >= 0.95\": metric result is nil or empty"
+        ),
+        "{}",
+        measurement.message
+    );
+    assert!(
+        measurement
+            .message
+            .contains("The query returned no data (empty result)")
+    );
+    assert!(
+        measurement
+            .message
+            .contains("len(result) > 0 && result[0] >= 0.95")
+    );
+    // Five errors in a row (> consecutiveErrorLimit 4) error the metric and the run.
+    assert_eq!(result.phase, AnalysisPhase::Error);
+    assert_eq!(run.phase, AnalysisPhase::Error);
+    assert!(run.message.starts_with(
+        "Metric \"empty\" assessed Error due to consecutiveErrors (5) > consecutiveErrorLimit (4): \"Error Message: could not evaluate"
+    ), "{}", run.message);
+}
+
+#[tokio::test]
+async fn empty_result_guarded_decides_by_the_guard() {
+    let url = &prometheus().url;
+    let query = r#"http_requests_total{service="does-not-exist"}"#;
+    let passes = prometheus_metric("m", url, query, "len(result) == 0 || result[0] >= 0.95");
+    let measurement = measure(&passes, &Secrets::default()).await;
+    assert_eq!(
+        (measurement.phase, measurement.value.as_str()),
+        (AnalysisPhase::Successful, "[]")
+    );
+    let fails = prometheus_metric("m", url, query, "len(result) > 0 && result[0] >= 0.95");
+    let measurement = measure(&fails, &Secrets::default()).await;
+    assert_eq!(
+        (measurement.phase, measurement.value.as_str()),
+        (AnalysisPhase::Failed, "[]")
+    );
+}
+
+#[tokio::test]
+async fn nan_and_inf_values() {
+    let url = &prometheus().url;
+    let nan = r#"scalar(rolltop_test_gauge{case="nan"})"#;
+    let inf = r#"scalar(rolltop_test_gauge{case="inf"})"#;
+    let cases = [
+        (
+            with_failure(
+                prometheus_metric("p3", url, nan, "result >= 0.9"),
+                "result < 0.9",
+            ),
+            AnalysisPhase::Inconclusive,
+            "NaN",
+        ),
+        (
+            prometheus_metric("p4", url, nan, "result >= 0.9 || isNaN(result)"),
+            AnalysisPhase::Successful,
+            "NaN",
+        ),
+        (
+            prometheus_metric("p5", url, nan, "result >= 0.9"),
+            AnalysisPhase::Failed,
+            "NaN",
+        ),
+        (
+            prometheus_metric("p6", url, inf, "result >= 0.9"),
+            AnalysisPhase::Successful,
+            "+Inf",
+        ),
+        (
+            with_failure(prometheus_metric("p7", url, inf, ""), "isInf(result)"),
+            AnalysisPhase::Failed,
+            "+Inf",
+        ),
+        (
+            prometheus_metric(
+                "v",
+                url,
+                r#"rolltop_test_gauge{case="nan"}"#,
+                "all(result, isNaN(#))",
+            ),
+            AnalysisPhase::Successful,
+            "[NaN]",
+        ),
+        (
+            prometheus_metric(
+                "ninf",
+                url,
+                r#"-rolltop_test_gauge{case="inf"}"#,
+                "isInf(result[0])",
+            ),
+            AnalysisPhase::Successful,
+            "[-Inf]",
+        ),
+    ];
+    for (metric, phase, value) in cases {
+        let measurement = measure(&metric, &Secrets::default()).await;
+        assert_eq!(
+            (measurement.phase, measurement.value.as_str()),
+            (phase, value),
+            "{}: {measurement:?}",
+            metric.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn unsupported_and_invalid_queries_are_errors() {
+    let url = &prometheus().url;
+    let string = prometheus_metric("s", url, "\"hello\"", "true");
+    let measurement = measure(&string, &Secrets::default()).await;
+    assert_eq!(
+        (measurement.phase, measurement.message.as_str()),
+        (AnalysisPhase::Error, "Prometheus metric type not supported")
+    );
+    let broken = prometheus_metric("b", url, "sum(rate(x[5m])", "true");
+    let measurement = measure(&broken, &Secrets::default()).await;
+    assert_eq!(measurement.phase, AnalysisPhase::Error);
+    assert!(
+        measurement
+            .message
+            .starts_with("bad_data: invalid parameter \"query\""),
+        "{}",
+        measurement.message
+    );
+}
+
+#[tokio::test]
+async fn prometheus_down_errors_the_metric_after_the_limit() {
+    let address = format!("http://{}", closed_port());
+    let metric = prometheus_metric("down", &address, "up", "result[0] == 1");
+    let (result, run) = run_engine(&metric, 5).await;
+    let measurement = &result.measurements[0];
+    assert_eq!(measurement.phase, AnalysisPhase::Error);
+    assert!(
+        measurement
+            .message
+            .starts_with(&format!("Post \"{address}/api/v1/query\": ")),
+        "{}",
+        measurement.message
+    );
+    assert!(
+        measurement.message.contains("Connection refused"),
+        "{}",
+        measurement.message
+    );
+    assert_eq!(result.consecutive_error, 5);
+    assert_eq!(result.phase, AnalysisPhase::Error);
+    assert_eq!(run.phase, AnalysisPhase::Error);
+    assert!(
+        run.message
+            .contains("consecutiveErrors (5) > consecutiveErrorLimit (4)")
+    );
+}
+
+#[tokio::test]
+async fn slow_prometheus_times_out() {
+    let app = Router::new().route(
+        "/api/v1/query",
+        any(|| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "too late"
+        }),
+    );
+    let address = format!("http://{}", serve(app).await);
+    let metric = with_prometheus(prometheus_metric("slow", &address, "up", "true"), |p| {
+        p.timeout_seconds = Some(1);
+    });
+    let started = std::time::Instant::now();
+    let measurement = measure(&metric, &Secrets::default()).await;
+    assert_eq!(measurement.phase, AnalysisPhase::Error);
+    assert!(
+        measurement.message.contains("context deadline exceeded"),
+        "{}",
+        measurement.message
+    );
+    assert!(
+        measurement.message.contains("within 1s"),
+        "{}",
+        measurement.message
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the timeout must cut the request short"
+    );
+}
+
+#[tokio::test]
+async fn broken_servers_are_explained() {
+    let app = Router::new()
+        .route(
+            "/500/api/v1/query",
+            any(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "upstream connect error") }),
+        )
+        .route(
+            "/malformed/api/v1/query",
+            any(|| async { "{\"status\":\"success\",\"data\":" }),
+        );
+    let base = format!("http://{}", serve(app).await);
+    let failing = prometheus_metric("m", &format!("{base}/500"), "up", "true");
+    let measurement = measure(&failing, &Secrets::default()).await;
+    assert_eq!(measurement.phase, AnalysisPhase::Error);
+    assert_eq!(
+        measurement.message,
+        "server error: 500 (body: upstream connect error)"
+    );
+    let malformed = prometheus_metric("m", &format!("{base}/malformed"), "up", "true");
+    let measurement = measure(&malformed, &Secrets::default()).await;
+    assert_eq!(measurement.phase, AnalysisPhase::Error);
+    assert!(
+        measurement
+            .message
+            .starts_with("malformed Prometheus response (HTTP 200): "),
+        "{}",
+        measurement.message
+    );
+}
+
+/// A proxy in front of the real Prometheus that refuses POST (405) and requires a tenant header,
+/// like some gateways do: the provider must retry as GET and send the metric's headers.
+#[tokio::test]
+async fn get_fallback_and_headers_reach_prometheus() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let upstream = prometheus().url.clone();
+    let app = Router::new().route(
+        "/api/v1/query",
+        post(|| async { StatusCode::METHOD_NOT_ALLOWED }).get(
+            move |headers: HeaderMap, request: Request| {
+                let upstream = upstream.clone();
+                async move {
+                    if headers.get("x-scope-orgid").and_then(|v| v.to_str().ok())
+                        != Some("tenant-a")
+                    {
+                        return (StatusCode::UNAUTHORIZED, "no tenant".to_string());
+                    }
+                    let query = request.uri().query().unwrap_or_default().to_string();
+                    let body = reqwest::get(format!("{upstream}/api/v1/query?{query}"))
+                        .await
+                        .unwrap()
+                        .text()
+                        .await
+                        .unwrap();
+                    (StatusCode::OK, body)
+                }
+            },
+        ),
+    );
+    let address = format!("http://{}", serve(app).await);
+    let metric = with_prometheus(
+        prometheus_metric(
+            "gw",
+            &address,
+            r#"rolltop_test_gauge{case="ratio"}"#,
+            "result[0] > 0.9",
+        ),
+        |p| {
+            p.headers = vec![Header {
+                key: "X-Scope-OrgID".into(),
+                value: "tenant-a".into(),
+            }];
+        },
+    );
+    let measurement = measure(&metric, &Secrets::default()).await;
+    assert_eq!(
+        (measurement.phase, measurement.value.as_str()),
+        (AnalysisPhase::Successful, "[0.97]"),
+        "{measurement:?}"
+    );
+    let no_header = with_prometheus(metric, |p| p.headers.clear());
+    let measurement = measure(&no_header, &Secrets::default()).await;
+    assert_eq!(measurement.message, "client error: 401 (body: no tenant)");
+}
+
+#[tokio::test]
+async fn query_range_returns_series_for_sparklines() {
+    let url = &prometheus().url;
+    let end = Utc::now();
+    let start = end - chrono::TimeDelta::minutes(10);
+    let series = prom::query_range(url, R5_SERIES, start, end, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(series.len(), 1);
+    let points = &series[0].points;
+    assert!(points.len() >= 9, "{points:?}");
+    assert!(
+        points.windows(2).all(|w| w[0].1 <= w[1].1),
+        "a counter never decreases: {points:?}"
+    );
+    assert!((points.last().unwrap().1 - f64::from(R5_ERRORS)).abs() < f64::EPSILON);
+    assert_eq!(series[0].labels["service"], "rollouts-demo-canary");
+}
+
+#[tokio::test]
+async fn secrets_never_leak_into_measurements() {
+    const SECRET: &str = "hunter2-api-token";
+    let secrets = Secrets::new([SECRET]);
+    // A server that echoes what it received into its error answer, as many proxies do.
+    let app = Router::new().route(
+        "/api/v1/query",
+        any(|headers: HeaderMap, body: String| async move {
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            (
+                StatusCode::BAD_GATEWAY,
+                format!("rejected {auth} for {body}"),
+            )
+        }),
+    );
+    let address = format!("http://{}", serve(app).await);
+    let query = format!("up{{token=\"{SECRET}\"}}");
+    let metric = with_prometheus(prometheus_metric("secret", &address, &query, "true"), |p| {
+        p.headers = vec![Header {
+            key: "Authorization".into(),
+            value: format!("Bearer {SECRET}"),
+        }];
+    });
+    let measurement = measure(&metric, &secrets).await;
+    assert_eq!(measurement.phase, AnalysisPhase::Error);
+    assert!(
+        measurement.message.contains("rejected Bearer *****"),
+        "{}",
+        measurement.message
+    );
+    let metadata = provider_metadata(&metric, &secrets);
+    // The web provider puts the URL into transport errors.
+    let web = web_metric(
+        &format!("http://{}/?token={SECRET}", closed_port()),
+        "",
+        "true",
+    );
+    let web_measurement = measure(&web, &secrets).await;
+    assert_eq!(web_measurement.phase, AnalysisPhase::Error);
+    assert!(
+        web_measurement.message.contains("token=*****"),
+        "{}",
+        web_measurement.message
+    );
+    let everything = format!("{measurement:?} {metadata:?} {web_measurement:?}");
+    assert!(
+        !everything.contains(SECRET),
+        "a secret leaked: {everything}"
+    );
+    assert!(everything.contains("*****"));
+}
+
+fn web_metric(url: &str, json_path: &str, success: &str) -> MetricDefinition {
+    MetricDefinition {
+        name: "web".into(),
+        success_condition: success.to_string(),
+        provider: Provider::Web(WebMetric {
+            url: url.to_string(),
+            json_path: json_path.to_string(),
+            ..WebMetric::default()
+        }),
+        ..MetricDefinition::default()
+    }
+}
+
+#[tokio::test]
+async fn web_provider_against_a_json_endpoint() {
+    let app = Router::new()
+        .route("/status", get(|| async {
+            serde_json::json!({"key": {"num": 1.2, "bool": true, "mapfield": {"foo": "bar"}}, "list": [1, 2, 3, 4, 5, 6]}).to_string()
+        }))
+        .route("/echo", post(|body: String| async move { body }))
+        .route("/plain", get(|| async { "OK" }))
+        .route("/teapot", get(|| async { (StatusCode::IM_A_TEAPOT, "{}") }));
+    let base = format!("http://{}", serve(app).await);
+
+    let w11 = web_metric(
+        &format!("{base}/status"),
+        "{$.key}",
+        "result.num > 1.1 && result.bool && result.mapfield.foo == \"bar\"",
+    );
+    let m = measure(&w11, &Secrets::default()).await;
+    assert_eq!(
+        (m.phase, m.value.as_str()),
+        (
+            AnalysisPhase::Successful,
+            r#"{"bool":true,"mapfield":{"foo":"bar"},"num":1.2}"#
+        ),
+        "{m:?}"
+    );
+
+    let w10 = web_metric(
+        &format!("{base}/status"),
+        "{$.list}",
+        "any(result, {# > 6})",
+    );
+    let m = measure(&w10, &Secrets::default()).await;
+    assert_eq!(
+        (m.phase, m.value.as_str()),
+        (AnalysisPhase::Failed, "[1,2,3,4,5,6]")
+    );
+
+    let w14 = web_metric(&format!("{base}/status"), "{$.key.novalue}", "true");
+    let m = measure(&w14, &Secrets::default()).await;
+    assert_eq!(m.phase, AnalysisPhase::Error);
+    assert!(
+        m.message.contains("Could not find JSONPath in body"),
+        "{}",
+        m.message
+    );
+
+    let mut posted = web_metric(&format!("{base}/echo"), "{$.weight}", "result == 20");
+    if let Provider::Web(config) = &mut posted.provider {
+        config.method = WebMethod::Post;
+        config.json_body = Some(serde_json::json!({"weight": 20}));
+    }
+    let m = measure(&posted, &Secrets::default()).await;
+    assert_eq!(
+        (m.phase, m.value.as_str()),
+        (AnalysisPhase::Successful, "20"),
+        "{m:?}"
+    );
+
+    let plain = web_metric(&format!("{base}/plain"), "", "result == 'OK'");
+    let m = measure(&plain, &Secrets::default()).await;
+    assert_eq!(
+        (m.phase, m.value.as_str()),
+        (AnalysisPhase::Successful, "OK")
+    );
+
+    let plain_with_path = web_metric(&format!("{base}/plain"), "{$.ok}", "true");
+    let m = measure(&plain_with_path, &Secrets::default()).await;
+    assert_eq!(m.phase, AnalysisPhase::Error);
+    assert!(
+        m.message.starts_with("response body is not JSON"),
+        "{}",
+        m.message
+    );
+
+    let teapot = web_metric(&format!("{base}/teapot"), "", "true");
+    let m = measure(&teapot, &Secrets::default()).await;
+    assert_eq!(
+        (m.phase, m.message.as_str()),
+        (AnalysisPhase::Error, "received non 2xx response code: 418")
+    );
+}
+
+#[tokio::test]
+async fn measurements_carry_times() {
+    let url = &prometheus().url;
+    let metric = prometheus_metric("t", url, "vector(1)", "result[0] == 1");
+    let before = Utc::now();
+    let Measurement {
+        phase,
+        started_at,
+        finished_at,
+        ..
+    } = measure(&metric, &Secrets::default()).await;
+    assert_eq!(phase, AnalysisPhase::Successful);
+    assert!(started_at.unwrap() >= before && finished_at.unwrap() >= started_at.unwrap());
+}

@@ -859,7 +859,7 @@ mod tests {
         assert_eq!(
             next_wake_up(
                 &[m.clone(), delayed],
-                &[named_ok.clone()],
+                std::slice::from_ref(&named_ok),
                 Some(at(0)),
                 at(20),
                 false

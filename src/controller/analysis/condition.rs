@@ -306,11 +306,10 @@ pub fn evaluate_conditions(
         Some(evaluate(ConditionKind::Failure, failure_condition)?)
     };
     Ok(match (success, failure) {
-        (None | Some(true), None) | (Some(true) | None, Some(false)) => {
-            AnalysisPhase::Successful
-        }
+        // A true failureCondition wins even over a true successCondition.
         (_, Some(true)) | (Some(false), None) => AnalysisPhase::Failed,
         (Some(false), Some(false)) => AnalysisPhase::Inconclusive,
+        _ => AnalysisPhase::Successful,
     })
 }
 
