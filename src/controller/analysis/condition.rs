@@ -7,9 +7,10 @@
 //! static type check, error rewording); the remaining differences are listed in
 //! `docs/analysis.md`. Pure: no I/O, no clock.
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
-use expr::{Context, Environment, Value};
+use expr::{Context, Environment, Program, Value};
 use thiserror::Error;
 
 use super::AnalysisPhase;
@@ -262,7 +263,7 @@ pub fn evaluate_condition(condition: &str, result: &MetricValue) -> Result<bool,
     if let Some(error) = mismatched_literal_comparison(condition) {
         return Err(error);
     }
-    let program = expr::compile(condition).map_err(|error| compile_error_text(&error))?;
+    let program = compile_cached(condition)?;
     let mut context = Context::default();
     context.insert(RESULT, result.to_expr());
     match ENVIRONMENT.run(&program, &context) {
@@ -270,6 +271,29 @@ pub fn evaluate_condition(condition: &str, result: &MetricValue) -> Result<bool,
         Ok(other) => Err(format!("expected bool, but got {}", go_type_name(&other))),
         Err(error) => Err(runtime_error_text(&error)),
     }
+}
+
+/// Conditions compiled so far. A run re-evaluates the same few conditions every interval, and
+/// parsing dominates evaluation; the cache is cleared when it grows past `PROGRAM_CACHE_LIMIT`
+/// so that arguments substituted into conditions cannot grow it without bound.
+static PROGRAMS: LazyLock<Mutex<HashMap<String, Compiled>>> = LazyLock::new(Mutex::default);
+/// A compiled condition, or its one-line compile error.
+type Compiled = Result<Arc<Program>, String>;
+const PROGRAM_CACHE_LIMIT: usize = 1024;
+
+fn compile_cached(condition: &str) -> Compiled {
+    let mut programs = PROGRAMS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(compiled) = programs.get(condition) {
+        return compiled.clone();
+    }
+    let compiled = expr::compile(condition)
+        .map(Arc::new)
+        .map_err(|error| compile_error_text(&error));
+    if programs.len() >= PROGRAM_CACHE_LIMIT {
+        programs.clear();
+    }
+    programs.insert(condition.to_string(), compiled.clone());
+    compiled
 }
 
 /// Maps both conditions to a measurement phase (§4.3): success first, failure second; the first

@@ -7,6 +7,7 @@
 pub mod assessment;
 pub mod condition;
 pub mod prometheus;
+pub mod rules;
 pub mod secrets;
 pub mod web;
 

@@ -7,6 +7,7 @@
 //! address and what went wrong; nothing here panics on a server's answer.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -321,8 +322,8 @@ pub fn metadata(config: &PrometheusMetric, secrets: &Secrets) -> BTreeMap<String
     BTreeMap::from([(RESOLVED_QUERY_KEY.to_string(), secrets.mask(&config.query))])
 }
 
-/// Builds the HTTP client for a provider. Installs the ring crypto provider first (idempotent):
-/// reqwest is built without one, see `notes/test-infra.md`.
+/// Builds an HTTP client for the providers. Installs the ring crypto provider first
+/// (idempotent): reqwest is built without one, see `notes/test-infra.md`.
 pub fn build_client(insecure: bool) -> Result<reqwest::Client, PrometheusQueryError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
@@ -330,6 +331,20 @@ pub fn build_client(insecure: bool) -> Result<reqwest::Client, PrometheusQueryEr
         .tls_danger_accept_invalid_certs(insecure)
         .build()
         .map_err(|error| PrometheusQueryError::Config(format!("cannot build HTTP client: {error}")))
+}
+
+/// The process-wide client for `insecure` (built once: building one loads the platform's root
+/// certificates and costs tens of milliseconds, about as much as a query). Timeouts are set per
+/// request, so one client serves every metric.
+pub fn shared_client(insecure: bool) -> Result<reqwest::Client, PrometheusQueryError> {
+    static SECURE: OnceLock<reqwest::Client> = OnceLock::new();
+    static INSECURE: OnceLock<reqwest::Client> = OnceLock::new();
+    let cell = if insecure { &INSECURE } else { &SECURE };
+    if let Some(client) = cell.get() {
+        return Ok(client.clone());
+    }
+    let client = build_client(insecure)?;
+    Ok(cell.get_or_init(|| client).clone())
 }
 
 /// The address to query: the metric's, else the environment's, validated as the reference does.
@@ -517,7 +532,7 @@ pub async fn query_range(
     end: DateTime<Utc>,
     step: Duration,
 ) -> Result<Vec<Series>, PrometheusQueryError> {
-    let client = build_client(false)?;
+    let client = shared_client(false)?;
     let address = resolve_address(address)?;
     let endpoint = Endpoint {
         client: &client,
@@ -552,15 +567,14 @@ pub async fn measure(
     config: &PrometheusMetric,
     secrets: &Secrets,
 ) -> Measurement {
-    let client = match build_client(config.insecure) {
+    let client = match shared_client(config.insecure) {
         Ok(client) => client,
         Err(error) => return error_measurement(Utc::now(), &error.to_string(), secrets),
     };
     measure_with(&client, metric, config, secrets).await
 }
 
-/// [`measure`] with a caller-owned client (reused across measurements by the engine and the
-/// benchmark).
+/// [`measure`] with a caller-owned client.
 pub async fn measure_with(
     client: &reqwest::Client,
     metric: &MetricDefinition,

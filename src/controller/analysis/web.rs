@@ -11,7 +11,7 @@ use jsonpath_rust::JsonPath;
 use serde_json::Value as Json;
 
 use super::condition::{MetricValue, evaluate_conditions};
-use super::prometheus::{error_chain, error_measurement, mask_measurement};
+use super::prometheus::{error_chain, error_measurement, mask_measurement, shared_client};
 use super::{AnalysisPhase, Header, Measurement, MetricDefinition, Secrets};
 
 /// `timeoutSeconds` when unset, zero or negative.
@@ -174,11 +174,7 @@ pub async fn measure(
 
 async fn request(config: &WebMetric) -> Result<String, String> {
     validate(config)?;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .tls_danger_accept_invalid_certs(config.insecure)
-        .build()
-        .map_err(|error| format!("cannot build HTTP client: {error}"))?;
+    let client = shared_client(config.insecure).map_err(|error| error.to_string())?;
     let timeout = match config.timeout_seconds {
         Some(seconds) if seconds > 0 => Duration::from_secs(seconds.unsigned_abs()),
         _ => DEFAULT_TIMEOUT,
