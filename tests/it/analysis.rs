@@ -12,8 +12,9 @@ use chrono::Utc;
 use rolltop::controller::analysis::prometheus::{self as prom, PrometheusMetric};
 use rolltop::controller::analysis::web::{WebMethod, WebMetric};
 use rolltop::controller::analysis::{
-    AnalysisPhase, Header, Measurement, MetricDefinition, MetricResult, Provider, Secrets,
-    apply_assessment, assess_run, measure, provider_metadata, record_measurement,
+    AnalysisPhase, Header, Measurement, MetricDefinition, MetricResult, Provider, RunStatus,
+    Secrets, apply_assessment, assess_run, measure, provider_metadata, record_measurement,
+    run_pass,
 };
 
 use crate::prometheus::{R4_SUCCESS_RATIO, R5_ERRORS, closed_port, prometheus, serve};
@@ -625,4 +626,76 @@ async fn measurements_carry_times() {
     } = measure(&metric, &Secrets::default()).await;
     assert_eq!(phase, AnalysisPhase::Successful);
     assert!(started_at.unwrap() >= before && finished_at.unwrap() >= started_at.unwrap());
+}
+
+/// Drives `run_pass` like the controller would: again at once after a metric completes badly,
+/// otherwise at the next wake-up.
+async fn run_to_completion(metrics: &[MetricDefinition], status: &mut RunStatus) -> Vec<String> {
+    let mut events = Vec::new();
+    for _ in 0..30 {
+        let outcome = run_pass(metrics, false, status, &Secrets::default(), Utc::now()).await;
+        events.extend(outcome.events.into_iter().map(|e| e.reason));
+        if status.is_completed() {
+            return events;
+        }
+        if outcome.rerun_now {
+            continue;
+        }
+        let wake = outcome.next_wake_up.expect("a running run has a wake-up");
+        let wait = (wake - Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(wait + Duration::from_millis(20)).await;
+    }
+    panic!("the run did not complete: {status:?}");
+}
+
+#[tokio::test]
+async fn r4_run_completes_successfully_after_count_measurements() {
+    let url = &prometheus().url;
+    let metric = MetricDefinition {
+        interval: Some(Duration::from_secs(1)),
+        count: Some(3),
+        failure_limit: Some(1),
+        ..prometheus_metric("request-success-rate", url, R4_QUERY, "result[0] >= 0.95")
+    };
+    let mut status = RunStatus::default();
+    let events = run_to_completion(&[metric], &mut status).await;
+    assert_eq!(
+        (status.phase, status.message.as_str()),
+        (Some(AnalysisPhase::Successful), "")
+    );
+    let result = &status.metric_results[0];
+    assert_eq!((result.count, result.successful), (3, 3));
+    assert!(
+        result
+            .measurements
+            .iter()
+            .all(|m| (single_value(&m.value) - R4_SUCCESS_RATIO).abs() < 1e-9)
+    );
+    assert_eq!(result.metadata["ResolvedPrometheusQuery"], R4_QUERY);
+    assert_eq!(events, ["MetricSuccessful", "AnalysisRunSuccessful"]);
+    assert!(status.completed_at.is_some() && status.started_at <= status.completed_at);
+}
+
+#[tokio::test]
+async fn r5_run_fails_and_terminates_the_background_metric() {
+    let url = &prometheus().url;
+    let failing = prometheus_metric("http_error_count", url, R5_QUERY, "result[0] <= 5");
+    let background = MetricDefinition {
+        interval: Some(Duration::from_secs(300)),
+        ..prometheus_metric("request-success-rate", url, R4_QUERY, "result[0] >= 0.95")
+    };
+    let mut status = RunStatus::default();
+    let events = run_to_completion(&[failing, background], &mut status).await;
+    assert_eq!(status.phase, Some(AnalysisPhase::Failed));
+    assert_eq!(
+        status.message,
+        "Metric \"http_error_count\" assessed Failed due to failed (1) > failureLimit (0)"
+    );
+    assert_eq!(status.metric_results[1].phase, AnalysisPhase::Successful);
+    assert_eq!(status.run_summary.failed, 1);
+    assert_eq!(status.run_summary.successful, 1);
+    assert_eq!(
+        events,
+        ["MetricFailed", "MetricSuccessful", "AnalysisRunFailed"]
+    );
 }

@@ -8,6 +8,7 @@ pub mod assessment;
 pub mod condition;
 pub mod prometheus;
 pub mod rules;
+pub mod run;
 pub mod secrets;
 pub mod web;
 
@@ -26,6 +27,7 @@ pub use condition::{
     ConditionError, ConditionKind, GuardSuggestion, MetricValue, evaluate_condition,
     evaluate_conditions, guard_suggestion, unguarded_result_index,
 };
+pub use run::{AnalysisEvent, PassOutcome, RunStatus, complete_pass, plan_measurements, run_pass};
 pub use secrets::Secrets;
 
 /// The phase of a measurement, a metric result or a whole AnalysisRun (Argo's `AnalysisPhase`).
