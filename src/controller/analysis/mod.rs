@@ -4,12 +4,14 @@
 //! providers (`prometheus`, `web`) are the only code that does I/O. The CRD types are adapted to
 //! these inputs by the controller, so this module does not depend on `crate::crd`.
 
+pub mod args;
 pub mod assessment;
 pub mod condition;
 pub mod prometheus;
 pub mod rules;
 pub mod run;
 pub mod secrets;
+pub mod validation;
 pub mod web;
 
 use std::collections::BTreeMap;
