@@ -56,7 +56,8 @@ impl AnalysisEvent {
 /// What the caller does after a pass.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PassOutcome {
-    /// The run phase or message changed: write the status.
+    /// Something in the status changed (a measurement, a phase, the message, `startedAt`):
+    /// write it.
     pub status_changed: bool,
     pub events: Vec<AnalysisEvent>,
     /// Run another pass at once: a metric just reached Failed, Error or Inconclusive, so the
@@ -103,6 +104,7 @@ pub fn complete_pass(
     if status.is_completed() {
         return outcome;
     }
+    outcome.status_changed = !taken.is_empty();
     for (index, measurement) in taken {
         let Some(metric) = metrics.get(index) else {
             continue;
