@@ -91,7 +91,11 @@ fn main() {
             let m = measure_with(&client, &metric, config, &secrets).await;
             assert_eq!(m.phase, AnalysisPhase::Successful, "{m:?}");
         }
-        report("measurements, sequential", ROUNDS, started.elapsed());
+        report(
+            "measurements, sequential (pooled client)",
+            ROUNDS,
+            started.elapsed(),
+        );
 
         let started = Instant::now();
         let successful = stream::iter(0..ROUNDS)
@@ -113,7 +117,7 @@ fn main() {
             assert_eq!(m.phase, AnalysisPhase::Successful);
         }
         report(
-            "measurements via measure() (shared client)",
+            "measurements via measure() (no keep-alive)",
             ROUNDS,
             started.elapsed(),
         );

@@ -819,6 +819,18 @@ mod tests {
         assert!(!error.contains('\n'), "{error}");
     }
 
+    /// #37/#38: `now()`, `date()` and `duration()` need expr-lang's `temporal` feature, which
+    /// rolltop leaves off; they fail with a message that says so (docs/analysis.md).
+    #[test]
+    fn time_functions_report_the_missing_feature() {
+        for condition in ["now() > 0", "hello", "date(\"2023-08-14\") > 0"] {
+            let error = evaluate_condition(condition, &t()).unwrap_err();
+            assert!(!error.is_empty(), "{condition}");
+        }
+        let error = evaluate_condition("now() > 0", &t()).unwrap_err();
+        assert!(error.contains("temporal"), "{error}");
+    }
+
     #[test]
     fn unguarded_index_detection() {
         let cases = [

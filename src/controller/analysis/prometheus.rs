@@ -335,7 +335,10 @@ pub fn build_client(insecure: bool) -> Result<reqwest::Client, PrometheusQueryEr
 
 /// The process-wide client for `insecure` (built once: building one loads the platform's root
 /// certificates and costs tens of milliseconds, about as much as a query). Timeouts are set per
-/// request, so one client serves every metric.
+/// request, so one client serves every metric. It keeps no idle connections: a pooled
+/// connection belongs to the tokio runtime that opened it and fails once that runtime is gone
+/// (each test, CLI command or cockpit may run its own), and measurements are an interval apart,
+/// so reuse would save little.
 pub fn shared_client(insecure: bool) -> Result<reqwest::Client, PrometheusQueryError> {
     static SECURE: OnceLock<reqwest::Client> = OnceLock::new();
     static INSECURE: OnceLock<reqwest::Client> = OnceLock::new();
@@ -343,7 +346,15 @@ pub fn shared_client(insecure: bool) -> Result<reqwest::Client, PrometheusQueryE
     if let Some(client) = cell.get() {
         return Ok(client.clone());
     }
-    let client = build_client(insecure)?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tls_danger_accept_invalid_certs(insecure)
+        .pool_max_idle_per_host(0)
+        .build()
+        .map_err(|error| {
+            PrometheusQueryError::Config(format!("cannot build HTTP client: {error}"))
+        })?;
     Ok(cell.get_or_init(|| client).clone())
 }
 
