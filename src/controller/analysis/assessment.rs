@@ -1038,6 +1038,61 @@ mod tests {
         );
     }
 
+    /// §8.3: `count: 0` is an unset count, so a metric with an interval runs until terminated.
+    #[test]
+    fn count_zero_is_unbounded_with_an_interval() {
+        let zero = MetricDefinition {
+            count: Some(0),
+            ..every_minute("m")
+        };
+        assert_eq!(effective_count(&zero), None);
+        assert_eq!(
+            effective_count(&MetricDefinition {
+                count: Some(0),
+                ..metric("m")
+            }),
+            Some(1)
+        );
+        let many = counters(|r| {
+            r.successful = 500;
+            r.count = 500;
+        });
+        assert_eq!(assess_metric(&zero, Some(&many), false).phase, Running);
+        assert_eq!(assess_metric(&zero, Some(&many), true).phase, Successful);
+    }
+
+    /// §8.8 (argoproj/argo-rollouts#4479): errors that are not consecutive never fail a metric
+    /// and do not count, so a run can be Successful while most measurements are Error.
+    #[test]
+    fn interleaved_errors_still_succeed() {
+        let metrics = [MetricDefinition {
+            count: Some(3),
+            ..every_minute("m")
+        }];
+        let mut results = vec![MetricResult {
+            name: "m".into(),
+            ..MetricResult::default()
+        }];
+        let phases = [
+            Error, Error, Error, Error, Successful, Error, Error, Successful, Error, Successful,
+        ];
+        for (i, phase) in phases.into_iter().enumerate() {
+            record_measurement(&mut results[0], done(phase, i as i64), at(i as i64));
+        }
+        let run = assess_run(&metrics, &results, false);
+        assert_eq!((run.phase, run.message.as_str()), (Successful, ""));
+        assert_eq!((results[0].error, results[0].count), (7, 3));
+        trim_measurements(&mut results[0], Some(3));
+        assert_eq!(
+            results[0]
+                .measurements
+                .iter()
+                .filter(|m| m.phase == Error)
+                .count(),
+            1
+        );
+    }
+
     #[test]
     fn terminated_runs() {
         // Timeline D / the tested case: a metric still waiting (initialDelay) ends Successful.
