@@ -9,7 +9,9 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{any, get, post};
 use chrono::Utc;
-use rolltop::controller::analysis::prometheus::{self as prom, BasicAuth, PrometheusMetric};
+use rolltop::controller::analysis::prometheus::{
+    self as prom, BasicAuth, PrometheusMetric, RangeQuery,
+};
 use rolltop::controller::analysis::web::{WebMethod, WebMetric};
 use rolltop::controller::analysis::{
     AnalysisPhase, Header, Measurement, MetricDefinition, MetricResult, Provider, RunStatus,
@@ -715,5 +717,54 @@ async fn r5_run_fails_and_terminates_the_background_metric() {
     assert_eq!(
         events,
         ["MetricFailed", "MetricSuccessful", "AnalysisRunFailed"]
+    );
+}
+
+#[tokio::test]
+async fn range_query_metric_flattens_the_matrix() {
+    let url = &prometheus().url;
+    let metric = with_prometheus(
+        prometheus_metric(
+            "errors-over-time",
+            url,
+            R5_SERIES,
+            "all(result, # >= 0 && # <= 16) && result[len(result) - 1] == 16",
+        ),
+        |p| {
+            p.range_query = Some(RangeQuery {
+                start: "now() - duration(\"5m\")".into(),
+                end: "now()".into(),
+                step: "1m".into(),
+            });
+        },
+    );
+    let measurement = measure(&metric, &Secrets::default()).await;
+    assert_eq!(
+        measurement.phase,
+        AnalysisPhase::Successful,
+        "{measurement:?}"
+    );
+    assert!(
+        measurement.value.starts_with('[') && measurement.value.ends_with(",16]"),
+        "{}",
+        measurement.value
+    );
+    assert_eq!(
+        measurement.value.matches(',').count(),
+        5,
+        "6 points: 5 minutes at 1m steps, both ends"
+    );
+    let bad = with_prometheus(metric, |p| {
+        if let Some(range) = &mut p.range_query {
+            range.step = "??".into();
+        }
+    });
+    let measurement = measure(&bad, &Secrets::default()).await;
+    assert_eq!(
+        (measurement.phase, measurement.message.as_str()),
+        (
+            AnalysisPhase::Error,
+            "failed to parse rangeQuery.step as duration: time: invalid duration \"??\""
+        )
     );
 }

@@ -7,6 +7,7 @@
 pub mod args;
 pub mod assessment;
 pub mod condition;
+pub mod duration;
 pub mod lint;
 pub mod prometheus;
 pub mod rules;

@@ -16,6 +16,7 @@ use serde_json::Value as Json;
 use thiserror::Error;
 
 use super::condition::{MetricValue, evaluate_conditions};
+use super::duration::{parse_go_duration, parse_go_duration_std};
 use super::{AnalysisPhase, Header, Measurement, MetricDefinition, Secrets};
 
 /// `timeout` when the metric sets none.
@@ -38,6 +39,71 @@ pub struct PrometheusMetric {
     pub insecure: bool,
     pub headers: Vec<Header>,
     pub basic_auth: Option<BasicAuth>,
+    /// `rangeQuery`: query `/api/v1/query_range` instead of an instant query.
+    pub range_query: Option<RangeQuery>,
+}
+
+/// `rangeQuery{start, end, step}` as written: `start`/`end` are time expressions, `step` a Go
+/// duration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeQuery {
+    pub start: String,
+    pub end: String,
+    pub step: String,
+}
+
+/// Evaluates a `rangeQuery` time expression. The reference evaluates these with expr's time
+/// functions; rolltop supports the forms the reference documents for analysis, `now()` and
+/// `now() - duration("…")` / `now() + duration("…")`, without expr-lang's `temporal` feature.
+pub fn evaluate_time_expression(
+    expression: &str,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, String> {
+    let compact: String = expression.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact == "now()" {
+        return Ok(now);
+    }
+    let unsupported = || {
+        format!(
+            "unsupported time expression {expression:?}: rolltop evaluates now(), \
+             now() - duration(\"…\") and now() + duration(\"…\")"
+        )
+    };
+    let rest = compact.strip_prefix("now()").ok_or_else(unsupported)?;
+    let (sign, rest) = match rest.as_bytes().first() {
+        Some(b'-') => (-1, &rest[1..]),
+        Some(b'+') => (1, &rest[1..]),
+        _ => return Err(unsupported()),
+    };
+    let argument = rest
+        .strip_prefix("duration(")
+        .and_then(|r| r.strip_suffix(')'))
+        .ok_or_else(unsupported)?;
+    let text = argument
+        .strip_prefix('"')
+        .and_then(|a| a.strip_suffix('"'))
+        .or_else(|| {
+            argument
+                .strip_prefix('\'')
+                .and_then(|a| a.strip_suffix('\''))
+        })
+        .ok_or_else(unsupported)?;
+    let delta = parse_go_duration(text)?;
+    Ok(if sign < 0 { now - delta } else { now + delta })
+}
+
+/// The resolved range of a `rangeQuery`, or the reference's message for a bad field.
+pub fn resolve_range(
+    range: &RangeQuery,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>, Duration), String> {
+    let start = evaluate_time_expression(&range.start, now)
+        .map_err(|e| format!("failed to parse rangeQuery.start as time: {e}"))?;
+    let end = evaluate_time_expression(&range.end, now)
+        .map_err(|e| format!("failed to parse rangeQuery.end as time: {e}"))?;
+    let step = parse_go_duration_std(&range.step)
+        .map_err(|e| format!("failed to parse rangeQuery.step as duration: {e}"))?;
+    Ok((start, end, step))
 }
 
 /// `authentication.basicAuth`.
@@ -535,6 +601,30 @@ pub async fn instant_query(
     call(endpoint, "query", &[("query", query), ("time", &time)]).await
 }
 
+/// A range query on an endpoint (`POST /api/v1/query_range`, GET fallback).
+pub async fn range_query(
+    endpoint: &Endpoint<'_>,
+    query: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    step: Duration,
+) -> Result<QueryResponse, PrometheusQueryError> {
+    let start = format_unix_time(start);
+    let end = format_unix_time(end);
+    let step = format!("{}", step.as_secs_f64());
+    call(
+        endpoint,
+        "query_range",
+        &[
+            ("query", query),
+            ("start", &start),
+            ("end", &end),
+            ("step", &step),
+        ],
+    )
+    .await
+}
+
 /// A range query for sparklines: every series with its points.
 pub async fn query_range(
     address: &str,
@@ -552,21 +642,7 @@ pub async fn query_range(
         headers: &[],
         basic_auth: None,
     };
-    let start = format_unix_time(start);
-    let end = format_unix_time(end);
-    let step = format!("{}", step.as_secs_f64());
-    let response = call(
-        &endpoint,
-        "query_range",
-        &[
-            ("query", query),
-            ("start", &start),
-            ("end", &end),
-            ("step", &step),
-        ],
-    )
-    .await?;
-    match response.data {
+    match range_query(&endpoint, query, start, end, step).await?.data {
         QueryData::Matrix(series) => Ok(series),
         _ => Err(PrometheusQueryError::UnsupportedType),
     }
@@ -605,7 +681,13 @@ pub async fn measure_with(
         headers: &config.headers,
         basic_auth: config.basic_auth.as_ref(),
     };
-    let answer = instant_query(&endpoint, &config.query, started).await;
+    let answer = match &config.range_query {
+        None => instant_query(&endpoint, &config.query, started).await,
+        Some(range) => match resolve_range(range, started) {
+            Ok((start, end, step)) => range_query(&endpoint, &config.query, start, end, step).await,
+            Err(message) => return error_measurement(started, &message, secrets),
+        },
+    };
     let mut measurement = match answer.and_then(|response| {
         let (result, value) = to_result(&response.data)?;
         Ok((response, result, value))
@@ -791,6 +873,37 @@ mod tests {
         );
         let time = DateTime::from_timestamp(1_723_897_271, 123_456_789).unwrap();
         assert_eq!(format_unix_time(time), "1723897271.123456789");
+    }
+
+    #[test]
+    fn range_query_fields() {
+        let now = DateTime::from_timestamp(1_692_000_000, 0).unwrap();
+        let range = |start: &str, end: &str, step: &str| RangeQuery {
+            start: start.into(),
+            end: end.into(),
+            step: step.into(),
+        };
+        let (start, end, step) =
+            resolve_range(&range("now() - duration(\"1h\")", "now()", "1m"), now).unwrap();
+        assert_eq!(
+            (end - start, end, step),
+            (chrono::TimeDelta::hours(1), now, Duration::from_secs(60))
+        );
+        // P12–P14
+        assert_eq!(
+            resolve_range(&range("now() - duration(\"??\")", "now()", "1m"), now).unwrap_err(),
+            "failed to parse rangeQuery.start as time: time: invalid duration \"??\""
+        );
+        assert_eq!(
+            resolve_range(&range("now()", "now() - duration(\"??\")", "1m"), now).unwrap_err(),
+            "failed to parse rangeQuery.end as time: time: invalid duration \"??\""
+        );
+        assert_eq!(
+            resolve_range(&range("now()", "now()", "??"), now).unwrap_err(),
+            "failed to parse rangeQuery.step as duration: time: invalid duration \"??\""
+        );
+        let error = resolve_range(&range("date(\"2023-08-14\")", "now()", "1m"), now).unwrap_err();
+        assert!(error.contains("unsupported time expression"), "{error}");
     }
 
     #[test]
