@@ -254,6 +254,10 @@ fn go_type_name(value: &Value) -> &'static str {
         Value::Array(_) => "[]interface {}",
         Value::Bytes(_) => "[]uint8",
         Value::Map(_) | Value::KeyedMap(_) => "map[string]interface {}",
+        // Time values exist only if another crate in the build enables expr-lang's `temporal`
+        // feature (Cargo unifies features); keep compiling if one does.
+        #[allow(unreachable_patterns)]
+        _ => "time.Time",
     }
 }
 

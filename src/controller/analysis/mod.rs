@@ -177,16 +177,7 @@ pub async fn measure(metric: &MetricDefinition, secrets: &Secrets) -> Measuremen
     match &metric.provider {
         Provider::Prometheus(config) => prometheus::measure(metric, config, secrets).await,
         Provider::Web(config) => web::measure(metric, config, secrets).await,
-        Provider::None => {
-            let now = Utc::now();
-            Measurement {
-                phase: AnalysisPhase::Error,
-                message: "no provider specified".to_string(),
-                started_at: Some(now),
-                finished_at: Some(now),
-                ..Measurement::default()
-            }
-        }
+        Provider::None => error_measurement(Utc::now(), "no provider specified", secrets),
     }
 }
 
@@ -196,5 +187,51 @@ pub fn provider_metadata(metric: &MetricDefinition, secrets: &Secrets) -> BTreeM
     match &metric.provider {
         Provider::Prometheus(config) => prometheus::metadata(config, secrets),
         Provider::Web(_) | Provider::None => BTreeMap::new(),
+    }
+}
+
+/// An Error measurement that starts and finishes at `at`, its message masked.
+pub(crate) fn error_measurement(
+    at: DateTime<Utc>,
+    message: &str,
+    secrets: &Secrets,
+) -> Measurement {
+    Measurement {
+        phase: AnalysisPhase::Error,
+        message: secrets.mask(message),
+        started_at: Some(at),
+        finished_at: Some(at),
+        ..Measurement::default()
+    }
+}
+
+/// Masks secrets in everything a provider wrote into `measurement`.
+pub(crate) fn mask_measurement(measurement: &mut Measurement, secrets: &Secrets) {
+    if secrets.is_empty() {
+        return;
+    }
+    measurement.message = secrets.mask(&measurement.message);
+    measurement.value = secrets.mask(&measurement.value);
+    for value in measurement.metadata.values_mut() {
+        *value = secrets.mask(value);
+    }
+}
+
+/// The causes under a reqwest error ("tcp connect error: Connection refused (os error 111)"):
+/// the top-level text only repeats the URL.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = Vec::new();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    if parts.is_empty() {
+        error.to_string()
+    } else {
+        parts.join(": ")
     }
 }

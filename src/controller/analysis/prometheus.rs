@@ -17,7 +17,10 @@ use thiserror::Error;
 
 use super::condition::{MetricValue, evaluate_conditions};
 use super::duration::{parse_go_duration, parse_go_duration_std};
-use super::{AnalysisPhase, Header, Measurement, MetricDefinition, Secrets};
+use super::{
+    AnalysisPhase, Header, Measurement, MetricDefinition, Secrets, error_chain, error_measurement,
+    mask_measurement,
+};
 
 /// `timeout` when the metric sets none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -572,25 +575,6 @@ async fn send(
     Ok((status, body))
 }
 
-/// The causes under a reqwest error ("tcp connect error: Connection refused (os error 111)"):
-/// the top-level text only repeats the URL.
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = Vec::new();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !parts.contains(&text) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    if parts.is_empty() {
-        error.to_string()
-    } else {
-        parts.join(": ")
-    }
-}
-
 /// An instant query at `time`.
 pub async fn instant_query(
     endpoint: &Endpoint<'_>,
@@ -732,31 +716,6 @@ pub async fn measure_with(
     measurement.finished_at = Some(Utc::now());
     mask_measurement(&mut measurement, secrets);
     measurement
-}
-
-pub(crate) fn error_measurement(
-    at: DateTime<Utc>,
-    message: &str,
-    secrets: &Secrets,
-) -> Measurement {
-    Measurement {
-        phase: AnalysisPhase::Error,
-        message: secrets.mask(message),
-        started_at: Some(at),
-        finished_at: Some(at),
-        ..Measurement::default()
-    }
-}
-
-pub(crate) fn mask_measurement(measurement: &mut Measurement, secrets: &Secrets) {
-    if secrets.is_empty() {
-        return;
-    }
-    measurement.message = secrets.mask(&measurement.message);
-    measurement.value = secrets.mask(&measurement.value);
-    for value in measurement.metadata.values_mut() {
-        *value = secrets.mask(value);
-    }
 }
 
 #[cfg(test)]

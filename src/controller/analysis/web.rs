@@ -11,8 +11,11 @@ use jsonpath_rust::JsonPath;
 use serde_json::Value as Json;
 
 use super::condition::{MetricValue, evaluate_conditions};
-use super::prometheus::{error_chain, error_measurement, mask_measurement, shared_client};
-use super::{AnalysisPhase, Header, Measurement, MetricDefinition, Secrets};
+use super::prometheus::shared_client;
+use super::{
+    AnalysisPhase, Header, Measurement, MetricDefinition, Secrets, error_chain, error_measurement,
+    mask_measurement,
+};
 
 /// `timeoutSeconds` when unset, zero or negative.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
