@@ -1,8 +1,10 @@
 //! The AnalysisRun engine: metric providers, condition evaluation and run assessment, measured
-//! exactly as Argo Rollouts does. The decisions (conditions, counters, metric and run phases,
-//! scheduling, retention) are pure functions over the small input types defined here; the
-//! providers (`prometheus`, `web`) are the only code that does I/O. The CRD types are adapted to
-//! these inputs by the controller, so this module does not depend on `crate::crd`.
+//! exactly as Argo Rollouts does. The decisions (argument substitution, validation, conditions,
+//! counters, metric and run phases, scheduling, retention, lint findings) are pure functions over
+//! the small input types defined here; the providers (`prometheus`, `web`) are the only code
+//! that does I/O, and `run::run_pass` is the thin shell that calls them. The CRD types are
+//! adapted to these inputs by the controller, so this module does not depend on `crate::crd`.
+//! See `docs/analysis.md`.
 
 pub mod args;
 pub mod assessment;
