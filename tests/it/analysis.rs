@@ -768,3 +768,17 @@ async fn range_query_metric_flattens_the_matrix() {
         )
     );
 }
+
+/// R5's retry: once the canary stops failing, the same condition sees no new errors. The
+/// backfilled errors are all in the last 200 s, so the window ending 10 minutes ago is that
+/// calm period.
+#[tokio::test]
+async fn r5_retry_after_recovery_measures_zero_and_succeeds() {
+    let url = &prometheus().url;
+    let calm = R5_QUERY.replace("[5m])", "[5m] offset 10m)");
+    let metric = prometheus_metric("http_error_count", url, &calm, "result[0] <= 5");
+    let mut status = RunStatus::default();
+    run_to_completion(&[metric], &mut status).await;
+    assert_eq!(status.phase, Some(AnalysisPhase::Successful));
+    assert_eq!(status.metric_results[0].measurements[0].value, "[0]");
+}
