@@ -92,13 +92,12 @@ async fn r5_error_count_fails_with_the_measured_value() {
     let (result, run) = run_engine(&metric, 1).await;
     let measurement = &result.measurements[0];
     assert_eq!(measurement.phase, AnalysisPhase::Failed, "{measurement:?}");
-    // delta() extrapolates to the window edges, as in the field report's [16.311243770937153].
+    // About 16, as the field report's [16.311243770937153]: delta() extrapolates to the window
+    // edges, and the value shrinks as the backfilled history ages (prometheus.rs).
     let measured = single_value(&measurement.value);
     let errors = f64::from(R5_ERRORS);
     assert!(
-        // At most one scrape interval (10 s) plus half of one is extrapolated over ~290 s of
-        // samples, so the value stays within 10 % above the true count.
-        measured >= errors && measured <= errors * 1.1,
+        measured > errors / 2.0 && measured <= errors * 1.1,
         "{}",
         measurement.value
     );
@@ -478,7 +477,13 @@ async fn query_range_returns_series_for_sparklines() {
         points.windows(2).all(|w| w[0].1 <= w[1].1),
         "a counter never decreases: {points:?}"
     );
-    assert!((points.last().unwrap().1 - f64::from(R5_ERRORS)).abs() < f64::EPSILON);
+    // 16 errors per 5 minutes during the 10 minutes, up to the end of the history.
+    let increase = points.last().unwrap().1 - points[0].1;
+    let errors = f64::from(R5_ERRORS);
+    assert!(
+        increase >= errors && increase <= 2.0 * errors + 1e-6,
+        "{points:?}"
+    );
     assert_eq!(series[0].labels["service"], "rollouts-demo-canary");
 }
 
@@ -728,7 +733,7 @@ async fn range_query_metric_flattens_the_matrix() {
             "errors-over-time",
             url,
             R5_SERIES,
-            "all(result, # >= 0 && # <= 16) && result[len(result) - 1] == 16",
+            "len(result) == 6 && all(result, # > 0)",
         ),
         |p| {
             p.range_query = Some(RangeQuery {
@@ -744,8 +749,12 @@ async fn range_query_metric_flattens_the_matrix() {
         AnalysisPhase::Successful,
         "{measurement:?}"
     );
+    let values: Vec<f64> = measurement.value[1..measurement.value.len() - 1]
+        .split(',')
+        .map(|v| prom::parse_sample_value(v).unwrap())
+        .collect();
     assert!(
-        measurement.value.starts_with('[') && measurement.value.ends_with(",16]"),
+        values.windows(2).all(|w| w[0] <= w[1]),
         "{}",
         measurement.value
     );
@@ -770,12 +779,12 @@ async fn range_query_metric_flattens_the_matrix() {
 }
 
 /// R5's retry: once the canary stops failing, the same condition sees no new errors. The
-/// backfilled errors are all in the last 200 s, so the window ending 10 minutes ago is that
-/// calm period.
+/// backfilled errors start 20 minutes before start-up, so the window ending 30 minutes ago is
+/// that calm period.
 #[tokio::test]
 async fn r5_retry_after_recovery_measures_zero_and_succeeds() {
     let url = &prometheus().url;
-    let calm = R5_QUERY.replace("[5m])", "[5m] offset 10m)");
+    let calm = R5_QUERY.replace("[5m])", "[5m] offset 30m)");
     let metric = prometheus_metric("http_error_count", url, &calm, "result[0] <= 5");
     let mut status = RunStatus::default();
     run_to_completion(&[metric], &mut status).await;

@@ -25,7 +25,7 @@ pub const PROMTOOL_BIN: &str = "/usr/bin/promtool";
 
 /// The scrape job of the in-process exporter.
 pub const SCRAPE_JOB: &str = "rolltop-it";
-/// R5's canary: 16 errors during the last few minutes of backfilled history.
+/// R5's canary: 16 errors in every 5 minutes since the bad release (see [`backfill`]).
 pub const R5_ERRORS: u32 = 16;
 /// R4's success ratio in the backfilled history (99 good requests out of 100).
 pub const R4_SUCCESS_RATIO: f64 = 0.99;
@@ -38,14 +38,16 @@ pub struct Prometheus {
     _watchdog: Mutex<(Child, ChildStdin)>,
 }
 
-static PROMETHEUS: OnceLock<Prometheus> = OnceLock::new();
+/// A failed start is kept too, so that every later test fails at once with the same reason
+/// instead of trying again.
+static PROMETHEUS: OnceLock<Result<Prometheus, String>> = OnceLock::new();
 
 /// The shared Prometheus, started on first use. Fails (never skips) when Prometheus is missing.
 pub fn prometheus() -> &'static Prometheus {
-    PROMETHEUS.get_or_init(|| match start() {
+    match PROMETHEUS.get_or_init(start) {
         Ok(prometheus) => prometheus,
         Err(error) => panic!("could not start the test Prometheus: {error}"),
-    })
+    }
 }
 
 fn start() -> Result<Prometheus, String> {
@@ -127,49 +129,45 @@ async fn exporter_metrics() -> &'static str {
      rolltop_test_gauge{case=\"ratio\"} 0.97\n"
 }
 
-/// Writes OpenMetrics history for the last 20 minutes (10 s resolution, ending 5 s ago) and turns
-/// it into TSDB blocks with promtool. R5: the canary's 500 counter rises by one every 10 s from
-/// 200 s to 40 s before the end (16 errors), so `delta(...[5m])` sees about 16. R4: 99 of every
-/// 100 Istio requests succeed.
+/// Writes OpenMetrics history for the hour before start-up (10 s resolution, ending 5 s ago)
+/// and turns it into TSDB blocks with promtool. (Samples in the future would make the answers
+/// independent of when a test queries, but blocks reaching past now make the head reject every
+/// scrape as out of bounds.) The data stays usable for the few minutes a test binary runs:
+/// - R5: the canary's 500 counter is flat until 20 minutes before start-up ("before the bad
+///   release", which `offset 30m` sees), then rises by [`R5_ERRORS`] every 5 minutes, so
+///   `delta(...[5m])` is 16 right after start-up and decreases as the data ages.
+/// - R4: 99 of every 100 Istio requests succeed.
 fn backfill(dir: &Path) -> Result<(), String> {
-    let end = chrono::Utc::now().timestamp() - 5;
-    let start = end - 20 * 60;
-    let steps = (end - start) / 10;
+    let generated = chrono::Utc::now().timestamp() / 10 * 10;
+    let start = generated - 3600;
+    let end = generated - 5;
+    let bad_release = generated - 20 * 60;
     let r5 = r#"code="500",namespace="kubota-test",service="rollouts-demo-canary""#;
     let r5_ok = r#"code="200",namespace="kubota-test",service="rollouts-demo-canary""#;
     let istio = r#"reporter="source",destination_service="nginx.default.svc.cluster.local""#;
+    let errors_per_step = f64::from(R5_ERRORS) / 30.0;
+    let errors_at = |t: i64| (t - bad_release).max(0) as f64 / 10.0 * errors_per_step;
+    let times = || (start..=end).step_by(10);
     let mut text = String::from(
         "# HELP http_requests_total Total requests.\n# TYPE http_requests_total counter\n",
     );
-    let errors_at = |t: i64| -> i64 {
-        let first = end - 200;
-        if t < first {
-            0
-        } else {
-            ((t - first) / 10 + 1).min(i64::from(R5_ERRORS))
-        }
-    };
-    for i in 0..=steps {
-        let t = start + i * 10;
+    for t in times() {
         let _ = writeln!(text, "http_requests_total{{{r5}}} {} {t}", errors_at(t));
     }
-    for i in 0..=steps {
-        let t = start + i * 10;
+    for (i, t) in times().enumerate() {
         let _ = writeln!(text, "http_requests_total{{{r5_ok}}} {} {t}", i * 10);
     }
     text.push_str(
         "# HELP istio_requests_total Istio requests.\n# TYPE istio_requests_total counter\n",
     );
-    for i in 0..=steps {
-        let t = start + i * 10;
+    for (i, t) in times().enumerate() {
         let _ = writeln!(
             text,
             "istio_requests_total{{{istio},response_code=\"200\"}} {} {t}",
             i * 99
         );
     }
-    for i in 0..=steps {
-        let t = start + i * 10;
+    for (i, t) in times().enumerate() {
         let _ = writeln!(
             text,
             "istio_requests_total{{{istio},response_code=\"503\"}} {i} {t}"
