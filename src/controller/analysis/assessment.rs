@@ -239,7 +239,7 @@ pub fn next_measurement(
     let Some(last) = last else {
         return match metric.initial_delay {
             Some(delay) => {
-                let at = run_started_at.unwrap_or(now) + to_delta(delay);
+                let at = later_by(run_started_at.unwrap_or(now), delay);
                 if run_started_at.is_some() && now >= at {
                     MeasurementSchedule::Measure
                 } else {
@@ -258,7 +258,7 @@ pub fn next_measurement(
         metric.interval.unwrap_or(ERROR_RETRY_INTERVAL)
     };
     let finished = last.finished_at.unwrap_or(now);
-    let due = finished + to_delta(gap);
+    let due = later_by(finished, gap);
     if now > due {
         MeasurementSchedule::Measure
     } else {
@@ -266,8 +266,12 @@ pub fn next_measurement(
     }
 }
 
-fn to_delta(duration: Duration) -> TimeDelta {
-    TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX)
+/// `time + duration`, saturating: an absurd interval from a spec must not panic the engine.
+fn later_by(time: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(duration)
+        .ok()
+        .and_then(|delta| time.checked_add_signed(delta))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// The earliest time any metric needs attention (§2.2 "next wake-up"), or `None`.
@@ -745,6 +749,20 @@ mod tests {
         assert_eq!(result.measurements[7].finished_at, Some(at(2)));
         assert_eq!(result.message, "boom");
         assert_eq!(result.consecutive_error, 1);
+    }
+
+    #[test]
+    fn absurd_intervals_saturate() {
+        let m = MetricDefinition {
+            interval: Some(Duration::MAX),
+            ..metric("m")
+        };
+        let mut r = MetricResult::default();
+        record_measurement(&mut r, done(Successful, 0), at(0));
+        assert_eq!(
+            next_measurement(&m, Some(&r), None, at(1), false),
+            MeasurementSchedule::MeasureAt(DateTime::<Utc>::MAX_UTC)
+        );
     }
 
     #[test]

@@ -92,7 +92,12 @@ pub fn evaluate_time_expression(
         })
         .ok_or_else(unsupported)?;
     let delta = parse_go_duration(text)?;
-    Ok(if sign < 0 { now - delta } else { now + delta })
+    let time = if sign < 0 {
+        now.checked_sub_signed(delta)
+    } else {
+        now.checked_add_signed(delta)
+    };
+    time.ok_or_else(|| format!("time out of range: {expression:?}"))
 }
 
 /// The resolved range of a `rangeQuery`, or the reference's message for a bad field.
