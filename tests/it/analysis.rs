@@ -19,7 +19,9 @@ use rolltop::controller::analysis::{
     run_pass,
 };
 
-use crate::prometheus::{R4_SUCCESS_RATIO, R5_ERRORS, closed_port, prometheus, serve};
+use crate::prometheus::{
+    R4_SUCCESS_RATIO, R5_ERRORS, closed_port, prometheus, require_installed, serve,
+};
 
 const R5_SERIES: &str =
     r#"http_requests_total{code="500",namespace="kubota-test",service="rollouts-demo-canary"}"#;
@@ -790,4 +792,67 @@ async fn r5_retry_after_recovery_measures_zero_and_succeeds() {
     run_to_completion(&[metric], &mut status).await;
     assert_eq!(status.phase, Some(AnalysisPhase::Successful));
     assert_eq!(status.metric_results[0].measurements[0].value, "[0]");
+}
+
+/// Without Prometheus the suite must fail and say how to fix it, never skip.
+#[test]
+fn a_missing_prometheus_is_a_failure_that_names_the_fix() {
+    let error = require_installed(&["/nonexistent/prometheus"]).unwrap_err();
+    assert!(
+        error.contains("/nonexistent/prometheus is missing"),
+        "{error}"
+    );
+    assert!(error.contains("`.ci/run` installs it"), "{error}");
+    assert_eq!(require_installed(&["/bin/sh"]), Ok(()));
+}
+
+#[tokio::test]
+async fn slow_web_endpoint_times_out_and_headers_are_sent() {
+    let app = Router::new()
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "{}"
+            }),
+        )
+        .route(
+            "/tenant",
+            get(|headers: HeaderMap| async move {
+                let tenant = headers
+                    .get("x-tenant")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("none");
+                serde_json::json!({ "tenant": tenant }).to_string()
+            }),
+        );
+    let base = format!("http://{}", serve(app).await);
+    let mut slow = web_metric(&format!("{base}/slow"), "", "true");
+    if let Provider::Web(config) = &mut slow.provider {
+        config.timeout_seconds = Some(1);
+    }
+    let started = std::time::Instant::now();
+    let m = measure(&slow, &Secrets::default()).await;
+    assert_eq!(m.phase, AnalysisPhase::Error);
+    assert!(
+        m.message
+            .contains("context deadline exceeded (no answer within 1s)"),
+        "{}",
+        m.message
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    let mut tenant = web_metric(&format!("{base}/tenant"), "{$.tenant}", "result == 'blue'");
+    if let Provider::Web(config) = &mut tenant.provider {
+        config.headers = vec![Header {
+            key: "X-Tenant".into(),
+            value: "blue".into(),
+        }];
+    }
+    let m = measure(&tenant, &Secrets::default()).await;
+    assert_eq!(
+        (m.phase, m.value.as_str()),
+        (AnalysisPhase::Successful, "\"blue\""),
+        "{m:?}"
+    );
 }

@@ -50,8 +50,9 @@ pub fn prometheus() -> &'static Prometheus {
     }
 }
 
-fn start() -> Result<Prometheus, String> {
-    for binary in [PROMETHEUS_BIN, PROMTOOL_BIN] {
+/// Fails, naming the fix, when a binary the harness needs is not installed.
+pub fn require_installed(binaries: &[&str]) -> Result<(), String> {
+    for binary in binaries {
         if !Path::new(binary).exists() {
             return Err(format!(
                 "{binary} is missing. The analysis tests need a real Prometheus: `.ci/run` installs \
@@ -60,6 +61,11 @@ fn start() -> Result<Prometheus, String> {
             ));
         }
     }
+    Ok(())
+}
+
+fn start() -> Result<Prometheus, String> {
+    require_installed(&[PROMETHEUS_BIN, PROMTOOL_BIN])?;
     let dir = tempfile::Builder::new()
         .prefix("rolltop-it-prometheus-")
         .tempdir()
