@@ -5,5 +5,6 @@ mod analysis;
 mod cli;
 mod crd;
 mod kubectl;
+mod prometheus;
 mod sandbox_api;
 mod sim;

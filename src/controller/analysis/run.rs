@@ -1,0 +1,388 @@
+//! One reconcile pass of an AnalysisRun (§2.1 steps 5–10): decide which metrics are due, take
+//! those measurements concurrently, fold them into the status, assess metrics and run, record
+//! events, trim history, and say when to come back. `plan_measurements` and `complete_pass` are
+//! pure; `run_pass` is the thin shell that measures in between. The status type mirrors
+//! `AnalysisRun.status`; the controller converts it to and from the CRD.
+
+use chrono::{DateTime, Utc};
+
+use super::assessment::{
+    MeasurementSchedule, RunSummary, apply_assessment, assess_run, is_terminating,
+    next_measurement, next_wake_up, record_measurement, trim_measurements,
+};
+use super::{
+    AnalysisPhase, Measurement, MetricDefinition, MetricResult, Secrets, measure, provider_metadata,
+};
+
+/// `AnalysisRun.status`, as the engine reads and writes it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunStatus {
+    /// `None` until the first pass (the CRD's empty string).
+    pub phase: Option<AnalysisPhase>,
+    pub message: String,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub metric_results: Vec<MetricResult>,
+    pub run_summary: RunSummary,
+    pub dry_run_summary: RunSummary,
+}
+
+impl RunStatus {
+    pub fn is_completed(&self) -> bool {
+        self.phase.is_some_and(AnalysisPhase::is_completed)
+    }
+}
+
+/// A Kubernetes Event the pass wants recorded on the AnalysisRun.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalysisEvent {
+    /// `AnalysisRunFailed`, `MetricSuccessful`, ...
+    pub reason: String,
+    pub message: String,
+    /// Warning for Error and Failed, Normal otherwise.
+    pub warning: bool,
+}
+
+impl AnalysisEvent {
+    fn completed(prefix: &str, text: String, phase: AnalysisPhase) -> Self {
+        Self {
+            reason: format!("{prefix}{phase}"),
+            message: text,
+            warning: matches!(phase, AnalysisPhase::Error | AnalysisPhase::Failed),
+        }
+    }
+}
+
+/// What the caller does after a pass.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PassOutcome {
+    /// Something in the status changed (a measurement, a phase, the message, `startedAt`):
+    /// write it.
+    pub status_changed: bool,
+    pub events: Vec<AnalysisEvent>,
+    /// Run another pass at once: a metric just reached Failed, Error or Inconclusive, so the
+    /// next pass terminates its siblings and ends the run (§2.1 step 10).
+    pub rerun_now: bool,
+    /// The earliest time a metric needs the next pass.
+    pub next_wake_up: Option<DateTime<Utc>>,
+}
+
+/// The indices of the metrics to measure now. Completed runs measure nothing. Pure.
+pub fn plan_measurements(
+    metrics: &[MetricDefinition],
+    terminate: bool,
+    status: &RunStatus,
+    now: DateTime<Utc>,
+) -> Vec<usize> {
+    if status.is_completed() {
+        return Vec::new();
+    }
+    let terminating = is_terminating(terminate, metrics, &status.metric_results);
+    metrics
+        .iter()
+        .enumerate()
+        .filter(|(_, metric)| {
+            let result = status.metric_results.iter().find(|r| r.name == metric.name);
+            next_measurement(metric, result, status.started_at, now, terminating)
+                == MeasurementSchedule::Measure
+        })
+        .map(|(index, _)| index)
+        .collect()
+}
+
+/// Folds the measurements taken in this pass (`(metric index, measurement)`) into `status` and
+/// assesses the run. Pure.
+pub fn complete_pass(
+    metrics: &[MetricDefinition],
+    terminate: bool,
+    status: &mut RunStatus,
+    taken: Vec<(usize, Measurement)>,
+    secrets: &Secrets,
+    now: DateTime<Utc>,
+) -> PassOutcome {
+    let mut outcome = PassOutcome::default();
+    if status.is_completed() {
+        return outcome;
+    }
+    outcome.status_changed = !taken.is_empty();
+    for (index, measurement) in taken {
+        let Some(metric) = metrics.get(index) else {
+            continue;
+        };
+        let existing = status
+            .metric_results
+            .iter()
+            .position(|r| r.name == metric.name);
+        let position = existing.unwrap_or_else(|| {
+            status.metric_results.push(MetricResult {
+                name: metric.name.clone(),
+                phase: AnalysisPhase::Running,
+                dry_run: metric.dry_run,
+                metadata: provider_metadata(metric, secrets),
+                ..MetricResult::default()
+            });
+            status.metric_results.len() - 1
+        });
+        record_measurement(&mut status.metric_results[position], measurement, now);
+    }
+
+    let before: Vec<(String, AnalysisPhase)> = status
+        .metric_results
+        .iter()
+        .map(|r| (r.name.clone(), r.phase))
+        .collect();
+    let run = assess_run(metrics, &status.metric_results, terminate);
+    apply_assessment(metrics, &mut status.metric_results, &run);
+    for result in &status.metric_results {
+        let was = before
+            .iter()
+            .find(|(name, _)| *name == result.name)
+            .map(|(_, phase)| *phase);
+        if result.phase.is_completed() && was != Some(result.phase) {
+            outcome.events.push(AnalysisEvent::completed(
+                "Metric",
+                format!(
+                    "Metric '{}' Completed. Result: {}",
+                    result.name, result.phase
+                ),
+                result.phase,
+            ));
+            if !result.dry_run
+                && matches!(
+                    result.phase,
+                    AnalysisPhase::Failed | AnalysisPhase::Error | AnalysisPhase::Inconclusive
+                )
+            {
+                outcome.rerun_now = true;
+            }
+        }
+    }
+
+    if status.started_at.is_none() {
+        status.started_at = Some(now);
+        outcome.status_changed = true;
+    }
+    status.run_summary = run.run_summary;
+    status.dry_run_summary = run.dry_run_summary;
+    if status.phase != Some(run.phase) {
+        status.phase = Some(run.phase);
+        status.message.clone_from(&run.message);
+        outcome.status_changed = true;
+        if run.phase.is_completed() {
+            status.completed_at.get_or_insert(now);
+            outcome.events.push(AnalysisEvent::completed(
+                "AnalysisRun",
+                format!("Analysis Completed. Result: {}", run.phase),
+                run.phase,
+            ));
+        }
+    }
+    for result in &mut status.metric_results {
+        let retention = metrics
+            .iter()
+            .find(|m| m.name == result.name)
+            .and_then(|m| m.measurement_retention);
+        trim_measurements(result, retention);
+    }
+
+    if status.is_completed() {
+        outcome.rerun_now = false;
+    } else {
+        let terminating = is_terminating(terminate, metrics, &status.metric_results);
+        outcome.next_wake_up = next_wake_up(
+            metrics,
+            &status.metric_results,
+            status.started_at,
+            now,
+            terminating,
+        );
+    }
+    outcome
+}
+
+/// One pass: plan, measure the due metrics concurrently, complete. `now` is the pass's clock
+/// for scheduling and counters; measurements carry their own start and finish times.
+pub async fn run_pass(
+    metrics: &[MetricDefinition],
+    terminate: bool,
+    status: &mut RunStatus,
+    secrets: &Secrets,
+    now: DateTime<Utc>,
+) -> PassOutcome {
+    let due = plan_measurements(metrics, terminate, status, now);
+    let taken = futures::future::join_all(
+        due.into_iter()
+            .map(|index| async move { (index, measure(&metrics[index], secrets).await) }),
+    )
+    .await;
+    complete_pass(metrics, terminate, status, taken, secrets, now)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use AnalysisPhase::{Failed, Running, Successful};
+    use std::time::Duration;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + seconds, 0).unwrap()
+    }
+
+    fn measured(phase: AnalysisPhase, seconds: i64) -> Measurement {
+        Measurement {
+            phase,
+            value: "[1]".into(),
+            started_at: Some(at(seconds)),
+            finished_at: Some(at(seconds)),
+            ..Measurement::default()
+        }
+    }
+
+    fn metric(name: &str, interval: Option<u64>, count: Option<i64>) -> MetricDefinition {
+        MetricDefinition {
+            name: name.into(),
+            interval: interval.map(Duration::from_secs),
+            count,
+            ..MetricDefinition::default()
+        }
+    }
+
+    #[test]
+    fn timeline_a_three_successes() {
+        let metrics = [metric("m", Some(60), Some(3))];
+        let mut status = RunStatus::default();
+        let mut now = 0;
+        for _ in 0..3 {
+            let due = plan_measurements(&metrics, false, &status, at(now));
+            assert_eq!(due, [0], "at {now}");
+            let taken = due
+                .into_iter()
+                .map(|i| (i, measured(Successful, now)))
+                .collect();
+            let outcome = complete_pass(
+                &metrics,
+                false,
+                &mut status,
+                taken,
+                &Secrets::default(),
+                at(now),
+            );
+            if let Some(wake) = outcome.next_wake_up {
+                assert_eq!(wake, at(now + 60));
+                now += 61;
+            }
+        }
+        assert_eq!(status.phase, Some(Successful));
+        assert_eq!(status.completed_at, Some(at(122)));
+        assert_eq!(status.started_at, Some(at(0)));
+        assert!(plan_measurements(&metrics, false, &status, at(1000)).is_empty());
+    }
+
+    #[test]
+    fn failure_terminates_siblings_on_the_next_pass() {
+        let metrics = [
+            metric("fails", None, None),
+            metric("background", Some(300), None),
+        ];
+        let mut status = RunStatus::default();
+        let taken = vec![(0, measured(Failed, 0)), (1, measured(Successful, 0))];
+        let first = complete_pass(
+            &metrics,
+            false,
+            &mut status,
+            taken,
+            &Secrets::default(),
+            at(0),
+        );
+        assert_eq!(
+            status.phase,
+            Some(Running),
+            "terminating is decided from the phases before the pass"
+        );
+        assert!(first.rerun_now);
+        assert_eq!(first.events[0].reason, "MetricFailed");
+        assert!(first.events[0].warning);
+        assert!(plan_measurements(&metrics, false, &status, at(1)).is_empty());
+        let second = complete_pass(
+            &metrics,
+            false,
+            &mut status,
+            vec![],
+            &Secrets::default(),
+            at(1),
+        );
+        assert_eq!(status.phase, Some(Failed));
+        assert_eq!(
+            status.message,
+            "Metric \"fails\" assessed Failed due to failed (1) > failureLimit (0)"
+        );
+        assert_eq!(status.metric_results[1].phase, Successful);
+        let reasons: Vec<&str> = second.events.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(reasons, ["MetricSuccessful", "AnalysisRunFailed"]);
+        assert_eq!(
+            second.events[1].message,
+            "Analysis Completed. Result: Failed"
+        );
+        assert!(!second.rerun_now);
+    }
+
+    #[test]
+    fn initial_delay_skips_the_first_pass() {
+        let delayed = MetricDefinition {
+            initial_delay: Some(Duration::from_secs(30)),
+            ..metric("d", Some(60), None)
+        };
+        let metrics = [delayed];
+        let mut status = RunStatus::default();
+        assert!(plan_measurements(&metrics, false, &status, at(0)).is_empty());
+        let outcome = complete_pass(
+            &metrics,
+            false,
+            &mut status,
+            vec![],
+            &Secrets::default(),
+            at(0),
+        );
+        assert_eq!(
+            (status.phase, status.started_at),
+            (Some(Running), Some(at(0)))
+        );
+        assert_eq!(outcome.next_wake_up, Some(at(30)));
+        assert_eq!(plan_measurements(&metrics, false, &status, at(30)), [0]);
+        // Terminated while waiting: Successful, "Run Terminated".
+        complete_pass(
+            &metrics,
+            true,
+            &mut status,
+            vec![],
+            &Secrets::default(),
+            at(10),
+        );
+        assert_eq!(
+            (status.phase, status.message.as_str()),
+            (Some(Successful), "Run Terminated")
+        );
+    }
+
+    #[test]
+    fn retention_trims_history() {
+        let metrics = [MetricDefinition {
+            measurement_retention: Some(2),
+            ..metric("m", Some(1), None)
+        }];
+        let mut status = RunStatus::default();
+        for i in 0..5 {
+            complete_pass(
+                &metrics,
+                false,
+                &mut status,
+                vec![(0, measured(Successful, i * 2))],
+                &Secrets::default(),
+                at(i * 2),
+            );
+        }
+        assert_eq!(status.metric_results[0].measurements.len(), 2);
+        assert_eq!(status.metric_results[0].count, 5);
+    }
+}
