@@ -76,7 +76,7 @@ fn permissive_schema(
 
 /// Fills in what the derive leaves open: the schema, and the status subresource on every kind
 /// (the templates have no status, but upstream serves the subresource uniformly).
-fn finish(mut crd: CustomResourceDefinition, schema: JSONSchemaProps) -> CustomResourceDefinition {
+fn finish(mut crd: CustomResourceDefinition, schema: &JSONSchemaProps) -> CustomResourceDefinition {
     for version in &mut crd.spec.versions {
         version.schema = Some(CustomResourceValidation {
             open_api_v3_schema: Some(schema.clone()),
@@ -105,11 +105,11 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         }),
     );
     vec![
-        finish(Rollout::crd(), rollout_schema),
-        finish(AnalysisTemplate::crd(), plain()),
-        finish(ClusterAnalysisTemplate::crd(), plain()),
-        finish(AnalysisRun::crd(), plain()),
-        finish(Experiment::crd(), plain()),
+        finish(Rollout::crd(), &rollout_schema),
+        finish(AnalysisTemplate::crd(), &plain()),
+        finish(ClusterAnalysisTemplate::crd(), &plain()),
+        finish(AnalysisRun::crd(), &plain()),
+        finish(Experiment::crd(), &plain()),
     ]
 }
 

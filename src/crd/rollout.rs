@@ -21,6 +21,8 @@ use super::analysis::{AnalysisTemplateRef, Argument, DryRun, Extra, MeasurementR
 use super::duration::{DurationError, parse_pause_duration};
 
 /// The desired state of a Rollout.
+// Several printer columns share `type_ = "integer"`; clippy mistakes them for repeated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "argoproj.io",
@@ -1078,7 +1080,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn rollout(spec: Value) -> Rollout {
+    fn rollout(spec: &Value) -> Rollout {
         serde_json::from_value(json!({
             "apiVersion": "argoproj.io/v1alpha1",
             "kind": "Rollout",
@@ -1125,17 +1127,17 @@ mod tests {
     #[test]
     fn strategy_kind_and_steps() {
         let canary =
-            rollout(json!({"strategy": {"canary": {"steps": [{"setWeight": 5}, {"pause": {}}]}}}));
+            rollout(&json!({"strategy": {"canary": {"steps": [{"setWeight": 5}, {"pause": {}}]}}}));
         assert_eq!(canary.strategy_kind(), Some(StrategyKind::Canary));
         assert_eq!(canary.steps().len(), 2);
-        let blue_green = rollout(json!({"strategy": {"blueGreen": {"activeService": "a"}}}));
+        let blue_green = rollout(&json!({"strategy": {"blueGreen": {"activeService": "a"}}}));
         assert_eq!(blue_green.strategy_kind(), Some(StrategyKind::BlueGreen));
         assert!(blue_green.steps().is_empty());
-        let both = rollout(json!({"strategy": {"canary": {}, "blueGreen": {}}}));
+        let both = rollout(&json!({"strategy": {"canary": {}, "blueGreen": {}}}));
         assert_eq!(both.strategy_kind(), None);
-        assert_eq!(rollout(json!({})).strategy_kind(), None);
-        assert_eq!(rollout(json!({})).desired_replicas(), 1);
-        assert_eq!(rollout(json!({"replicas": 4})).desired_replicas(), 4);
+        assert_eq!(rollout(&json!({})).strategy_kind(), None);
+        assert_eq!(rollout(&json!({})).desired_replicas(), 1);
+        assert_eq!(rollout(&json!({"replicas": 4})).desired_replicas(), 4);
     }
 
     #[test]
@@ -1166,7 +1168,7 @@ mod tests {
 
     #[test]
     fn pod_template_converts_to_typed_and_back() {
-        let mut r = rollout(json!({
+        let mut r = rollout(&json!({
             "template": {
                 "metadata": {"labels": {"app": "demo"}},
                 "spec": {"containers": [{"name": "demo", "image": "argoproj/rollouts-demo:blue"}]}
@@ -1185,9 +1187,9 @@ mod tests {
             r.spec.template.unwrap()["spec"]["containers"][0]["image"],
             json!("x:yellow")
         );
-        assert!(rollout(json!({})).pod_template().unwrap().is_none());
+        assert!(rollout(&json!({})).pod_template().unwrap().is_none());
         assert!(
-            rollout(json!({"template": {"spec": 3}}))
+            rollout(&json!({"template": {"spec": 3}}))
                 .pod_template()
                 .is_err()
         );
