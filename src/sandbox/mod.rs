@@ -42,6 +42,8 @@ pub struct SandboxConfig {
     pub data_dir: Option<PathBuf>,
     /// Requests these rules match get 403 Forbidden.
     pub deny: Vec<DenyRule>,
+    /// How many changes watches can resume from; older resourceVersions get 410 Gone.
+    pub watch_history: usize,
 }
 
 impl Default for SandboxConfig {
@@ -50,6 +52,7 @@ impl Default for SandboxConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: None,
             deny: Vec::new(),
+            watch_history: store::HISTORY_LIMIT,
         }
     }
 }
@@ -87,7 +90,7 @@ impl Sandbox {
             Some(dir) => Some(Persistence::open(dir)?),
             None => None,
         };
-        let store = Store::open(db)?;
+        let store = Store::open(db, config.watch_history)?;
         let listener = bind(config.listen).map_err(|source| SandboxError::Bind {
             addr: config.listen,
             source,
@@ -223,6 +226,7 @@ pub async fn run(args: &crate::cli::args::SandboxArgs) -> anyhow::Result<()> {
         listen,
         data_dir: args.data_dir.clone(),
         deny,
+        ..SandboxConfig::default()
     })
     .await?;
     std::fs::write(&args.kubeconfig_out, sandbox.kubeconfig_yaml())

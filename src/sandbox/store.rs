@@ -13,7 +13,7 @@ use super::persist::{Batch, Persistence, Snapshot};
 use super::registry::{Registry, ResourceKind};
 use super::status::ApiError;
 
-/// How many changes the watch history keeps; older resourceVersions get 410 Gone.
+/// How many changes the watch history keeps by default; older resourceVersions get 410 Gone.
 pub const HISTORY_LIMIT: usize = 20_000;
 const BROADCAST_CAPACITY: usize = 32_768;
 const CRD_KEY: &str = "apiextensions.k8s.io/customresourcedefinitions";
@@ -97,6 +97,7 @@ struct Inner {
     history_floor: u64,
     registry: Arc<Registry>,
     db: Option<Persistence>,
+    history_limit: usize,
 }
 
 /// The shared store.
@@ -147,7 +148,7 @@ fn namespace_object(name: &str) -> Value {
 
 impl Store {
     /// An empty store (with `default` and `kube-system`), or the one saved in `db`.
-    pub fn open(db: Option<Persistence>) -> Result<Self, PersistError> {
+    pub fn open(db: Option<Persistence>, history_limit: usize) -> Result<Self, PersistError> {
         let snapshot = match &db {
             Some(db) => db.load()?,
             None => Snapshot::default(),
@@ -180,6 +181,7 @@ impl Store {
             history,
             registry,
             db,
+            history_limit: history_limit.max(1),
         };
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
         let store = Self {
@@ -198,11 +200,11 @@ impl Store {
                     .by_key(NAMESPACE_KEY)
                     .cloned()
                     .ok_or_else(|| {
-                        PersistError::Database(redb::Error::Corrupted("no namespace kind".into()))
+                        PersistError::Seed("the Namespace kind is not registered".to_owned())
                     })?;
                 store
                     .create(&kind, namespace_object(ns))
-                    .map_err(|e| PersistError::Database(redb::Error::Corrupted(e.message)))?;
+                    .map_err(|e| PersistError::Seed(e.message))?;
             }
         }
         Ok(store)
@@ -286,8 +288,12 @@ impl Store {
             object: object.clone(),
             previous: None,
         };
+        let is_crd = key.0 == CRD_KEY;
         inner.objects.insert(key, object.clone());
         inner.resource_version = rv;
+        if is_crd {
+            Self::rebuild_registry(&mut inner);
+        }
         self.commit(&mut inner, vec![change]).map(|()| object)
     }
 
@@ -524,7 +530,7 @@ impl Store {
         let changes: Vec<Arc<Change>> = changes.into_iter().map(Arc::new).collect();
         let mut trimmed_floor = inner.history_floor;
         inner.history.extend(changes.iter().cloned());
-        while inner.history.len() > HISTORY_LIMIT {
+        while inner.history.len() > inner.history_limit {
             if let Some(dropped) = inner.history.pop_front() {
                 trimmed_floor = dropped.resource_version;
             }
@@ -620,7 +626,7 @@ mod tests {
 
     #[test]
     fn create_replace_delete_with_gc() {
-        let store = Store::open(None).unwrap();
+        let store = Store::open(None, HISTORY_LIMIT).unwrap();
         let registry = store.registry();
         let rs = kind(&registry, "apps", "replicasets");
         let pods = kind(&registry, "", "pods");
@@ -654,7 +660,7 @@ mod tests {
 
     #[test]
     fn orphan_keeps_dependents_without_owner() {
-        let store = Store::open(None).unwrap();
+        let store = Store::open(None, HISTORY_LIMIT).unwrap();
         let registry = store.registry();
         let rs = kind(&registry, "apps", "replicasets");
         let pods = kind(&registry, "", "pods");
@@ -680,7 +686,7 @@ mod tests {
 
     #[test]
     fn missing_namespace_is_not_found() {
-        let store = Store::open(None).unwrap();
+        let store = Store::open(None, HISTORY_LIMIT).unwrap();
         let pods = kind(&store.registry(), "", "pods");
         let error = store
             .create(
