@@ -148,9 +148,15 @@ pub async fn install(client: &kube::Client) -> Result<Vec<String>, InstallError>
                 name: name.clone(),
                 source,
             })?;
+        // Compare what we apply, not resourceVersions: the API server's own CRD controller
+        // writes status conditions (Established, NamesAccepted) at any time.
         let action = match before {
             None => "created",
-            Some(old) if old.metadata.resource_version == after.metadata.resource_version => {
+            Some(old)
+                if old.spec == after.spec
+                    && old.metadata.labels == after.metadata.labels
+                    && old.metadata.annotations == after.metadata.annotations =>
+            {
                 "unchanged"
             }
             Some(_) => "configured",
