@@ -91,6 +91,8 @@ fn finish(
     schema: &JSONSchemaProps,
     subresources: Subresources,
 ) -> CustomResourceDefinition {
+    // Upstream states the list kind; the API server would default it to the same value.
+    crd.spec.names.list_kind = Some(format!("{}List", crd.spec.names.kind));
     for version in &mut crd.spec.versions {
         version.schema = Some(CustomResourceValidation {
             open_api_v3_schema: Some(schema.clone()),

@@ -808,6 +808,15 @@ fn crds_carry_upstream_names_columns_and_subresources() {
         assert_eq!(crd.spec.group, "argoproj.io");
         assert_eq!(crd.spec.names.kind, kind);
         assert_eq!(crd.spec.names.plural, plural);
+        assert_eq!(crd.spec.names.list_kind, Some(format!("{kind}List")));
+        assert_eq!(
+            crd.spec.names.singular.as_deref(),
+            Some(kind.to_lowercase().as_str())
+        );
+        assert!(
+            crd.spec.names.categories.is_none(),
+            "upstream sets no categories"
+        );
         assert_eq!(
             crd.spec.names.short_names.as_deref(),
             Some(&[short.to_owned()][..])
