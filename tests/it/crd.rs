@@ -1138,3 +1138,96 @@ async fn install_applies_crds_and_objects_survive_the_api_server() {
 
     sandbox.shutdown().await;
 }
+
+/// Runs the real kubectl against a kubeconfig and returns stdout (stderr on failure).
+fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_uses_short_names_and_printer_columns() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let client = sandbox.client().await.unwrap();
+    install(&client).await.unwrap();
+
+    let rollout: Rollout = serde_json::from_value(creatable(
+        fixture_doc("r1-istio-canary.yaml", "Rollout", "rollouts-demo"),
+        "default",
+    ))
+    .unwrap();
+    let rollouts: Api<Rollout> = Api::namespaced(client.clone(), "default");
+    rollouts
+        .create(&PostParams::default(), &rollout)
+        .await
+        .unwrap();
+    let status = serde_json::to_value(rollout.status.as_ref().unwrap()).unwrap();
+    rollouts
+        .patch_status(
+            "rollouts-demo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": status })),
+        )
+        .await
+        .unwrap();
+    let run: AnalysisRun = serde_json::from_value(creatable(
+        fixture_doc(
+            "r5-failing-canary.yaml",
+            "AnalysisRun",
+            "rollouts-demo-5b9f8d7c6d-3-2",
+        ),
+        "default",
+    ))
+    .unwrap();
+    Api::<AnalysisRun>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &run)
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).unwrap();
+    let rows = tokio::task::spawn_blocking(move || {
+        (
+            kubectl(&kubeconfig, &["get", "ro"]),
+            kubectl(&kubeconfig, &["get", "ar"]),
+        )
+    })
+    .await
+    .unwrap();
+
+    let words = |text: &str| -> Vec<Vec<String>> {
+        text.lines()
+            .map(|line| line.split_whitespace().map(str::to_owned).collect())
+            .collect()
+    };
+    let ro = words(&rows.0);
+    assert_eq!(
+        ro[0],
+        [
+            "NAME",
+            "DESIRED",
+            "CURRENT",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE"
+        ]
+    );
+    assert_eq!(ro[1][..5], ["rollouts-demo", "1", "2", "1", "2"]);
+    let ar = words(&rows.1);
+    assert_eq!(ar[0], ["NAME", "STATUS", "AGE"]);
+    assert_eq!(ar[1][..2], ["rollouts-demo-5b9f8d7c6d-3-2", "Failed"]);
+
+    sandbox.shutdown().await;
+}
