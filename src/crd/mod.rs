@@ -26,7 +26,7 @@ pub use duration::{DurationError, parse_go_duration, parse_pause_duration};
 pub use experiment::{Experiment, ExperimentSpec, ExperimentStatus};
 pub use rollout::{
     BlueGreenStrategy, CanaryStep, CanaryStrategy, Rollout, RolloutPhase, RolloutSpec,
-    RolloutStatus, StrategyKind,
+    RolloutStatus, StepKind, StrategyKind,
 };
 
 /// The API group of every Argo Rollouts kind.

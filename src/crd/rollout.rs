@@ -410,6 +410,44 @@ impl CanaryStep {
     }
 }
 
+/// A canary step seen as the one kind it is, for exhaustive matching in decisions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepKind<'a> {
+    SetWeight(i32),
+    Pause(&'a RolloutPause),
+    Experiment(&'a RolloutExperimentStep),
+    Analysis(&'a RolloutAnalysis),
+    SetCanaryScale(&'a SetCanaryScale),
+    SetHeaderRoute(&'a SetHeaderRoute),
+    SetMirrorRoute(&'a SetMirrorRoute),
+    Plugin(&'a PluginStep),
+}
+
+impl CanaryStep {
+    /// The step as its kind; `None` for an empty or ambiguous step, like [`Self::kind_name`].
+    pub fn kind(&self) -> Option<StepKind<'_>> {
+        self.kind_name()?;
+        let kind = if let Some(weight) = self.set_weight {
+            StepKind::SetWeight(weight)
+        } else if let Some(pause) = &self.pause {
+            StepKind::Pause(pause)
+        } else if let Some(experiment) = &self.experiment {
+            StepKind::Experiment(experiment)
+        } else if let Some(analysis) = &self.analysis {
+            StepKind::Analysis(analysis)
+        } else if let Some(scale) = &self.set_canary_scale {
+            StepKind::SetCanaryScale(scale)
+        } else if let Some(route) = &self.set_header_route {
+            StepKind::SetHeaderRoute(route)
+        } else if let Some(route) = &self.set_mirror_route {
+            StepKind::SetMirrorRoute(route)
+        } else {
+            StepKind::Plugin(self.plugin.as_ref()?)
+        };
+        Some(kind)
+    }
+}
+
 /// `pause: {}` waits for a promote; `pause: {duration: ...}` resumes by itself.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -1044,6 +1082,13 @@ impl Rollout {
             .unwrap_or_default()
     }
 
+    /// The step at `status.currentStepIndex`; `None` without status or index, or past the last
+    /// step (all steps done).
+    pub fn current_step(&self) -> Option<&CanaryStep> {
+        let index = self.status.as_ref()?.current_step_index?;
+        self.steps().get(usize::try_from(index).ok()?)
+    }
+
     /// `spec.replicas`, defaulting to 1 as upstream does.
     pub fn desired_replicas(&self) -> i32 {
         self.spec.replicas.unwrap_or(1)
@@ -1122,6 +1167,47 @@ mod tests {
             let parsed: CanaryStep = serde_json::from_value(step.clone()).unwrap();
             assert_eq!(parsed.kind_name(), expected, "step {step}");
         }
+    }
+
+    #[test]
+    fn step_kind_borrows_the_one_set_field() {
+        let step = |value: Value| serde_json::from_value::<CanaryStep>(value).unwrap();
+        assert_eq!(
+            step(json!({"setWeight": 20})).kind(),
+            Some(StepKind::SetWeight(20))
+        );
+        let pause = step(json!({"pause": {"duration": 30}}));
+        match pause.kind() {
+            Some(StepKind::Pause(p)) => assert_eq!(p.duration(), Some(Ok(Duration::from_secs(30)))),
+            other => panic!("expected a pause, got {other:?}"),
+        }
+        let plugin = step(json!({"plugin": {"name": "notify"}}));
+        assert!(matches!(plugin.kind(), Some(StepKind::Plugin(p)) if p.name == "notify"));
+        assert!(matches!(
+            step(json!({"setMirrorRoute": {"name": "m"}})).kind(),
+            Some(StepKind::SetMirrorRoute(_))
+        ));
+        assert_eq!(step(json!({})).kind(), None);
+        assert_eq!(step(json!({"setWeight": 1, "pause": {}})).kind(), None);
+    }
+
+    #[test]
+    fn current_step_follows_the_status_index() {
+        let mut r =
+            rollout(&json!({"strategy": {"canary": {"steps": [{"setWeight": 5}, {"pause": {}}]}}}));
+        assert!(r.current_step().is_none(), "no status yet");
+        r.status = Some(RolloutStatus {
+            current_step_index: Some(1),
+            ..RolloutStatus::default()
+        });
+        assert_eq!(
+            r.current_step().and_then(CanaryStep::kind_name),
+            Some("pause")
+        );
+        r.status.as_mut().unwrap().current_step_index = Some(2);
+        assert!(r.current_step().is_none(), "past the last step");
+        r.status.as_mut().unwrap().current_step_index = Some(-1);
+        assert!(r.current_step().is_none());
     }
 
     #[test]
