@@ -569,6 +569,8 @@ pub struct RolloutExperimentStep {
     pub dry_run: Option<Vec<DryRun>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub analysis_run_metadata: Option<PodTemplateMetadata>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale_down_delay_seconds: Option<i32>,
     #[serde(flatten)]
     pub extra: Extra,
 }

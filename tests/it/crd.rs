@@ -429,7 +429,7 @@ fn cluster_analysis_template_keeps_raw_providers() {
         "success-rate",
     );
     assert!(template.metadata.namespace.is_none());
-    let spec = &template.spec.0;
+    let spec = &*template.spec;
     let kinds: Vec<String> = spec
         .metrics
         .iter()
@@ -547,6 +547,7 @@ fn kitchen_sink_canary_reads_every_step_kind() {
     );
     let experiment = steps[9].experiment.as_ref().unwrap();
     assert_eq!(experiment.templates[0].spec_ref, "stable");
+    assert_eq!(experiment.scale_down_delay_seconds, Some(15));
     assert_eq!(experiment.templates[0].weight, Some(5));
     assert_eq!(
         experiment.analyses.as_ref().unwrap()[0].template_name,
