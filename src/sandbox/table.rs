@@ -77,7 +77,7 @@ fn builtin_columns(kind: &ResourceKind) -> Option<Vec<Column>> {
             col("Status", "string", 0),
             col("Age", "string", 0),
         ],
-        ("", "events") | ("events.k8s.io", "events") => vec![
+        ("" | "events.k8s.io", "events") => vec![
             col("Last Seen", "string", 0),
             col("Type", "string", 0),
             col("Reason", "string", 0),
@@ -366,7 +366,7 @@ fn builtin_cells(kind: &ResourceKind, o: &Value, now: DateTime<Utc>) -> Vec<Valu
             ),
             json!(created),
         ],
-        ("", "events") | ("events.k8s.io", "events") => {
+        ("" | "events.k8s.io", "events") => {
             let regarding = p("/involvedObject").or(p("/regarding"));
             let object = regarding.map_or_else(String::new, |r| {
                 format!(
@@ -673,6 +673,7 @@ pub fn to_table(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::sandbox::registry::Registry;
