@@ -591,8 +591,8 @@ fn column_definitions(kind: &ResourceKind) -> Vec<Value> {
     defs
 }
 
-fn cells(kind: &ResourceKind, object: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    if builtin_columns(kind).is_some() {
+fn cells(kind: &ResourceKind, builtin: bool, object: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    if builtin {
         return builtin_cells(kind, object, now);
     }
     let mut cells = vec![json!(text(object.pointer("/metadata/name")))];
@@ -633,8 +633,14 @@ impl IncludeObject {
     }
 }
 
-fn row(kind: &ResourceKind, object: &Value, include: IncludeObject, now: DateTime<Utc>) -> Value {
-    let mut row = json!({"cells": cells(kind, object, now)});
+fn row(
+    kind: &ResourceKind,
+    builtin: bool,
+    object: &Value,
+    include: IncludeObject,
+    now: DateTime<Utc>,
+) -> Value {
+    let mut row = json!({"cells": cells(kind, builtin, object, now)});
     match include {
         IncludeObject::None => {}
         IncludeObject::Metadata => {
@@ -663,12 +669,13 @@ pub fn to_table(
     if let Some(token) = continue_token {
         metadata["continue"] = json!(token);
     }
+    let builtin = builtin_columns(kind).is_some();
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": metadata,
         "columnDefinitions": column_definitions(kind),
-        "rows": objects.iter().map(|o| row(kind, o, include, now)).collect::<Vec<_>>(),
+        "rows": objects.iter().map(|o| row(kind, builtin, o, include, now)).collect::<Vec<_>>(),
     })
 }
 
