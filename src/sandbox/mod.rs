@@ -8,6 +8,7 @@
 
 pub mod authz;
 pub mod discovery;
+pub mod event;
 pub mod patch;
 pub mod path;
 pub mod persist;

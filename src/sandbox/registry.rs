@@ -50,6 +50,21 @@ impl ResourceKind {
         format!("{}/{}", self.group, self.plural)
     }
 
+    /// Where objects of this kind are stored: `events.k8s.io` Events share the `v1` Events'
+    /// storage, as on the real server.
+    pub fn storage_key(&self) -> String {
+        if self.is_events_v1() {
+            "/events".to_owned()
+        } else {
+            self.key()
+        }
+    }
+
+    /// `events.k8s.io/v1` Event, served from `v1` Event storage with conversion.
+    pub fn is_events_v1(&self) -> bool {
+        self.group == "events.k8s.io" && self.plural == "events"
+    }
+
     pub fn api_version(&self, version: &str) -> String {
         if self.group.is_empty() {
             version.to_owned()

@@ -1202,3 +1202,56 @@ async fn discovery_tables_and_openapi_over_http() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn events_are_shared_between_v1_and_events_k8s_io() {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use k8s_openapi::api::events::v1::Event;
+    let (sandbox, client) = start(SandboxConfig::default()).await;
+    let recorder = kube::runtime::events::Recorder::new(
+        client.clone(),
+        kube::runtime::events::Reporter {
+            controller: "rolltop-test".into(),
+            instance: None,
+        },
+    );
+    let regarding = k8s_openapi::api::core::v1::ObjectReference {
+        kind: Some("Rollout".into()),
+        name: Some("checkout".into()),
+        namespace: Some("default".into()),
+        api_version: Some("argoproj.io/v1alpha1".into()),
+        ..Default::default()
+    };
+    recorder
+        .publish(
+            &kube::runtime::events::Event {
+                type_: kube::runtime::events::EventType::Normal,
+                reason: "RolloutPaused".into(),
+                note: Some("paused at step 2".into()),
+                action: "Pause".into(),
+                secondary: None,
+            },
+            &regarding,
+        )
+        .await
+        .unwrap();
+    let core: Api<CoreEvent> = Api::default_namespaced(client.clone());
+    let seen = core
+        .list(&ListParams::default().fields("involvedObject.name=checkout"))
+        .await
+        .unwrap();
+    assert_eq!(seen.items.len(), 1);
+    assert_eq!(seen.items[0].message.as_deref(), Some("paused at step 2"));
+    assert_eq!(seen.items[0].reason.as_deref(), Some("RolloutPaused"));
+    let new: Api<Event> = Api::default_namespaced(client.clone());
+    let listed = new
+        .list(&ListParams::default().fields("regarding.name=checkout"))
+        .await
+        .unwrap();
+    assert_eq!(listed.items[0].note.as_deref(), Some("paused at step 2"));
+    assert_eq!(
+        listed.items[0].reporting_controller.as_deref(),
+        Some("rolltop-test")
+    );
+    sandbox.shutdown().await;
+}
