@@ -12,6 +12,7 @@ pub mod event;
 pub mod patch;
 pub mod path;
 pub mod persist;
+pub mod protobuf;
 pub mod registry;
 pub mod selector;
 pub mod server;

@@ -906,8 +906,12 @@ fn pod_log(
 }
 
 fn access_review(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
-    let mut review = request.body_value()?;
-    let allowed = match review.pointer("/spec/resourceAttributes") {
+    // `kubectl auth can-i` sends this one kind as protobuf only.
+    let mut review = match super::protobuf::decode_access_review(&request.body) {
+        Some(review) => review,
+        None => request.body_value()?,
+    };
+    let denied_by = match review.pointer("/spec/resourceAttributes") {
         Some(attrs) => {
             let s = |k: &str| {
                 attrs
@@ -924,9 +928,9 @@ fn access_review(state: &AppState, request: &ApiRequest) -> Result<Response, Api
                 namespace: s("namespace"),
                 name: s("name"),
             };
-            !authz::is_denied(&state.deny, &a)
+            authz::denying_rule(&state.deny, &a).cloned()
         }
-        None => true,
+        None => None,
     };
     review["apiVersion"] = json!("authorization.k8s.io/v1");
     review["kind"] = json!("SelfSubjectAccessReview");
@@ -934,10 +938,11 @@ fn access_review(state: &AppState, request: &ApiRequest) -> Result<Response, Api
         review["metadata"] = json!({});
     }
     review["metadata"]["creationTimestamp"] = Value::Null;
-    review["status"] = if allowed {
-        json!({"allowed": true, "reason": "allowed by the sandbox (no --deny rule matches)"})
-    } else {
-        json!({"allowed": false, "denied": true, "reason": "denied by a sandbox --deny rule"})
+    review["status"] = match denied_by {
+        None => json!({"allowed": true}),
+        Some(rule) => {
+            json!({"allowed": false, "denied": true, "reason": format!("denied by the sandbox rule --deny {rule}")})
+        }
     };
     Ok(json_response(201, &review, "application/json"))
 }
