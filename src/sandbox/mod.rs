@@ -172,7 +172,7 @@ impl Sandbox {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.server.await;
-        drop(self.state);
+        self.state.store.close();
     }
 }
 
