@@ -585,8 +585,12 @@ fn patch_object(
         }
         if state.store.get(kind, namespace, name).is_none() {
             let mut object = body.clone();
-            if object.is_object() {
-                object["metadata"]["name"] = json!(name);
+            if let Some(map) = object.as_object_mut() {
+                let meta = map.entry("metadata").or_insert_with(|| json!({}));
+                if !meta.is_object() {
+                    *meta = json!({});
+                }
+                meta["name"] = json!(name);
             }
             let ns = kind.namespaced.then_some(namespace);
             let prepared = write::prepare_create(kind, version, object, ns)?;
@@ -932,6 +936,11 @@ fn access_review(state: &AppState, request: &ApiRequest) -> Result<Response, Api
         }
         None => None,
     };
+    if !review.is_object() {
+        return Err(ApiError::bad_request(
+            "a SelfSubjectAccessReview must be a JSON object",
+        ));
+    }
     review["apiVersion"] = json!("authorization.k8s.io/v1");
     review["kind"] = json!("SelfSubjectAccessReview");
     if !review.get("metadata").is_some_and(Value::is_object) {
