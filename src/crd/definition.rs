@@ -37,6 +37,17 @@ pub enum InstallError {
         #[source]
         source: kube::Error,
     },
+    #[error("waiting for CustomResourceDefinition {name} to be established: {source}")]
+    Wait {
+        name: String,
+        #[source]
+        source: kube::runtime::wait::Error,
+    },
+    #[error("CustomResourceDefinition {name} was not established within {timeout:?}")]
+    NotEstablished {
+        name: String,
+        timeout: std::time::Duration,
+    },
 }
 
 /// A `{type: object, x-kubernetes-preserve-unknown-fields: true}` schema with the given typed
@@ -179,6 +190,29 @@ pub async fn install(client: &kube::Client) -> Result<Vec<String>, InstallError>
         ));
     }
     Ok(report)
+}
+
+/// Waits until every CRD reports the `Established` condition, so that objects of the new kinds
+/// can be created at once (a real API server needs a moment after the first install).
+pub async fn wait_established(
+    client: &kube::Client,
+    timeout: std::time::Duration,
+) -> Result<(), InstallError> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in crds() {
+        let name = crd.metadata.name.unwrap_or_default();
+        let established = kube::runtime::wait::await_condition(
+            api.clone(),
+            &name,
+            kube::runtime::wait::conditions::is_crd_established(),
+        );
+        match tokio::time::timeout(timeout, established).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(source)) => return Err(InstallError::Wait { name, source }),
+            Err(_) => return Err(InstallError::NotEstablished { name, timeout }),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub use analysis::{
     AnalysisTemplateSpec, Argument, ClusterAnalysisTemplate, ClusterAnalysisTemplateSpec,
     Measurement, Metric, MetricProvider, MetricResult,
 };
-pub use definition::{FIELD_MANAGER, InstallError, crds, crds_yaml, install};
+pub use definition::{FIELD_MANAGER, InstallError, crds, crds_yaml, install, wait_established};
 pub use duration::{DurationError, parse_go_duration, parse_pause_duration};
 pub use experiment::{Experiment, ExperimentSpec, ExperimentStatus};
 pub use rollout::{

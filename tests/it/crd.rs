@@ -9,12 +9,12 @@ use std::time::Duration;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use rolltop::crd::install;
 use rolltop::crd::{
     AnalysisPhase, AnalysisRun, AnalysisTemplate, CanaryStep, ClusterAnalysisTemplate,
     DurationError, Experiment, Rollout, RolloutPhase, RolloutSpec, StrategyKind, crds, crds_yaml,
     parse_go_duration, parse_pause_duration,
 };
+use rolltop::crd::{install, wait_established};
 use rolltop::sandbox::{Sandbox, SandboxConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -1033,6 +1033,9 @@ async fn install_applies_crds_and_objects_survive_the_api_server() {
     .map(|line| format!("customresourcedefinition.apiextensions.k8s.io/{line}"))
     .collect();
     assert_eq!(first, expected);
+    wait_established(&client, Duration::from_secs(10))
+        .await
+        .unwrap();
     let second = install(&client).await.unwrap();
     assert!(
         second.iter().all(|line| line.ends_with(" unchanged")),
