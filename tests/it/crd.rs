@@ -1164,7 +1164,37 @@ async fn kubectl_uses_short_names_and_printer_columns() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let client = sandbox.client().await.unwrap();
-    install(&client).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).unwrap();
+    // The `install-crds --print` path: the YAML stream applied by kubectl itself.
+    let manifest = dir.path().join("crds.yaml");
+    std::fs::write(&manifest, crds_yaml()).unwrap();
+    let applied = {
+        let kubeconfig = kubeconfig.clone();
+        tokio::task::spawn_blocking(move || {
+            kubectl(
+                &kubeconfig,
+                &["apply", "--server-side", "-f", manifest.to_str().unwrap()],
+            )
+        })
+        .await
+        .unwrap()
+    };
+    let applied_lines: Vec<&str> = applied.lines().collect();
+    assert_eq!(
+        applied_lines,
+        [
+            "customresourcedefinition.apiextensions.k8s.io/rollouts.argoproj.io serverside-applied",
+            "customresourcedefinition.apiextensions.k8s.io/analysistemplates.argoproj.io serverside-applied",
+            "customresourcedefinition.apiextensions.k8s.io/clusteranalysistemplates.argoproj.io serverside-applied",
+            "customresourcedefinition.apiextensions.k8s.io/analysisruns.argoproj.io serverside-applied",
+            "customresourcedefinition.apiextensions.k8s.io/experiments.argoproj.io serverside-applied",
+        ]
+    );
+    wait_established(&client, Duration::from_secs(10))
+        .await
+        .unwrap();
 
     let rollout: Rollout = serde_json::from_value(creatable(
         fixture_doc("r1-istio-canary.yaml", "Rollout", "rollouts-demo"),
@@ -1199,9 +1229,6 @@ async fn kubectl_uses_short_names_and_printer_columns() {
         .await
         .unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).unwrap();
     let rows = tokio::task::spawn_blocking(move || {
         (
             kubectl(&kubeconfig, &["get", "ro"]),
