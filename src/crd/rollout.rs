@@ -1057,6 +1057,9 @@ pub struct WeightDestination {
     pub extra: Extra,
 }
 
+/// The pod spec lists that hold containers with images.
+const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
+
 impl Rollout {
     /// The canary strategy, if that is the one configured.
     pub fn canary(&self) -> Option<&CanaryStrategy> {
@@ -1111,13 +1114,60 @@ impl Rollout {
             .transpose()
     }
 
-    /// Replaces `spec.template` with a typed pod template.
+    /// Replaces `spec.template` with a typed pod template. Pod fields that k8s-openapi does not
+    /// know are lost this way; for targeted edits prefer [`Rollout::set_image`] or the raw JSON.
     pub fn set_pod_template(
         &mut self,
         template: &PodTemplateSpec,
     ) -> Result<(), serde_json::Error> {
         self.spec.template = Some(serde_json::to_value(template)?);
         Ok(())
+    }
+
+    /// `(container name, image)` of every container, init container and ephemeral container in
+    /// `spec.template`, in that order, read from the raw JSON.
+    pub fn images(&self) -> Vec<(String, String)> {
+        let Some(spec) = self.spec.template.as_ref().and_then(|t| t.get("spec")) else {
+            return Vec::new();
+        };
+        CONTAINER_LISTS
+            .iter()
+            .filter_map(|list| spec.get(*list)?.as_array())
+            .flatten()
+            .filter_map(|container| {
+                let name = container.get("name")?.as_str()?;
+                let image = container
+                    .get("image")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                Some((name.to_owned(), image.to_owned()))
+            })
+            .collect()
+    }
+
+    /// Sets the image of every container named `container` (`*` = all) in containers, init
+    /// containers and ephemeral containers, as `kubectl argo rollouts set image` does; edits the
+    /// raw JSON so nothing else in the template changes. Returns how many containers changed.
+    pub fn set_image(&mut self, container: &str, image: &str) -> usize {
+        let Some(spec) = self.spec.template.as_mut().and_then(|t| t.get_mut("spec")) else {
+            return 0;
+        };
+        let mut changed = 0;
+        for list in CONTAINER_LISTS {
+            let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) else {
+                continue;
+            };
+            for entry in containers {
+                let named = entry.get("name").and_then(Value::as_str);
+                if (container == "*" || named == Some(container))
+                    && let Some(fields) = entry.as_object_mut()
+                {
+                    fields.insert("image".to_owned(), Value::String(image.to_owned()));
+                    changed += 1;
+                }
+            }
+        }
+        changed
     }
 }
 
@@ -1281,6 +1331,39 @@ mod tests {
                 .pod_template()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn images_and_set_image_edit_only_the_named_containers() {
+        let mut r = rollout(&json!({
+            "template": {"spec": {
+                "initContainers": [{"name": "migrate", "image": "app:1"}],
+                "containers": [
+                    {"name": "app", "image": "app:1", "futureField": true},
+                    {"name": "sidecar", "image": "proxy:9"}
+                ]
+            }}
+        }));
+        assert_eq!(
+            r.images(),
+            [
+                ("app".to_owned(), "app:1".to_owned()),
+                ("sidecar".to_owned(), "proxy:9".to_owned()),
+                ("migrate".to_owned(), "app:1".to_owned())
+            ]
+        );
+        assert_eq!(r.set_image("app", "app:2"), 1);
+        let template = r.spec.template.as_ref().unwrap();
+        assert_eq!(
+            template["spec"]["containers"][0],
+            json!({"name": "app", "image": "app:2", "futureField": true})
+        );
+        assert_eq!(template["spec"]["initContainers"][0]["image"], "app:1");
+        assert_eq!(r.set_image("*", "all:3"), 3);
+        assert!(r.images().iter().all(|(_, image)| image == "all:3"));
+        assert_eq!(r.set_image("missing", "x:1"), 0);
+        assert_eq!(rollout(&json!({})).set_image("*", "x:1"), 0);
+        assert!(rollout(&json!({})).images().is_empty());
     }
 
     #[test]
