@@ -14,7 +14,7 @@ use rolltop::crd::{
     DurationError, Experiment, Rollout, RolloutPhase, RolloutSpec, StrategyKind, crds, crds_yaml,
     parse_go_duration, parse_pause_duration,
 };
-use rolltop::crd::{install, wait_established};
+use rolltop::crd::{install, unknown_fields_of, wait_established};
 use rolltop::sandbox::{Sandbox, SandboxConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -1261,4 +1261,65 @@ async fn kubectl_uses_short_names_and_printer_columns() {
     assert_eq!(ar[1][..2], ["rollouts-demo-5b9f8d7c6d-3-2", "Failed"]);
 
     sandbox.shutdown().await;
+}
+
+#[test]
+fn only_the_future_fixture_has_unmodelled_fields() {
+    for file in fixture_files() {
+        for doc in documents(&file) {
+            let unknown = unknown_fields_of(&doc).unwrap();
+            if file == "future-fields.yaml" {
+                continue;
+            }
+            assert!(
+                unknown.is_empty(),
+                "{file}: {} {} has unmodelled fields {unknown:?}",
+                doc["kind"],
+                doc["metadata"]["name"]
+            );
+        }
+    }
+    let future: Vec<Vec<String>> = documents("future-fields.yaml")
+        .iter()
+        .map(|doc| unknown_fields_of(doc).unwrap())
+        .collect();
+    let expected: [&[&str]; 4] = [
+        &[
+            "spec.futureTopLevel",
+            "spec.strategy.futureStrategy",
+            "spec.strategy.canary.newThing",
+            "spec.strategy.canary.trafficRouting.istio.virtualService.futureVsField",
+            "spec.strategy.canary.trafficRouting.istio.futureIstioField",
+            "spec.strategy.canary.trafficRouting.futureRouter",
+            "spec.strategy.canary.steps[0].futureStepOption",
+            "spec.strategy.canary.steps[1].futureStepKind",
+            "spec.strategy.canary.steps[2].pause.futurePauseOption",
+            "spec.strategy.canary.steps[3].analysis.templates[0].futureRefField",
+            "spec.strategy.canary.steps[3].analysis.futureAnalysisField",
+            "status.futureStatusField",
+            "status.canary.futureCanaryStatus",
+            "status.canary.weights.canary.futureWeightField",
+            "status.conditions[0].futureConditionField",
+            "status.pauseConditions[0].futurePauseField",
+        ],
+        &[
+            "spec.futureSpecField",
+            "spec.metrics[0].futureMetricField",
+            "spec.metrics[0].provider.futureProvider",
+            "spec.metrics[1].provider.prometheus.futurePromField",
+            "spec.args[0].futureArgField",
+        ],
+        &[
+            "spec.metrics[0].provider.web.futureWebField",
+            "status.futureRunStatus",
+            "status.metricResults[0].futureResultField",
+            "status.metricResults[0].measurements[0].futureMeasurementField",
+        ],
+        &[
+            "spec.futureExperimentField",
+            "spec.templates[0].futureTemplateField",
+            "status.futureExperimentStatus",
+        ],
+    ];
+    assert_eq!(future, expected);
 }
