@@ -51,12 +51,19 @@ fn typed<T: DeserializeOwned>(file: &str, kind: &str, name: &str) -> T {
     serde_json::from_value(doc).unwrap()
 }
 
-/// JSON -> typed -> JSON, and YAML text -> typed -> JSON: both must give back the input.
+/// JSON -> typed -> JSON, and YAML text -> typed -> YAML text -> typed: both must give back the
+/// input.
 fn round_trip<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug>(doc: &Value) -> Value {
     let from_json: T = serde_json::from_value(doc.clone()).unwrap();
     let yaml = serde_saphyr::to_string(doc).unwrap();
     let from_yaml: T = serde_saphyr::from_str(&yaml).unwrap();
     assert_eq!(from_json, from_yaml, "JSON and YAML readings differ");
+    let written_yaml = serde_saphyr::to_string(&from_json).unwrap();
+    let reread_yaml: T = serde_saphyr::from_str(&written_yaml).unwrap();
+    assert_eq!(
+        reread_yaml, from_json,
+        "writing YAML and reading it back changed the object"
+    );
     let written = serde_json::to_value(&from_json).unwrap();
     let reread: T = serde_json::from_value(written.clone()).unwrap();
     assert_eq!(reread, from_json, "a second round-trip changed the object");
