@@ -14,7 +14,7 @@ use rolltop::crd::{
     DurationError, Experiment, Rollout, RolloutPhase, RolloutSpec, StrategyKind, crds, crds_yaml,
     parse_go_duration, parse_pause_duration,
 };
-use rolltop::crd::{install, unknown_fields_of, wait_established};
+use rolltop::crd::{InstallError, install, unknown_fields_of, wait_established};
 use rolltop::sandbox::{Sandbox, SandboxConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -1329,4 +1329,29 @@ fn only_the_future_fixture_has_unmodelled_fields() {
         ],
     ];
     assert_eq!(future, expected);
+}
+
+#[tokio::test]
+async fn install_names_the_crd_and_step_that_failed() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sandbox = Sandbox::start(SandboxConfig {
+        deny: vec!["patch:customresourcedefinitions".parse().unwrap()],
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = sandbox.client().await.unwrap();
+    let error = install(&client).await.unwrap_err();
+    assert!(
+        matches!(&error, InstallError::Apply { name, source: kube::Error::Api(status) }
+            if name == "rollouts.argoproj.io" && status.code == 403),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with("applying CustomResourceDefinition rollouts.argoproj.io: "),
+        "{error}"
+    );
+    sandbox.shutdown().await;
 }
