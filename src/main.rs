@@ -10,9 +10,11 @@ use rolltop::cli::Cli;
 use rolltop::cli::args::{
     Command, GetCommand, ListCommand, RetryCommand, SetCommand, Shell, TerminateCommand,
 };
+use rolltop::cluster::client::connect;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_tracing();
     // kube's rustls uses ring while reqwest is built without a provider: one process-wide
     // provider must be installed before the first client is built, or client creation panics.
     if rustls::crypto::ring::default_provider()
@@ -21,7 +23,14 @@ fn main() -> ExitCode {
     {
         // Already installed (cannot happen in a fresh process); nothing to do.
     }
-    match run(cli) {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: starting the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -30,11 +39,7 @@ fn main() -> ExitCode {
     }
 }
 
-#[expect(
-    clippy::unnecessary_wraps,
-    reason = "commands that talk to a cluster fail; they land here next"
-)]
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let Some(command) = cli.command else {
         return Ok(not_implemented("the cockpit"));
     };
@@ -54,9 +59,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         }
         Command::Demo { .. } => not_implemented("demo"),
-        Command::Sandbox(_) => not_implemented("sandbox"),
+        Command::Sandbox(args) => {
+            rolltop::sandbox::run(&args).await?;
+            ExitCode::SUCCESS
+        }
         Command::Controller { .. } => not_implemented("controller"),
-        Command::InstallCrds { .. } => not_implemented("install-crds"),
+        Command::InstallCrds { print: true } => {
+            print!("{}", rolltop::crd::crds_yaml());
+            ExitCode::SUCCESS
+        }
+        Command::InstallCrds { print: false } => {
+            let connection = connect(&cli.cluster).await?;
+            for line in rolltop::crd::install(&connection.client).await? {
+                println!("{line}");
+            }
+            rolltop::crd::wait_established(&connection.client, CRD_ESTABLISH_TIMEOUT).await?;
+            ExitCode::SUCCESS
+        }
         Command::Get(GetCommand::Rollout { .. }) => not_implemented("get rollout"),
         Command::List(ListCommand::Rollouts { .. }) => not_implemented("list rollouts"),
         Command::Promote { .. } => not_implemented("promote"),
@@ -73,6 +92,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     };
     Ok(code)
+}
+
+/// How long `install-crds` waits for the API server to serve the new kinds.
+const CRD_ESTABLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings), so stdout stays parseable.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// The honest answer of a path that does not exist yet: no silent success.
