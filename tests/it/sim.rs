@@ -11,6 +11,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::events::v1::Event as K8sEvent;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use rolltop::sandbox::sim::{self, SimConfig, SimHandle};
@@ -202,6 +203,23 @@ async fn replicaset_keeps_ready_owned_pods_and_counts_them() {
             assert!(kinds.contains(&kind), "{name} lacks {kind}: {kinds:?}");
         }
     }
+
+    // The simulators report what they did, as the real components would.
+    let events: Api<K8sEvent> = Api::namespaced(c.client.clone(), "default");
+    eventually("SuccessfulCreate and Started events", || async {
+        let all = events.list(&ListParams::default()).await.ok()?.items;
+        let about = |kind: &str, reason: &str| {
+            all.iter().any(|e| {
+                e.reason.as_deref() == Some(reason)
+                    && e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some(kind)
+            })
+        };
+        (about("ReplicaSet", "SuccessfulCreate")
+            && about("Pod", "Scheduled")
+            && about("Pod", "Started"))
+        .then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ use k8s_openapi::api::apps::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
+use kube::Resource;
 use kube::api::{Api, ListParams, Patch, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
@@ -25,7 +26,8 @@ use serde_json::{Value, json};
 use super::clock::stored;
 use super::names::template_hash;
 use super::{
-    Context, ReconcileError, drain, ignore_not_found, is_already_exists, merge_patch, patch_params,
+    Context, Notice, ReconcileError, announce, drain, ignore_not_found, is_already_exists,
+    merge_patch, patch_params,
 };
 
 /// Label (and selector key) tying a ReplicaSet and its pods to one pod template.
@@ -46,6 +48,8 @@ pub struct DeploymentPlan {
     pub patch_deployment: Option<Value>,
     /// The new status, when it differs from the current one.
     pub status: Option<DeploymentStatus>,
+    /// `ScalingReplicaSet` events for the resizes above.
+    pub notices: Vec<Notice>,
 }
 
 /// Decides the ReplicaSets and status of `deploy`, given the ReplicaSets of its namespace.
@@ -110,19 +114,30 @@ pub fn plan_deployment(
     let mut plan = DeploymentPlan::default();
     if !paused {
         for rs in &others {
-            if let (true, Some(rs_name)) =
-                (rs.spec.replicas.unwrap_or(1) != 0, rs.metadata.name.clone())
-            {
+            let from = rs.spec.replicas.unwrap_or(1);
+            if let (true, Some(rs_name)) = (from != 0, rs.metadata.name.clone()) {
+                plan.notices.push(scaling(&rs_name, from, 0));
                 plan.patch_replica_sets
                     .push((rs_name, json!({ "spec": { "replicas": 0 } })));
             }
         }
         match current {
-            None => plan.create = new_replica_set(deploy, &hash, target, current_revision),
+            None => {
+                plan.create = new_replica_set(deploy, &hash, target, current_revision);
+                if target > 0 {
+                    plan.notices
+                        .push(scaling(&format!("{name}-{hash}"), 0, target));
+                }
+            }
             Some(rs) => {
                 let mut patch = serde_json::Map::new();
                 if rs.spec.replicas != Some(target) {
                     patch.insert("spec".into(), json!({ "replicas": target }));
+                    plan.notices.push(scaling(
+                        rs.metadata.name.as_deref().unwrap_or_default(),
+                        rs.spec.replicas.unwrap_or(1),
+                        target,
+                    ));
                 }
                 if revision(rs) != Some(current_revision)
                     || annotation(rs, DESIRED_ANNOTATION) != Some(desired.to_string().as_str())
@@ -228,6 +243,15 @@ pub fn plan_deployment(
     };
     plan.status = (status != old_status).then_some(status);
     plan
+}
+
+/// The event a Deployment reports when it resizes one of its ReplicaSets.
+fn scaling(rs_name: &str, from: i32, to: i32) -> Notice {
+    let direction = if to > from { "up" } else { "down" };
+    Notice::normal(
+        "ScalingReplicaSet",
+        format!("Scaled {direction} replica set {rs_name} from {from} to {to}"),
+    )
 }
 
 /// The hash of the Deployment's pod template (without any hash label it may carry).
@@ -420,6 +444,12 @@ async fn reconcile(deploy: Arc<Deployment>, ctx: Arc<Context>) -> Result<Action,
             )?;
         }
     }
+    announce(
+        &ctx.recorders.deployment,
+        &deploy.object_ref(&()),
+        &plan.notices,
+    )
+    .await;
     Ok(Action::await_change())
 }
 
@@ -601,6 +631,16 @@ mod tests {
                 old_rs.metadata.name.clone().unwrap(),
                 json!({"spec": {"replicas": 0}})
             )]
+        );
+        let notes: Vec<&str> = plan.notices.iter().map(|n| n.note.as_str()).collect();
+        let new_name = format!("web-{}", pod_template_hash(&new));
+        let old_name = old_rs.metadata.name.clone().unwrap();
+        assert_eq!(
+            notes,
+            [
+                format!("Scaled down replica set {old_name} from 3 to 0"),
+                format!("Scaled up replica set {new_name} from 0 to 3"),
+            ]
         );
         let status = plan.status.unwrap();
         assert_eq!(status.updated_replicas, Some(0));

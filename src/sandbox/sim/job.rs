@@ -16,6 +16,7 @@ use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::jiff::Timestamp;
+use kube::Resource;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
@@ -25,7 +26,8 @@ use super::clock::{after, stored, until};
 use super::names::random_suffix;
 use super::replicaset::{controller_uid, is_active, ready_since};
 use super::{
-    Context, ReconcileError, drain, ignore_not_found, is_already_exists, merge_patch, patch_params,
+    Context, Notice, ReconcileError, announce, drain, ignore_not_found, is_already_exists,
+    merge_patch, patch_params,
 };
 
 /// The default `spec.backoffLimit`.
@@ -42,6 +44,8 @@ pub struct JobPlan {
     pub status: Option<JobStatus>,
     /// When `activeDeadlineSeconds` runs out, to fail the Job then.
     pub requeue_after: Option<Duration>,
+    /// `Completed`, `BackoffLimitExceeded` or `DeadlineExceeded` when the Job ends.
+    pub notices: Vec<Notice>,
 }
 
 /// Decides pods and status of `job`, given the pods of its namespace.
@@ -124,6 +128,11 @@ pub fn plan_job(job: &Job, pods: &[Pod], now: Timestamp) -> JobPlan {
     if let Some((kind, reason, message)) = ending {
         plan.delete = names(&active);
         still_active = 0;
+        plan.notices.push(if kind == "Complete" {
+            Notice::normal("Completed", "Job completed")
+        } else {
+            Notice::warning(reason, message)
+        });
         let interim = if kind == "Complete" {
             "SuccessCriteriaMet"
         } else {
@@ -251,11 +260,22 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Reconcile
     let plan = plan_job(&job, &listed, Timestamp::now());
     let params = patch_params("job");
 
+    let mut notices = Vec::new();
     for _ in 0..plan.create {
-        create_pod(&pods, &job).await?;
+        if let Some(created) = create_pod(&pods, &job).await? {
+            notices.push(Notice::normal(
+                "SuccessfulCreate",
+                format!("Created pod: {created}"),
+            ));
+        }
     }
     for pod_name in &plan.delete {
-        ignore_not_found(pods.delete(pod_name, &DeleteParams::default()).await)?;
+        if ignore_not_found(pods.delete(pod_name, &DeleteParams::default()).await)?.is_some() {
+            notices.push(Notice::normal(
+                "SuccessfulDelete",
+                format!("Deleted pod: {pod_name}"),
+            ));
+        }
     }
     if let Some(status) = &plan.status {
         let old = serde_json::to_value(job.status.clone().unwrap_or_default())?;
@@ -264,26 +284,26 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Reconcile
             ignore_not_found(jobs.patch_status(name, &params, &Patch::Merge(&body)).await)?;
         }
     }
+    notices.extend(plan.notices.iter().cloned());
+    announce(&ctx.recorders.job, &job.object_ref(&()), &notices).await;
     Ok(plan
         .requeue_after
         .map_or_else(Action::await_change, Action::requeue))
 }
 
-async fn create_pod(pods: &Api<Pod>, job: &Job) -> Result<(), ReconcileError> {
+/// Creates one pod, drawing a new name when the random one is taken; returns its name.
+async fn create_pod(pods: &Api<Pod>, job: &Job) -> Result<Option<String>, ReconcileError> {
     for _ in 0..5 {
         let Some(pod) = pod_for_job(job, &random_suffix()) else {
             tracing::warn!(job = ?job.metadata.name, "Job has no name or uid; skipped");
-            return Ok(());
+            return Ok(None);
         };
         match pods.create(&PostParams::default(), &pod).await {
             Err(err) if is_already_exists(&err) => {}
-            other => {
-                other?;
-                return Ok(());
-            }
+            other => return Ok(other?.metadata.name),
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -390,6 +410,7 @@ mod tests {
     fn a_succeeded_pod_completes_the_job() {
         let (done, plan) = settle(job(None, "Never"), &[pod("smoke-a", "Succeeded", 0)], at(5));
         assert_eq!(plan.create, 0);
+        assert_eq!(plan.notices, [Notice::normal("Completed", "Job completed")]);
         let status = done.status.as_ref().unwrap();
         assert_eq!(status.succeeded, Some(1));
         assert_eq!(status.active, None);
@@ -432,6 +453,13 @@ mod tests {
         ];
         let (failed, plan) = settle(j, &three, at(3));
         assert_eq!(plan.create, 0);
+        assert_eq!(
+            plan.notices,
+            [Notice::warning(
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit"
+            )]
+        );
         let status = failed.status.unwrap();
         assert_eq!(status.failed, Some(3));
         assert_eq!(status.completion_time, None);

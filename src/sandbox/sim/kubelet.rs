@@ -16,6 +16,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+use kube::Resource;
 use kube::api::{Api, Patch};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
@@ -25,7 +26,8 @@ use super::behavior::{Script, container_script};
 use super::clock::{after, earliest, stored, until};
 use super::names::{digest, pod_ip};
 use super::{
-    Context, ReconcileError, SimConfig, drain, ignore_not_found, merge_patch, patch_params,
+    Context, Notice, ReconcileError, SimConfig, announce, drain, ignore_not_found, merge_patch,
+    patch_params,
 };
 
 /// What the kubelet does to one pod now.
@@ -37,6 +39,8 @@ pub struct KubeletStep {
     pub status: Option<PodStatus>,
     /// When to look again, if something is due later.
     pub requeue_after: Option<Duration>,
+    /// Events the kubelet reports about the pod for this step.
+    pub notices: Vec<Notice>,
 }
 
 /// The next step of `pod`'s lifecycle at `now`.
@@ -70,11 +74,68 @@ pub fn next_pod_status(pod: &Pod, now: Timestamp, config: &SimConfig) -> Kubelet
         }
         Some(_) => running_status(pod, spec, &old, now, config),
     };
+    let notices = pod_notices(pod, &old, &status, bind_to.as_deref());
     KubeletStep {
         bind_to,
         status: (status != old).then_some(status),
         requeue_after: deadline.map(|d| until(now, d)),
+        notices,
     }
+}
+
+/// The events a kubelet reports for a step: scheduling, container starts, back-offs.
+fn pod_notices(pod: &Pod, old: &PodStatus, new: &PodStatus, bound_to: Option<&str>) -> Vec<Notice> {
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
+    let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+    let mut notices = Vec::new();
+    if let Some(node) = bound_to {
+        notices.push(Notice::normal(
+            "Scheduled",
+            format!("Successfully assigned {namespace}/{name} to {node}"),
+        ));
+    }
+    for container in new.container_statuses.iter().flatten() {
+        let before = old
+            .container_statuses
+            .iter()
+            .flatten()
+            .find(|c| c.name == container.name);
+        let state = container.state.as_ref();
+        let started = state.is_some_and(|s| s.running.is_some())
+            && before.and_then(|b| b.container_id.as_ref()) != container.container_id.as_ref();
+        if started {
+            notices.push(Notice::normal(
+                "Pulled",
+                format!(
+                    "Container image \"{}\" already present on machine",
+                    container.image
+                ),
+            ));
+            notices.push(Notice::normal(
+                "Created",
+                format!("Created container: {}", container.name),
+            ));
+            notices.push(Notice::normal(
+                "Started",
+                format!("Started container {}", container.name),
+            ));
+        }
+        let backing_off = |s: Option<&ContainerState>| {
+            s.and_then(|s| s.waiting.as_ref())
+                .is_some_and(|w| w.reason.as_deref() == Some("CrashLoopBackOff"))
+        };
+        if backing_off(state) && !backing_off(before.and_then(|b| b.state.as_ref())) {
+            notices.push(Notice::warning(
+                "BackOff",
+                format!(
+                    "Back-off restarting failed container {} in pod {name}_{namespace}({uid})",
+                    container.name
+                ),
+            ));
+        }
+    }
+    notices
 }
 
 /// The status of a pod just scheduled: IPs assigned, containers being created.
@@ -586,6 +647,7 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action, Reconcile
             ignore_not_found(api.patch_status(name, &params, &Patch::Merge(&body)).await)?;
         }
     }
+    announce(&ctx.recorders.kubelet, &pod.object_ref(&()), &step.notices).await;
     Ok(step.requeue_after.map_or_else(Action::await_change, |d| {
         Action::requeue(d.max(Duration::from_millis(10)))
     }))
@@ -701,6 +763,31 @@ mod tests {
             .as_ref()
             .unwrap();
         assert_eq!(waiting.reason.as_deref(), Some("ContainerCreating"));
+    }
+
+    fn reasons(step: &KubeletStep) -> Vec<&str> {
+        step.notices.iter().map(|n| n.reason.as_str()).collect()
+    }
+
+    #[test]
+    fn steps_report_kubelet_events() {
+        let (pending, step) = run_until(pod(None, &[], "Always"), &[0]);
+        assert_eq!(reasons(&step), ["Scheduled"]);
+        assert_eq!(
+            step.notices[0].note,
+            "Successfully assigned default/web-abcde to sandbox-node"
+        );
+        let (running, step) = run_until(pending, &[1000]);
+        assert_eq!(reasons(&step), ["Pulled", "Created", "Started"]);
+        assert_eq!(step.notices[2].note, "Started container app");
+        let (_, step) = run_until(running, &[3000]);
+        assert!(step.notices.is_empty());
+
+        let (crashed, step) = run_until(pod(Some("crash"), &[], "Always"), &[0, 1000, 2000]);
+        assert_eq!(reasons(&step), ["BackOff"]);
+        assert!(step.notices[0].warning);
+        let (_, step) = run_until(crashed, &[4000]);
+        assert_eq!(reasons(&step), ["Pulled", "Created", "Started"]);
     }
 
     #[test]

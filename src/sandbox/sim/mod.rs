@@ -26,9 +26,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
 use kube::api::PatchParams;
 use kube::runtime::controller::{self, Action};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use tokio::task::JoinHandle;
 
@@ -96,7 +98,12 @@ impl Drop for SimHandle {
 /// Starts the kubelet, ReplicaSet, Deployment and Job simulators against `client`, and
 /// registers the node. Must be called inside a tokio runtime.
 pub fn spawn(client: kube::Client, config: SimConfig) -> SimHandle {
-    let ctx = Arc::new(Context { client, config });
+    let recorders = Recorders::new(&client, &config.node_name);
+    let ctx = Arc::new(Context {
+        client,
+        config,
+        recorders,
+    });
     let tasks = vec![
         tokio::spawn(node::register(ctx.clone())),
         tokio::spawn(kubelet::run(ctx.clone())),
@@ -111,6 +118,83 @@ pub fn spawn(client: kube::Client, config: SimConfig) -> SimHandle {
 pub struct Context {
     pub client: Client,
     pub config: SimConfig,
+    /// One event recorder per simulator, so `kubectl describe` shows who did what.
+    pub recorders: Recorders,
+}
+
+/// Event recorders named after the Kubernetes components they stand in for.
+pub struct Recorders {
+    pub kubelet: Recorder,
+    pub replicaset: Recorder,
+    pub deployment: Recorder,
+    pub job: Recorder,
+}
+
+impl Recorders {
+    fn new(client: &Client, node_name: &str) -> Self {
+        let recorder = |controller: &str, instance: &str| {
+            Recorder::new(
+                client.clone(),
+                Reporter {
+                    controller: controller.to_owned(),
+                    instance: Some(instance.to_owned()),
+                },
+            )
+        };
+        Self {
+            kubelet: recorder("kubelet", node_name),
+            replicaset: recorder("replicaset-controller", "rolltop-sandbox"),
+            deployment: recorder("deployment-controller", "rolltop-sandbox"),
+            job: recorder("job-controller", "rolltop-sandbox"),
+        }
+    }
+}
+
+/// An event a simulator reports about the object it works on, as the real component would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub warning: bool,
+    pub reason: String,
+    pub note: String,
+}
+
+impl Notice {
+    pub fn normal(reason: &str, note: impl Into<String>) -> Self {
+        Self {
+            warning: false,
+            reason: reason.to_owned(),
+            note: note.into(),
+        }
+    }
+
+    pub fn warning(reason: &str, note: impl Into<String>) -> Self {
+        Self {
+            warning: true,
+            reason: reason.to_owned(),
+            note: note.into(),
+        }
+    }
+}
+
+/// Publishes notices about `regarding`. Best effort: an event that cannot be written is
+/// logged and dropped, never a reason to fail the reconcile that caused it.
+async fn announce(recorder: &Recorder, regarding: &ObjectReference, notices: &[Notice]) {
+    for notice in notices {
+        let event = Event {
+            type_: if notice.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: notice.reason.clone(),
+            note: Some(notice.note.clone()),
+            action: notice.reason.clone(),
+            secondary: None,
+        };
+        if let Err(err) = recorder.publish(&event, regarding).await {
+            tracing::debug!(reason = %notice.reason, error = %err, "could not record an event");
+        }
+    }
 }
 
 /// Why a reconcile failed; the controller retries it after a short delay.

@@ -17,6 +17,7 @@ use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::jiff::Timestamp;
+use kube::Resource;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
@@ -25,8 +26,8 @@ use serde_json::json;
 use super::clock::{after, earliest, until};
 use super::names::random_suffix;
 use super::{
-    Context, ReconcileError, SimConfig, drain, ignore_not_found, is_already_exists, merge_patch,
-    patch_params, selector,
+    Context, Notice, ReconcileError, SimConfig, announce, drain, ignore_not_found,
+    is_already_exists, merge_patch, patch_params, selector,
 };
 
 /// Annotation Kubernetes uses to rank pods for scale-down (lower cost goes first).
@@ -351,12 +352,24 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Rec
             tracing::info!(replicaset = name, pod = pod_name, "adopted orphan pod");
         }
     }
+    let mut notices = Vec::new();
     for _ in 0..plan.create {
-        create_pod(&pods, &rs).await?;
+        if let Some(created) = create_pod(&pods, &rs).await? {
+            notices.push(Notice::normal(
+                "SuccessfulCreate",
+                format!("Created pod: {created}"),
+            ));
+        }
     }
     for pod_name in &plan.delete {
-        ignore_not_found(pods.delete(pod_name, &DeleteParams::default()).await)?;
+        if ignore_not_found(pods.delete(pod_name, &DeleteParams::default()).await)?.is_some() {
+            notices.push(Notice::normal(
+                "SuccessfulDelete",
+                format!("Deleted pod: {pod_name}"),
+            ));
+        }
     }
+    announce(&ctx.recorders.replicaset, &rs.object_ref(&()), &notices).await;
     if let Some(status) = &plan.status {
         let old = serde_json::to_value(rs.status.clone().unwrap_or_default())?;
         if let Some(change) = merge_patch::between(&old, &serde_json::to_value(status)?) {
@@ -373,22 +386,19 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Rec
         .map_or_else(Action::await_change, Action::requeue))
 }
 
-/// Creates one pod, drawing a new name when the random one is taken.
-async fn create_pod(pods: &Api<Pod>, rs: &ReplicaSet) -> Result<(), ReconcileError> {
+/// Creates one pod, drawing a new name when the random one is taken; returns its name.
+async fn create_pod(pods: &Api<Pod>, rs: &ReplicaSet) -> Result<Option<String>, ReconcileError> {
     for _ in 0..5 {
         let Some(pod) = pod_for_replicaset(rs, &random_suffix()) else {
             tracing::warn!(replicaset = ?rs.metadata.name, "ReplicaSet has no pod template; skipped");
-            return Ok(());
+            return Ok(None);
         };
         match pods.create(&PostParams::default(), &pod).await {
             Err(err) if is_already_exists(&err) => {}
-            other => {
-                other?;
-                return Ok(());
-            }
+            other => return Ok(other?.metadata.name),
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 #[cfg(test)]
