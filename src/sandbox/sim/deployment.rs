@@ -18,7 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
-use kube::api::{Api, ListParams, Patch, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use serde_json::{Value, json};
@@ -46,6 +46,8 @@ pub struct DeploymentPlan {
     pub patch_replica_sets: Vec<(String, Value)>,
     /// A merge patch for the Deployment's metadata (its revision annotation).
     pub patch_deployment: Option<Value>,
+    /// Old, empty ReplicaSets beyond `revisionHistoryLimit` (default 10), oldest first.
+    pub delete_replica_sets: Vec<String>,
     /// The new status, when it differs from the current one.
     pub status: Option<DeploymentStatus>,
     /// `ScalingReplicaSet` events for the resizes above.
@@ -157,6 +159,7 @@ pub fn plan_deployment(
                 }
             }
         }
+        plan.delete_replica_sets = pruned_history(&others, spec.revision_history_limit);
         let deploy_revision = deploy
             .metadata
             .annotations
@@ -243,6 +246,27 @@ pub fn plan_deployment(
     };
     plan.status = (status != old_status).then_some(status);
     plan
+}
+
+/// Old ReplicaSets with no pods, beyond `limit` (default 10), lowest revision first.
+fn pruned_history(others: &[&ReplicaSet], limit: Option<i32>) -> Vec<String> {
+    let limit = usize::try_from(limit.unwrap_or(10)).unwrap_or(0);
+    let mut empty: Vec<&ReplicaSet> = others
+        .iter()
+        .copied()
+        .filter(|rs| {
+            rs.spec.replicas == Some(0)
+                && rs.status.as_ref().is_none_or(|s| s.replicas == 0)
+                && rs.metadata.deletion_timestamp.is_none()
+        })
+        .collect();
+    let excess = empty.len().saturating_sub(limit);
+    empty.sort_by_key(|rs| (revision(rs).unwrap_or(0), rs.metadata.name.clone()));
+    empty
+        .into_iter()
+        .take(excess)
+        .filter_map(|rs| rs.metadata.name.clone())
+        .collect()
 }
 
 /// The event a Deployment reports when it resizes one of its ReplicaSets.
@@ -422,6 +446,9 @@ async fn reconcile(deploy: Arc<Deployment>, ctx: Arc<Context>) -> Result<Action,
                 other?;
             }
         }
+    }
+    for rs_name in &plan.delete_replica_sets {
+        ignore_not_found(replica_sets.delete(rs_name, &DeleteParams::default()).await)?;
     }
     for (rs_name, patch) in &plan.patch_replica_sets {
         ignore_not_found(
@@ -695,6 +722,29 @@ mod tests {
         assert_eq!(
             v1_patch.1["metadata"]["annotations"][REVISION_ANNOTATION],
             "3"
+        );
+    }
+
+    #[test]
+    fn history_beyond_the_limit_is_pruned() {
+        let mut d = deploy("app:v9", 1);
+        d.spec.revision_history_limit = Some(2);
+        let old: Vec<ReplicaSet> = (1..=4)
+            .map(|n| rs_for(&deploy(&format!("app:v{n}"), 1), 0, (0, 0, 0), n))
+            .collect();
+        let plan = plan_deployment(&d, &old, at(0));
+        let oldest: Vec<String> = old[..2]
+            .iter()
+            .map(|rs| rs.metadata.name.clone().unwrap())
+            .collect();
+        assert_eq!(plan.delete_replica_sets, oldest);
+        // A ReplicaSet still holding pods is kept whatever its age.
+        let mut busy = old.clone();
+        busy[0].status.as_mut().unwrap().replicas = 1;
+        let plan = plan_deployment(&d, &busy, at(0));
+        assert_eq!(
+            plan.delete_replica_sets,
+            [old[1].metadata.name.clone().unwrap()]
         );
     }
 

@@ -45,7 +45,8 @@ pub struct KubeletStep {
 
 /// The next step of `pod`'s lifecycle at `now`.
 pub fn next_pod_status(pod: &Pod, now: Timestamp, config: &SimConfig) -> KubeletStep {
-    let Some(spec) = pod.spec.as_ref() else {
+    // A pod without containers is invalid; a real API server would have refused it.
+    let Some(spec) = pod.spec.as_ref().filter(|s| !s.containers.is_empty()) else {
         return KubeletStep::default();
     };
     let old = pod.status.clone().unwrap_or_default();

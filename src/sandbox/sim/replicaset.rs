@@ -33,6 +33,10 @@ use super::{
 /// Annotation Kubernetes uses to rank pods for scale-down (lower cost goes first).
 pub const DELETION_COST_ANNOTATION: &str = "controller.kubernetes.io/pod-deletion-cost";
 
+/// Most pods created in one reconcile; the creations' watch events bring the next round, so
+/// a ReplicaSet asking for a million replicas cannot stall the simulator in one pass.
+pub const MAX_BURST: usize = 100;
+
 /// What the ReplicaSet controller does to one ReplicaSet now.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReplicaSetPlan {
@@ -91,7 +95,7 @@ pub fn plan_replicaset(
         ..ReplicaSetPlan::default()
     };
     match active.len().cmp(&desired) {
-        Ordering::Less => plan.create = desired - active.len(),
+        Ordering::Less => plan.create = (desired - active.len()).min(MAX_BURST),
         Ordering::Greater => plan.delete = pods_to_delete(&active, active.len() - desired, now),
         Ordering::Equal => {}
     }
@@ -539,6 +543,14 @@ mod tests {
         assert_eq!(status.available_replicas, Some(1));
         assert_eq!(status.fully_labeled_replicas, Some(1));
         assert_eq!(status.observed_generation, Some(4));
+    }
+
+    #[test]
+    fn creations_come_in_bursts() {
+        let plan = plan_replicaset(&rs(1_000_000, 0), &[], at(0), &SimConfig::default());
+        assert_eq!(plan.create, MAX_BURST);
+        let plan = plan_replicaset(&rs(-3, 0), &[], at(0), &SimConfig::default());
+        assert_eq!(plan.create, 0);
     }
 
     #[test]
