@@ -8,6 +8,7 @@
 
 pub mod authz;
 pub mod discovery;
+pub mod event;
 pub mod patch;
 pub mod path;
 pub mod persist;
@@ -43,6 +44,8 @@ pub struct SandboxConfig {
     pub data_dir: Option<PathBuf>,
     /// Requests these rules match get 403 Forbidden.
     pub deny: Vec<DenyRule>,
+    /// How many changes watches can resume from; older resourceVersions get 410 Gone.
+    pub watch_history: usize,
 }
 
 impl Default for SandboxConfig {
@@ -51,6 +54,7 @@ impl Default for SandboxConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: None,
             deny: Vec::new(),
+            watch_history: store::HISTORY_LIMIT,
         }
     }
 }
@@ -84,11 +88,15 @@ impl Sandbox {
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         // reqwest (service proxy) and kube clients need the process-wide rustls provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let db = match &config.data_dir {
-            Some(dir) => Some(Persistence::open(dir)?),
-            None => None,
-        };
-        let store = Store::open(db)?;
+        // Opening (and, after a restart, loading) the database is blocking file I/O.
+        let data_dir = config.data_dir.clone();
+        let history = config.watch_history;
+        let store = tokio::task::spawn_blocking(move || {
+            let db = data_dir.as_deref().map(Persistence::open).transpose()?;
+            Store::open(db, history)
+        })
+        .await
+        .map_err(|e| SandboxError::Client(format!("opening the store panicked: {e}")))??;
         let listener = bind(config.listen).map_err(|source| SandboxError::Bind {
             addr: config.listen,
             source,
@@ -224,6 +232,7 @@ pub async fn run(args: &crate::cli::args::SandboxArgs) -> anyhow::Result<()> {
         listen,
         data_dir: args.data_dir.clone(),
         deny,
+        ..SandboxConfig::default()
     })
     .await?;
     std::fs::write(&args.kubeconfig_out, sandbox.kubeconfig_yaml())

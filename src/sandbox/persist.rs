@@ -28,6 +28,8 @@ pub enum PersistError {
     },
     #[error("database: {0}")]
     Database(#[from] redb::Error),
+    #[error("creating the initial namespaces: {0}")]
+    Seed(String),
     #[error("stored object is not JSON: {0}")]
     Decode(#[from] serde_json::Error),
 }

@@ -21,7 +21,7 @@ use super::path::{self, ApiPath, Query, Route, Wanted};
 use super::registry::ResourceKind;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::{ApiError, success_status};
-use super::store::{Change, ChangeType, Propagation, Store};
+use super::store::{Change, ChangeType, Propagation, Store, outward};
 use super::table::{self, IncludeObject, TABLE_CONTENT_TYPE};
 use super::write::{self, Endpoint};
 
@@ -1097,26 +1097,25 @@ impl WatchSpec {
 
     /// The event type this watch sees for a change, if any (selector transitions included).
     fn event_type(&self, change: &Change) -> Option<&'static str> {
-        if change.kind_key != self.kind.key() {
+        if change.kind_key != self.kind.storage_key() {
             return None;
         }
-        let now = self.matches(change, &change.object);
+        let object = outward(&self.kind, &change.object);
+        let now = self.matches(change, &object);
         let before = change
             .previous
             .as_ref()
-            .is_some_and(|p| self.matches(change, p));
+            .is_some_and(|p| self.matches(change, &outward(&self.kind, p)));
         match (change.change_type, before, now) {
-            (ChangeType::Added, _, true) => Some("ADDED"),
-            (ChangeType::Deleted, _, true) => Some("DELETED"),
+            (ChangeType::Added, _, true) | (ChangeType::Modified, false, true) => Some("ADDED"),
+            (ChangeType::Deleted, _, true) | (ChangeType::Modified, true, false) => Some("DELETED"),
             (ChangeType::Modified, true, true) => Some("MODIFIED"),
-            (ChangeType::Modified, false, true) => Some("ADDED"),
-            (ChangeType::Modified, true, false) => Some("DELETED"),
             _ => None,
         }
     }
 
-    fn render(&self, object: &Value, first: &mut bool) -> Value {
-        let object = view(&self.kind, &self.version, object.clone());
+    fn render(&self, stored: &Value, first: &mut bool) -> Value {
+        let object = view(&self.kind, &self.version, outward(&self.kind, stored));
         if !self.table {
             return object;
         }
@@ -1184,7 +1183,7 @@ fn start_watch(
         initial_events_end: send_initial,
     };
     let (tx, rx) = mpsc::channel::<Bytes>(256);
-    match state.store.subscribe(&kind.key(), since) {
+    match state.store.subscribe(&kind.storage_key(), since) {
         Ok(subscription) => {
             let shutdown = state.shutdown.clone();
             let state = Arc::clone(state);

@@ -13,7 +13,7 @@ use super::persist::{Batch, Persistence, Snapshot};
 use super::registry::{Registry, ResourceKind};
 use super::status::ApiError;
 
-/// How many changes the watch history keeps; older resourceVersions get 410 Gone.
+/// How many changes the watch history keeps by default; older resourceVersions get 410 Gone.
 pub const HISTORY_LIMIT: usize = 20_000;
 const BROADCAST_CAPACITY: usize = 32_768;
 const CRD_KEY: &str = "apiextensions.k8s.io/customresourcedefinitions";
@@ -97,6 +97,7 @@ struct Inner {
     history_floor: u64,
     registry: Arc<Registry>,
     db: Option<Persistence>,
+    history_limit: usize,
 }
 
 /// The shared store.
@@ -134,6 +135,24 @@ fn name_of(object: &Value) -> &str {
         .unwrap_or_default()
 }
 
+/// A stored object as clients of `kind` see it (only `events.k8s.io` Events differ).
+pub fn outward(kind: &ResourceKind, stored: &Value) -> Value {
+    if kind.is_events_v1() {
+        super::event::to_events_v1(stored)
+    } else {
+        stored.clone()
+    }
+}
+
+/// A client's object in its stored shape.
+fn inward(kind: &ResourceKind, object: Value) -> Value {
+    if kind.is_events_v1() {
+        super::event::to_core(&object)
+    } else {
+        object
+    }
+}
+
 /// RFC 3339 with second precision, as the API server writes timestamps.
 pub fn now_timestamp() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -147,7 +166,7 @@ fn namespace_object(name: &str) -> Value {
 
 impl Store {
     /// An empty store (with `default` and `kube-system`), or the one saved in `db`.
-    pub fn open(db: Option<Persistence>) -> Result<Self, PersistError> {
+    pub fn open(db: Option<Persistence>, history_limit: usize) -> Result<Self, PersistError> {
         let snapshot = match &db {
             Some(db) => db.load()?,
             None => Snapshot::default(),
@@ -180,6 +199,7 @@ impl Store {
             history,
             registry,
             db,
+            history_limit: history_limit.max(1),
         };
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
         let store = Self {
@@ -198,11 +218,11 @@ impl Store {
                     .by_key(NAMESPACE_KEY)
                     .cloned()
                     .ok_or_else(|| {
-                        PersistError::Database(redb::Error::Corrupted("no namespace kind".into()))
+                        PersistError::Seed("the Namespace kind is not registered".to_owned())
                     })?;
                 store
                     .create(&kind, namespace_object(ns))
-                    .map_err(|e| PersistError::Database(redb::Error::Corrupted(e.message)))?;
+                    .map_err(|e| PersistError::Seed(e.message))?;
             }
         }
         Ok(store)
@@ -227,26 +247,27 @@ impl Store {
     pub fn get(&self, kind: &ResourceKind, namespace: &str, name: &str) -> Option<Value> {
         self.lock()
             .objects
-            .get(&(kind.key(), namespace.to_owned(), name.to_owned()))
-            .cloned()
+            .get(&(kind.storage_key(), namespace.to_owned(), name.to_owned()))
+            .map(|v| outward(kind, v))
     }
 
     /// Objects of a kind, sorted by namespace then name, and the current resourceVersion.
     pub fn list(&self, kind: &ResourceKind, namespace: Option<&str>) -> (Vec<Value>, u64) {
         let inner = self.lock();
-        let key = kind.key();
+        let key = kind.storage_key();
         let items = inner
             .objects
             .range((key.clone(), String::new(), String::new())..)
             .take_while(|(k, _)| k.0 == key)
             .filter(|(k, _)| namespace.is_none_or(|ns| k.1 == ns))
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| outward(kind, v))
             .collect();
         (items, inner.resource_version)
     }
 
     /// Stores a new object: assigns uid, creationTimestamp, generation and resourceVersion.
-    pub fn create(&self, kind: &ResourceKind, mut object: Value) -> Result<Value, ApiError> {
+    pub fn create(&self, kind: &ResourceKind, object: Value) -> Result<Value, ApiError> {
+        let mut object = inward(kind, object);
         let mut inner = self.lock();
         let namespace = if kind.namespaced {
             object
@@ -267,7 +288,7 @@ impl Store {
         {
             return Err(ApiError::not_found("", "namespaces", &namespace));
         }
-        let key = (kind.key(), namespace, name.clone());
+        let key = (kind.storage_key(), namespace, name.clone());
         if inner.objects.contains_key(&key) {
             return Err(ApiError::already_exists(&kind.group, &kind.plural, &name));
         }
@@ -286,9 +307,14 @@ impl Store {
             object: object.clone(),
             previous: None,
         };
+        let is_crd = key.0 == CRD_KEY;
         inner.objects.insert(key, object.clone());
         inner.resource_version = rv;
-        self.commit(&mut inner, vec![change]).map(|()| object)
+        if is_crd {
+            Self::rebuild_registry(&mut inner);
+        }
+        self.commit(&mut inner, vec![change])
+            .map(|()| outward(kind, &object))
     }
 
     /// Replaces a stored object with `object` (already merged by the caller); the
@@ -302,7 +328,7 @@ impl Store {
         build: impl FnOnce(&Value) -> Result<Value, ApiError>,
     ) -> Result<Value, ApiError> {
         let mut inner = self.lock();
-        let key = (kind.key(), namespace.to_owned(), name.to_owned());
+        let key = (kind.storage_key(), namespace.to_owned(), name.to_owned());
         let Some(old) = inner.objects.get(&key).cloned() else {
             return Err(ApiError::not_found(&kind.group, &kind.plural, name));
         };
@@ -315,10 +341,10 @@ impl Store {
         {
             return Err(ApiError::conflict(&kind.group, &kind.plural, name));
         }
-        let mut object = build(&old)?;
+        let mut object = inward(kind, build(&outward(kind, &old))?);
         if object == old {
             // A no-op write keeps the resourceVersion and emits nothing, as the real server.
-            return Ok(old);
+            return Ok(outward(kind, &old));
         }
         let rv = inner.resource_version + 1;
         if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -346,7 +372,8 @@ impl Store {
         if key.0 == CRD_KEY {
             Self::rebuild_registry(&mut inner);
         }
-        self.commit(&mut inner, changes).map(|()| object)
+        self.commit(&mut inner, changes)
+            .map(|()| outward(kind, &object))
     }
 
     /// Deletes an object and handles its dependents; returns the object as deleted (with the
@@ -359,7 +386,7 @@ impl Store {
         propagation: Propagation,
     ) -> Result<Value, ApiError> {
         let mut inner = self.lock();
-        let key = (kind.key(), namespace.to_owned(), name.to_owned());
+        let key = (kind.storage_key(), namespace.to_owned(), name.to_owned());
         let Some(old) = inner.objects.get(&key).cloned() else {
             return Err(ApiError::not_found(&kind.group, &kind.plural, name));
         };
@@ -388,14 +415,14 @@ impl Store {
                 previous: Some(old),
             });
             self.commit(&mut inner, changes)?;
-            return Ok(marked);
+            return Ok(outward(kind, &marked));
         }
         let deleted = Self::remove_cascade(&mut inner, &key, propagation, &mut changes);
         if key.0 == CRD_KEY {
             Self::rebuild_registry(&mut inner);
         }
         self.commit(&mut inner, changes)?;
-        Ok(deleted.unwrap_or(old))
+        Ok(outward(kind, &deleted.unwrap_or(old)))
     }
 
     /// Removes one object, then its dependents (or orphans them), then — for a Namespace or
@@ -524,7 +551,7 @@ impl Store {
         let changes: Vec<Arc<Change>> = changes.into_iter().map(Arc::new).collect();
         let mut trimmed_floor = inner.history_floor;
         inner.history.extend(changes.iter().cloned());
-        while inner.history.len() > HISTORY_LIMIT {
+        while inner.history.len() > inner.history_limit {
             if let Some(dropped) = inner.history.pop_front() {
                 trimmed_floor = dropped.resource_version;
             }
@@ -620,7 +647,7 @@ mod tests {
 
     #[test]
     fn create_replace_delete_with_gc() {
-        let store = Store::open(None).unwrap();
+        let store = Store::open(None, HISTORY_LIMIT).unwrap();
         let registry = store.registry();
         let rs = kind(&registry, "apps", "replicasets");
         let pods = kind(&registry, "", "pods");
@@ -654,7 +681,7 @@ mod tests {
 
     #[test]
     fn orphan_keeps_dependents_without_owner() {
-        let store = Store::open(None).unwrap();
+        let store = Store::open(None, HISTORY_LIMIT).unwrap();
         let registry = store.registry();
         let rs = kind(&registry, "apps", "replicasets");
         let pods = kind(&registry, "", "pods");
@@ -680,7 +707,7 @@ mod tests {
 
     #[test]
     fn missing_namespace_is_not_found() {
-        let store = Store::open(None).unwrap();
+        let store = Store::open(None, HISTORY_LIMIT).unwrap();
         let pods = kind(&store.registry(), "", "pods");
         let error = store
             .create(
