@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use super::clock::stored;
 use super::names::template_hash;
 use super::{
-    Context, Notice, ReconcileError, announce, drain, ignore_not_found, is_already_exists,
+    Component, Context, Notice, ReconcileError, drain, ignore_not_found, is_already_exists,
     merge_patch, patch_params,
 };
 
@@ -471,12 +471,11 @@ async fn reconcile(deploy: Arc<Deployment>, ctx: Arc<Context>) -> Result<Action,
             )?;
         }
     }
-    announce(
-        &ctx.recorders.deployment,
-        &deploy.object_ref(&()),
-        &plan.notices,
-    )
-    .await;
+    ctx.announce(
+        Component::DeploymentController,
+        deploy.object_ref(&()),
+        plan.notices.clone(),
+    );
     Ok(Action::await_change())
 }
 

@@ -26,7 +26,7 @@ use super::clock::{after, stored, until};
 use super::names::random_suffix;
 use super::replicaset::{controller_uid, is_active, ready_since};
 use super::{
-    Context, Notice, ReconcileError, announce, drain, ignore_not_found, is_already_exists,
+    Component, Context, Notice, ReconcileError, drain, ignore_not_found, is_already_exists,
     merge_patch, patch_params,
 };
 
@@ -285,7 +285,7 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Reconcile
         }
     }
     notices.extend(plan.notices.iter().cloned());
-    announce(&ctx.recorders.job, &job.object_ref(&()), &notices).await;
+    ctx.announce(Component::JobController, job.object_ref(&()), notices);
     Ok(plan
         .requeue_after
         .map_or_else(Action::await_change, Action::requeue))

@@ -26,8 +26,7 @@ use super::behavior::{Script, container_script};
 use super::clock::{after, earliest, stored, until};
 use super::names::{digest, pod_ip};
 use super::{
-    Context, Notice, ReconcileError, SimConfig, announce, drain, ignore_not_found, merge_patch,
-    patch_params,
+    Component, Context, Notice, ReconcileError, SimConfig, drain, merge_patch, patch_params,
 };
 
 /// What the kubelet does to one pod now.
@@ -628,30 +627,49 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action, Reconcile
         return Ok(Action::await_change());
     };
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
-    // The watch cache may lag our own last write; the server has the truth.
-    let Some(pod) = api.get_opt(name).await? else {
-        return Ok(Action::await_change());
-    };
+    // Decide from the watch cache, and guard every write with the resourceVersion the
+    // decision was made on: if the cache lagged behind the server, the write is refused with
+    // 409 and the newer pod arrives as a watch event, which reconciles again.
     let step = next_pod_status(&pod, Timestamp::now(), &ctx.config);
     let params = patch_params("kubelet");
+    let mut resource_version = pod.metadata.resource_version.clone();
     if let Some(node) = &step.bind_to {
-        let bind = json!({ "spec": { "nodeName": node } });
-        if ignore_not_found(api.patch(name, &params, &Patch::Merge(&bind)).await)?.is_none() {
-            return Ok(Action::await_change());
+        let bind = json!({
+            "metadata": { "resourceVersion": resource_version },
+            "spec": { "nodeName": node },
+        });
+        match guarded(api.patch(name, &params, &Patch::Merge(&bind)).await)? {
+            Some(bound) => resource_version = bound.metadata.resource_version,
+            None => return Ok(Action::await_change()),
         }
     }
     if let Some(status) = &step.status {
         let old = serde_json::to_value(pod.status.clone().unwrap_or_default())?;
         let new = serde_json::to_value(status)?;
         if let Some(change) = merge_patch::between(&old, &new) {
-            let body = json!({ "status": change });
-            ignore_not_found(api.patch_status(name, &params, &Patch::Merge(&body)).await)?;
+            let body = json!({
+                "metadata": { "resourceVersion": resource_version },
+                "status": change,
+            });
+            if guarded(api.patch_status(name, &params, &Patch::Merge(&body)).await)?.is_none() {
+                return Ok(Action::await_change());
+            }
         }
     }
-    announce(&ctx.recorders.kubelet, &pod.object_ref(&()), &step.notices).await;
+    ctx.announce(Component::Kubelet, pod.object_ref(&()), step.notices);
     Ok(step.requeue_after.map_or_else(Action::await_change, |d| {
         Action::requeue(d.max(Duration::from_millis(10)))
     }))
+}
+
+/// A guarded write's outcome: the object, or `None` when the pod is gone or changed since the
+/// cache saw it (either way a watch event follows and the pod is looked at again).
+fn guarded(result: Result<Pod, kube::Error>) -> Result<Option<Pod>, kube::Error> {
+    match result {
+        Ok(pod) => Ok(Some(pod)),
+        Err(kube::Error::Api(status)) if status.is_not_found() || status.is_conflict() => Ok(None),
+        Err(err) => Err(err),
+    }
 }
 
 #[cfg(test)]

@@ -32,7 +32,11 @@ use kube::api::PatchParams;
 use kube::runtime::controller::{self, Action};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+/// Reports waiting for the event writer before new ones are dropped.
+const EVENT_QUEUE: usize = 4096;
 
 /// Tunable timings and names of the simulation. `Default` gives demo-friendly values; tests
 /// shorten the delays.
@@ -98,13 +102,15 @@ impl Drop for SimHandle {
 /// Starts the kubelet, ReplicaSet, Deployment and Job simulators against `client`, and
 /// registers the node. Must be called inside a tokio runtime.
 pub fn spawn(client: kube::Client, config: SimConfig) -> SimHandle {
-    let recorders = Recorders::new(&client, &config.node_name);
+    let (events, queue) = mpsc::channel(EVENT_QUEUE);
+    let writer = write_events(client.clone(), config.node_name.clone(), queue);
     let ctx = Arc::new(Context {
         client,
         config,
-        recorders,
+        events,
     });
     let tasks = vec![
+        tokio::spawn(writer),
         tokio::spawn(node::register(ctx.clone())),
         tokio::spawn(kubelet::run(ctx.clone())),
         tokio::spawn(replicaset::run(ctx.clone())),
@@ -118,34 +124,82 @@ pub fn spawn(client: kube::Client, config: SimConfig) -> SimHandle {
 pub struct Context {
     pub client: Client,
     pub config: SimConfig,
-    /// One event recorder per simulator, so `kubectl describe` shows who did what.
-    pub recorders: Recorders,
+    /// Where reconcilers drop the events they report; a separate task writes them.
+    events: mpsc::Sender<Report>,
 }
 
-/// Event recorders named after the Kubernetes components they stand in for.
-pub struct Recorders {
-    pub kubelet: Recorder,
-    pub replicaset: Recorder,
-    pub deployment: Recorder,
-    pub job: Recorder,
-}
-
-impl Recorders {
-    fn new(client: &Client, node_name: &str) -> Self {
-        let recorder = |controller: &str, instance: &str| {
-            Recorder::new(
-                client.clone(),
-                Reporter {
-                    controller: controller.to_owned(),
-                    instance: Some(instance.to_owned()),
-                },
-            )
+impl Context {
+    /// Queues `notices` about `regarding` for the event writer. Best effort: when the queue
+    /// is full the notices are dropped, so event writes never slow a reconcile down.
+    fn announce(&self, reporter: Component, regarding: ObjectReference, notices: Vec<Notice>) {
+        if notices.is_empty() {
+            return;
+        }
+        let report = Report {
+            reporter,
+            regarding,
+            notices,
         };
-        Self {
-            kubelet: recorder("kubelet", node_name),
-            replicaset: recorder("replicaset-controller", "rolltop-sandbox"),
-            deployment: recorder("deployment-controller", "rolltop-sandbox"),
-            job: recorder("job-controller", "rolltop-sandbox"),
+        if let Err(err) = self.events.try_send(report) {
+            tracing::debug!(error = %err, "event queue full; events dropped");
+        }
+    }
+}
+
+/// The Kubernetes component a simulator stands in for, named on its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Component {
+    Kubelet,
+    ReplicaSetController,
+    DeploymentController,
+    JobController,
+}
+
+/// Notices about one object from one component, on their way to the event writer.
+struct Report {
+    reporter: Component,
+    regarding: ObjectReference,
+    notices: Vec<Notice>,
+}
+
+/// Writes queued reports as `events.k8s.io/v1` Events until the queue closes. An event that
+/// cannot be written is logged and dropped, never retried.
+async fn write_events(client: Client, node_name: String, mut queue: mpsc::Receiver<Report>) {
+    let recorder = |controller: &str, instance: &str| {
+        Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: controller.to_owned(),
+                instance: Some(instance.to_owned()),
+            },
+        )
+    };
+    let kubelet = recorder("kubelet", &node_name);
+    let replicaset = recorder("replicaset-controller", "rolltop-sandbox");
+    let deployment = recorder("deployment-controller", "rolltop-sandbox");
+    let job = recorder("job-controller", "rolltop-sandbox");
+    while let Some(report) = queue.recv().await {
+        let recorder = match report.reporter {
+            Component::Kubelet => &kubelet,
+            Component::ReplicaSetController => &replicaset,
+            Component::DeploymentController => &deployment,
+            Component::JobController => &job,
+        };
+        for notice in &report.notices {
+            let event = Event {
+                type_: if notice.warning {
+                    EventType::Warning
+                } else {
+                    EventType::Normal
+                },
+                reason: notice.reason.clone(),
+                note: Some(notice.note.clone()),
+                action: notice.reason.clone(),
+                secondary: None,
+            };
+            if let Err(err) = recorder.publish(&event, &report.regarding).await {
+                tracing::debug!(reason = %notice.reason, error = %err, "could not record an event");
+            }
         }
     }
 }
@@ -172,27 +226,6 @@ impl Notice {
             warning: true,
             reason: reason.to_owned(),
             note: note.into(),
-        }
-    }
-}
-
-/// Publishes notices about `regarding`. Best effort: an event that cannot be written is
-/// logged and dropped, never a reason to fail the reconcile that caused it.
-async fn announce(recorder: &Recorder, regarding: &ObjectReference, notices: &[Notice]) {
-    for notice in notices {
-        let event = Event {
-            type_: if notice.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: notice.reason.clone(),
-            note: Some(notice.note.clone()),
-            action: notice.reason.clone(),
-            secondary: None,
-        };
-        if let Err(err) = recorder.publish(&event, regarding).await {
-            tracing::debug!(reason = %notice.reason, error = %err, "could not record an event");
         }
     }
 }

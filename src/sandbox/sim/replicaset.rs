@@ -26,7 +26,7 @@ use serde_json::json;
 use super::clock::{after, earliest, until};
 use super::names::random_suffix;
 use super::{
-    Context, Notice, ReconcileError, SimConfig, announce, drain, ignore_not_found,
+    Component, Context, Notice, ReconcileError, SimConfig, drain, ignore_not_found,
     is_already_exists, merge_patch, patch_params, selector,
 };
 
@@ -373,7 +373,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Rec
             ));
         }
     }
-    announce(&ctx.recorders.replicaset, &rs.object_ref(&()), &notices).await;
+    ctx.announce(Component::ReplicaSetController, rs.object_ref(&()), notices);
     if let Some(status) = &plan.status {
         let old = serde_json::to_value(rs.status.clone().unwrap_or_default())?;
         if let Some(change) = merge_patch::between(&old, &serde_json::to_value(status)?) {
