@@ -28,8 +28,12 @@ struct Cluster {
 }
 
 async fn cluster() -> Cluster {
+    cluster_with(SandboxConfig::default()).await
+}
+
+async fn cluster_with(sandbox_config: SandboxConfig) -> Cluster {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let sandbox = Sandbox::start(sandbox_config).await.unwrap();
     let client = sandbox.client().await.unwrap();
     let config = SimConfig {
         ready_delay: Duration::from_millis(100),
@@ -324,6 +328,73 @@ async fn deleting_a_replicaset_collects_its_pods() {
         (left == 0).then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn restarted_simulators_continue_from_the_cluster_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let persistent = || SandboxConfig {
+        data_dir: Some(dir.path().to_owned()),
+        ..SandboxConfig::default()
+    };
+    let first = cluster_with(persistent()).await;
+    let replica_sets: Api<ReplicaSet> = Api::namespaced(first.client.clone(), "default");
+    let rs = replica_sets
+        .create(&PostParams::default(), &replica_set("keep", 2, &json!({})))
+        .await
+        .unwrap();
+    let uid = rs.uid().unwrap();
+    eventually("2 available replicas", || async {
+        let rs = replica_sets.get("keep").await.unwrap();
+        (status_counts(&rs).3 == Some(2)).then_some(())
+    })
+    .await;
+    let pods: Api<Pod> = Api::namespaced(first.client.clone(), "default");
+    let mut before: Vec<String> = owned_by(&list_pods(&pods).await, &uid)
+        .iter()
+        .map(|p| p.name_any())
+        .collect();
+    let Cluster {
+        _sim: sim,
+        _sandbox: sandbox,
+        ..
+    } = first;
+    drop(sim);
+    sandbox.shutdown().await;
+
+    let second = cluster_with(persistent()).await;
+    let replica_sets: Api<ReplicaSet> = Api::namespaced(second.client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(second.client.clone(), "default");
+    // Scale up so the new simulators must act, then check they kept the old pods.
+    replica_sets
+        .patch(
+            "keep",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 3}})),
+        )
+        .await
+        .unwrap();
+    let after = eventually("3 available replicas after the restart", || async {
+        let rs = replica_sets.get("keep").await.unwrap();
+        if status_counts(&rs) != (3, Some(3), Some(3), Some(3)) {
+            return None;
+        }
+        let all = list_pods(&pods).await;
+        Some(
+            owned_by(&all, &uid)
+                .iter()
+                .map(|p| p.name_any())
+                .collect::<Vec<_>>(),
+        )
+    })
+    .await;
+    assert_eq!(after.len(), 3, "{after:?}");
+    before.retain(|name| after.contains(name));
+    assert_eq!(
+        before.len(),
+        2,
+        "the pods from before the restart were replaced: {after:?}"
+    );
 }
 
 #[tokio::test]
