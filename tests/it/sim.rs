@@ -298,6 +298,47 @@ async fn scaling_down_deletes_unready_and_cheap_pods_first() {
 }
 
 #[tokio::test]
+async fn refused_pod_creation_is_reported_on_the_replicaset() {
+    let c = cluster_with(SandboxConfig {
+        deny: vec!["create:pods".parse().unwrap()],
+        ..SandboxConfig::default()
+    })
+    .await;
+    let replica_sets: Api<ReplicaSet> = Api::namespaced(c.client.clone(), "default");
+    replica_sets
+        .create(
+            &PostParams::default(),
+            &replica_set("denied", 2, &json!({})),
+        )
+        .await
+        .unwrap();
+    let failure = eventually("a ReplicaFailure condition", || async {
+        let rs = replica_sets.get("denied").await.unwrap();
+        rs.status?
+            .conditions?
+            .into_iter()
+            .find(|c| c.type_.as_deref() == Some("ReplicaFailure"))
+    })
+    .await;
+    assert_eq!(failure.status.as_deref(), Some("True"));
+    assert_eq!(failure.reason.as_deref(), Some("FailedCreate"));
+    assert!(
+        failure.message.as_deref().unwrap().contains("forbidden"),
+        "{failure:?}"
+    );
+    let events: Api<K8sEvent> = Api::namespaced(c.client.clone(), "default");
+    eventually("a FailedCreate warning event", || async {
+        let all = events.list(&ListParams::default()).await.ok()?.items;
+        all.iter()
+            .any(|e| {
+                e.reason.as_deref() == Some("FailedCreate") && e.type_.as_deref() == Some("Warning")
+            })
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn deleting_a_replicaset_collects_its_pods() {
     let c = cluster().await;
     let replica_sets: Api<ReplicaSet> = Api::namespaced(c.client.clone(), "default");

@@ -1,11 +1,11 @@
 //! The simulated ReplicaSet controller (apps/v1): keeps `spec.replicas` active pods per
 //! ReplicaSet, adopts matching orphans, deletes the pods Kubernetes would delete first on
-//! scale-down, and reports `status` counts.
+//! scale-down, and reports `status` counts and refused creations (`ReplicaFailure`).
 //!
 //! Pods belong to a ReplicaSet by their controller ownerReference, not by labels: a pod whose
 //! labels no longer match (a changed template hash) still counts, as in Kubernetes.
 //! Simplifications: no logarithmic time bucketing when ranking pods for deletion, no
-//! co-location ranking, no `ReplicaFailure` condition, and finished pods beyond
+//! co-location ranking, and finished pods beyond
 //! [`SimConfig::finished_pods_kept`] are deleted (Kubernetes leaves them to the pod GC).
 
 use std::cmp::{Ordering, Reverse};
@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetStatus};
+use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::jiff::Timestamp;
@@ -23,7 +23,7 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use serde_json::json;
 
-use super::clock::{after, earliest, until};
+use super::clock::{after, earliest, stored, until};
 use super::names::random_suffix;
 use super::{
     Component, Context, Notice, ReconcileError, SimConfig, drain, ignore_not_found,
@@ -36,6 +36,9 @@ pub const DELETION_COST_ANNOTATION: &str = "controller.kubernetes.io/pod-deletio
 /// Most pods created in one reconcile; the creations' watch events bring the next round, so
 /// a ReplicaSet asking for a million replicas cannot stall the simulator in one pass.
 pub const MAX_BURST: usize = 100;
+
+/// How long a ReplicaSet waits after a refused pod creation before trying again.
+const CREATE_RETRY: Duration = Duration::from_secs(2);
 
 /// What the ReplicaSet controller does to one ReplicaSet now.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -144,9 +147,44 @@ pub fn plan_replicaset(
         observed_generation: rs.metadata.generation.or(old.observed_generation),
         ..old.clone()
     };
+    // A creation failure is over once there is nothing left to create.
+    let status = if plan.create == 0 {
+        with_replica_failure(status, None, now)
+    } else {
+        status
+    };
     plan.status = (status != old).then_some(status);
     plan.requeue_after = next_available.map(|at| until(now, at));
     plan
+}
+
+/// `status` with the `ReplicaFailure` condition set (pod creation failed with `message`) or
+/// removed (`None`). The condition keeps its transition time while the failure lasts.
+pub fn with_replica_failure(
+    mut status: ReplicaSetStatus,
+    message: Option<&str>,
+    now: Timestamp,
+) -> ReplicaSetStatus {
+    let mut conditions = status.conditions.take().unwrap_or_default();
+    let previous = conditions
+        .iter()
+        .position(|c| c.type_.as_deref() == Some("ReplicaFailure"))
+        .map(|i| conditions.remove(i));
+    if let Some(message) = message {
+        conditions.push(ReplicaSetCondition {
+            type_: Some("ReplicaFailure".to_owned()),
+            status: Some("True".to_owned()),
+            reason: Some("FailedCreate".to_owned()),
+            message: Some(message.to_owned()),
+            last_transition_time: Some(
+                previous
+                    .and_then(|p| p.last_transition_time)
+                    .unwrap_or_else(|| stored(now)),
+            ),
+        });
+    }
+    status.conditions = (!conditions.is_empty()).then_some(conditions);
+    status
 }
 
 /// The `n` pods Kubernetes deletes first when scaling down (`ActivePodsWithRanks`, minus
@@ -357,12 +395,25 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Rec
         }
     }
     let mut notices = Vec::new();
+    let mut failure = None;
     for _ in 0..plan.create {
-        if let Some(created) = create_pod(&pods, &rs).await? {
-            notices.push(Notice::normal(
+        match create_pod(&pods, &rs).await {
+            Ok(Some(created)) => notices.push(Notice::normal(
                 "SuccessfulCreate",
                 format!("Created pod: {created}"),
-            ));
+            )),
+            Ok(None) => {}
+            // Refused (a --deny rule, an invalid template): report it as Kubernetes does.
+            Err(ReconcileError::Api(kube::Error::Api(refusal))) => {
+                let message = refusal.message.clone();
+                notices.push(Notice::warning(
+                    "FailedCreate",
+                    format!("Error creating: {message}"),
+                ));
+                failure = Some(message);
+                break;
+            }
+            Err(err) => return Err(err),
         }
     }
     for pod_name in &plan.delete {
@@ -374,7 +425,18 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Rec
         }
     }
     ctx.announce(Component::ReplicaSetController, rs.object_ref(&()), notices);
-    if let Some(status) = &plan.status {
+    let status = match &failure {
+        Some(message) => Some(with_replica_failure(
+            plan.status
+                .clone()
+                .or_else(|| rs.status.clone())
+                .unwrap_or_default(),
+            Some(message),
+            Timestamp::now(),
+        )),
+        None => plan.status.clone(),
+    };
+    if let Some(status) = &status {
         let old = serde_json::to_value(rs.status.clone().unwrap_or_default())?;
         if let Some(change) = merge_patch::between(&old, &serde_json::to_value(status)?) {
             let body = json!({ "status": change });
@@ -384,6 +446,9 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Rec
                     .await,
             )?;
         }
+    }
+    if failure.is_some() {
+        return Ok(Action::requeue(CREATE_RETRY));
     }
     Ok(plan
         .requeue_after
@@ -543,6 +608,49 @@ mod tests {
         assert_eq!(status.available_replicas, Some(1));
         assert_eq!(status.fully_labeled_replicas, Some(1));
         assert_eq!(status.observed_generation, Some(4));
+    }
+
+    #[test]
+    fn replica_failure_is_set_kept_and_cleared() {
+        let failing = with_replica_failure(ReplicaSetStatus::default(), Some("forbidden"), at(5));
+        let condition = &failing.conditions.as_ref().unwrap()[0];
+        assert_eq!(
+            (
+                condition.type_.as_deref(),
+                condition.reason.as_deref(),
+                condition.message.as_deref()
+            ),
+            (
+                Some("ReplicaFailure"),
+                Some("FailedCreate"),
+                Some("forbidden")
+            )
+        );
+        let still = with_replica_failure(failing.clone(), Some("forbidden again"), at(50));
+        let condition = &still.conditions.as_ref().unwrap()[0];
+        assert_eq!(condition.last_transition_time, Some(Time(at(5))));
+        assert_eq!(condition.message.as_deref(), Some("forbidden again"));
+
+        // Once nothing is left to create, the plan clears it.
+        let mut set = rs(1, 0);
+        set.status = Some(failing);
+        let plan = plan_replicaset(
+            &set,
+            &[pod("a", 0, "Running", Some(1), 0)],
+            at(60),
+            &SimConfig::default(),
+        );
+        assert_eq!(plan.status.unwrap().conditions, None);
+        // While pods are still missing, it stays.
+        let mut short = rs(2, 0);
+        short.status = set.status.clone();
+        let plan = plan_replicaset(
+            &short,
+            &[pod("a", 0, "Running", Some(1), 0)],
+            at(60),
+            &SimConfig::default(),
+        );
+        assert_eq!(plan.status.unwrap().conditions.unwrap().len(), 1);
     }
 
     #[test]
