@@ -409,7 +409,7 @@ fn revision(rs: &ReplicaSet) -> Option<u64> {
 }
 
 /// Runs the Deployment controller over every namespace until aborted.
-pub async fn run(ctx: Arc<Context>) {
+pub(super) async fn run(ctx: Arc<Context>) {
     let client = ctx.client.clone();
     let stream = Controller::new(
         Api::<Deployment>::all(client.clone()),

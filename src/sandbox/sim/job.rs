@@ -236,7 +236,7 @@ fn count(n: usize) -> i32 {
 }
 
 /// Runs the Job runner over every namespace until aborted.
-pub async fn run(ctx: Arc<Context>) {
+pub(super) async fn run(ctx: Arc<Context>) {
     let client = ctx.client.clone();
     let stream = Controller::new(Api::<Job>::all(client.clone()), watcher::Config::default())
         .owns(Api::<Pod>::all(client), watcher::Config::default())

@@ -612,7 +612,7 @@ fn conditions(
 }
 
 /// Runs the kubelet over every pod until aborted.
-pub async fn run(ctx: Arc<super::Context>) {
+pub(super) async fn run(ctx: Arc<super::Context>) {
     let pods: Api<Pod> = Api::all(ctx.client.clone());
     let stream =
         Controller::new(pods, watcher::Config::default()).run(reconcile, super::retry_soon, ctx);

@@ -121,9 +121,9 @@ pub fn spawn(client: kube::Client, config: SimConfig) -> SimHandle {
 }
 
 /// What every reconciler gets.
-pub struct Context {
-    pub client: Client,
-    pub config: SimConfig,
+struct Context {
+    client: Client,
+    config: SimConfig,
     /// Where reconcilers drop the events they report; a separate task writes them.
     events: mpsc::Sender<Report>,
 }

@@ -111,7 +111,7 @@ pub fn sandbox_node(config: &SimConfig, now: Timestamp) -> Node {
 
 /// Creates the node (if missing) and writes its status; retries a few times while the server
 /// comes up, then gives up with a warning (pods still run without a Node object).
-pub async fn register(ctx: Arc<Context>) {
+pub(super) async fn register(ctx: Arc<Context>) {
     let nodes: Api<Node> = Api::all(ctx.client.clone());
     for attempt in 1..=5_u32 {
         match try_register(&nodes, &ctx.config).await {

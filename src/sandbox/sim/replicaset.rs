@@ -347,7 +347,7 @@ fn count(n: usize) -> i32 {
 }
 
 /// Runs the ReplicaSet controller over every namespace until aborted.
-pub async fn run(ctx: Arc<Context>) {
+pub(super) async fn run(ctx: Arc<Context>) {
     let client = ctx.client.clone();
     let stream = Controller::new(
         Api::<ReplicaSet>::all(client.clone()),
