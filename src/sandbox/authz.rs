@@ -104,7 +104,12 @@ impl DenyRule {
 
 /// Whether any rule denies these attributes.
 pub fn is_denied(rules: &[DenyRule], attributes: &Attributes) -> bool {
-    rules.iter().any(|r| r.matches(attributes))
+    denying_rule(rules, attributes).is_some()
+}
+
+/// The first rule that denies these attributes.
+pub fn denying_rule<'a>(rules: &'a [DenyRule], attributes: &Attributes) -> Option<&'a DenyRule> {
+    rules.iter().find(|r| r.matches(attributes))
 }
 
 /// The 403 the real server sends.

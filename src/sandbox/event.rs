@@ -39,19 +39,24 @@ fn rename(object: &Value, from_core: bool) -> Value {
 /// A stored `v1` Event as `events.k8s.io/v1` clients see it.
 pub fn to_events_v1(core: &Value) -> Value {
     let mut event = rename(core, true);
-    if event.get("reportingController").is_none()
+    if let Some(map) = event.as_object_mut()
+        && !map.contains_key("reportingController")
         && let Some(component) = core.pointer("/source/component").cloned()
     {
-        event["reportingController"] = component;
+        map.insert("reportingController".into(), component);
     }
-    event["apiVersion"] = Value::from("events.k8s.io/v1");
+    if let Some(map) = event.as_object_mut() {
+        map.insert("apiVersion".into(), Value::from("events.k8s.io/v1"));
+    }
     event
 }
 
 /// An `events.k8s.io/v1` Event in its stored `v1` shape.
 pub fn to_core(event: &Value) -> Value {
     let mut core = rename(event, false);
-    core["apiVersion"] = Value::from("v1");
+    if let Some(map) = core.as_object_mut() {
+        map.insert("apiVersion".into(), Value::from("v1"));
+    }
     core
 }
 

@@ -12,6 +12,7 @@ pub mod event;
 pub mod patch;
 pub mod path;
 pub mod persist;
+pub mod protobuf;
 pub mod registry;
 pub mod selector;
 pub mod server;
@@ -172,7 +173,7 @@ impl Sandbox {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.server.await;
-        drop(self.state);
+        self.state.store.close();
     }
 }
 

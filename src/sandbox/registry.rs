@@ -148,6 +148,7 @@ const BUILTINS: &[Builtin] = &[
         false,
     ),
     builtin("", "v1", "pods", "Pod", &["po"], true, true, false),
+    builtin("", "v1", "nodes", "Node", &["no"], false, true, false),
     builtin("", "v1", "services", "Service", &["svc"], true, true, false),
     builtin(
         "",

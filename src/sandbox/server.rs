@@ -585,8 +585,12 @@ fn patch_object(
         }
         if state.store.get(kind, namespace, name).is_none() {
             let mut object = body.clone();
-            if object.is_object() {
-                object["metadata"]["name"] = json!(name);
+            if let Some(map) = object.as_object_mut() {
+                let meta = map.entry("metadata").or_insert_with(|| json!({}));
+                if !meta.is_object() {
+                    *meta = json!({});
+                }
+                meta["name"] = json!(name);
             }
             let ns = kind.namespaced.then_some(namespace);
             let prepared = write::prepare_create(kind, version, object, ns)?;
@@ -906,8 +910,12 @@ fn pod_log(
 }
 
 fn access_review(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
-    let mut review = request.body_value()?;
-    let allowed = match review.pointer("/spec/resourceAttributes") {
+    // `kubectl auth can-i` sends this one kind as protobuf only.
+    let mut review = match super::protobuf::decode_access_review(&request.body) {
+        Some(review) => review,
+        None => request.body_value()?,
+    };
+    let denied_by = match review.pointer("/spec/resourceAttributes") {
         Some(attrs) => {
             let s = |k: &str| {
                 attrs
@@ -924,20 +932,26 @@ fn access_review(state: &AppState, request: &ApiRequest) -> Result<Response, Api
                 namespace: s("namespace"),
                 name: s("name"),
             };
-            !authz::is_denied(&state.deny, &a)
+            authz::denying_rule(&state.deny, &a).cloned()
         }
-        None => true,
+        None => None,
     };
+    if !review.is_object() {
+        return Err(ApiError::bad_request(
+            "a SelfSubjectAccessReview must be a JSON object",
+        ));
+    }
     review["apiVersion"] = json!("authorization.k8s.io/v1");
     review["kind"] = json!("SelfSubjectAccessReview");
     if !review.get("metadata").is_some_and(Value::is_object) {
         review["metadata"] = json!({});
     }
     review["metadata"]["creationTimestamp"] = Value::Null;
-    review["status"] = if allowed {
-        json!({"allowed": true, "reason": "allowed by the sandbox (no --deny rule matches)"})
-    } else {
-        json!({"allowed": false, "denied": true, "reason": "denied by a sandbox --deny rule"})
+    review["status"] = match denied_by {
+        None => json!({"allowed": true}),
+        Some(rule) => {
+            json!({"allowed": false, "denied": true, "reason": format!("denied by the sandbox rule --deny {rule}")})
+        }
     };
     Ok(json_response(201, &review, "application/json"))
 }

@@ -236,6 +236,13 @@ impl Store {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Closes the database (every write is already committed), so that a restarted sandbox
+    /// can open it again even while stray tasks still hold the store. Later writes stay in
+    /// memory only.
+    pub fn close(&self) {
+        drop(self.lock().db.take());
+    }
+
     pub fn registry(&self) -> Arc<Registry> {
         Arc::clone(&self.lock().registry)
     }

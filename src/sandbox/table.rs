@@ -72,6 +72,18 @@ fn builtin_columns(kind: &ResourceKind) -> Option<Vec<Column>> {
             col("Age", "string", 0),
             col("Selector", "string", 1),
         ],
+        ("", "nodes") => vec![
+            col("Name", "string", 0),
+            col("Status", "string", 0),
+            col("Roles", "string", 0),
+            col("Age", "string", 0),
+            col("Version", "string", 0),
+            col("Internal-IP", "string", 1),
+            col("External-IP", "string", 1),
+            col("OS-Image", "string", 1),
+            col("Kernel-Version", "string", 1),
+            col("Container-Runtime", "string", 1),
+        ],
         ("", "namespaces") => vec![
             col("Name", "string", 0),
             col("Status", "string", 0),
@@ -355,6 +367,49 @@ fn builtin_cells(kind: &ResourceKind, o: &Value, now: DateTime<Utc>) -> Vec<Valu
                 json!(or_none(ports)),
                 json!(created),
                 json!(or_none(selector_text(p("/spec/selector")))),
+            ]
+        }
+        ("", "nodes") => {
+            let ready = p("/status/conditions")
+                .and_then(Value::as_array)
+                .and_then(|cs| cs.iter().find(|c| text(c.get("type")) == "Ready"))
+                .map(|c| text(c.get("status")));
+            let mut status = match ready.as_deref() {
+                Some("True") => "Ready".to_owned(),
+                Some(_) => "NotReady".to_owned(),
+                None => "Unknown".to_owned(),
+            };
+            if p("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
+                status.push_str(",SchedulingDisabled");
+            }
+            let roles = p("/metadata/labels")
+                .and_then(Value::as_object)
+                .map(|labels| {
+                    labels
+                        .keys()
+                        .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default();
+            let address = |kind: &str| {
+                p("/status/addresses")
+                    .and_then(Value::as_array)
+                    .and_then(|a| a.iter().find(|x| text(x.get("type")) == kind))
+                    .map(|x| text(x.get("address")))
+                    .unwrap_or_default()
+            };
+            vec![
+                json!(name),
+                json!(status),
+                json!(or_none(roles)),
+                json!(created),
+                json!(text(p("/status/nodeInfo/kubeletVersion"))),
+                json!(or_none(address("InternalIP"))),
+                json!(or_none(address("ExternalIP"))),
+                json!(or_none(text(p("/status/nodeInfo/osImage")))),
+                json!(or_none(text(p("/status/nodeInfo/kernelVersion")))),
+                json!(or_none(text(p("/status/nodeInfo/containerRuntimeVersion")))),
             ]
         }
         ("", "namespaces") => vec![
@@ -746,6 +801,33 @@ mod tests {
             ])
         );
         assert_eq!(table["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+    }
+
+    #[test]
+    fn node_rows_show_readiness_roles_and_version() {
+        let registry = Registry::build([]);
+        let nodes = registry.find("", "v1", "nodes").unwrap();
+        let node = json!({"metadata": {"name": "sandbox", "creationTimestamp": "2026-01-01T00:00:00Z",
+                "labels": {"node-role.kubernetes.io/control-plane": ""}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}],
+                "nodeInfo": {"kubeletVersion": "v1.32.0"}}});
+        let now = DateTime::parse_from_rfc3339("2026-01-02T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let table = to_table(nodes, &[node], 1, None, IncludeObject::None, now);
+        assert_eq!(
+            table["rows"][0]["cells"].as_array().unwrap()[..6],
+            [
+                json!("sandbox"),
+                json!("Ready"),
+                json!("control-plane"),
+                json!("24h"),
+                json!("v1.32.0"),
+                json!("10.0.0.1")
+            ]
+        );
+        assert!(table["rows"][0].get("object").is_none());
     }
 
     #[test]

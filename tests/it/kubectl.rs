@@ -490,3 +490,79 @@ async fn get_watch_streams_rows_with_the_real_kubectl() {
     child.kill().await.unwrap();
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn deny_rules_show_in_kubectl_auth_can_i_and_forbidden_errors() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = SandboxConfig {
+        deny: vec!["patch:rollouts:prod".parse().unwrap()],
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let kubectl = Kubectl::new(&sandbox);
+    kubectl.apply(ROLLOUT_CRD, &[]).await;
+    kubectl
+        .apply(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: prod\n",
+            &[],
+        )
+        .await;
+    kubectl
+        .apply(&rollout_yaml("checkout", "prod", 1), &[])
+        .await;
+
+    let denied = kubectl
+        .run(&[
+            "auth",
+            "can-i",
+            "patch",
+            "rollouts.argoproj.io",
+            "-n",
+            "prod",
+        ])
+        .await;
+    assert!(!denied.ok, "{}", denied.stderr);
+    assert_eq!(
+        denied.stdout.trim(),
+        "no - denied by the sandbox rule --deny patch:rollouts:prod"
+    );
+    let allowed = kubectl
+        .run(&[
+            "auth",
+            "can-i",
+            "patch",
+            "rollouts.argoproj.io",
+            "-n",
+            "dev",
+        ])
+        .await;
+    assert_eq!(
+        (allowed.ok, allowed.stdout.trim()),
+        (true, "yes"),
+        "{}",
+        allowed.stderr
+    );
+
+    let patch = kubectl
+        .run(&[
+            "patch",
+            "ro",
+            "checkout",
+            "-n",
+            "prod",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"paused":true}}"#,
+        ])
+        .await;
+    assert!(!patch.ok);
+    assert!(
+        patch.stderr.contains(
+            "Error from server (Forbidden): rollouts.argoproj.io \"checkout\" is forbidden: User \"sandbox\" cannot patch resource \"rollouts\" in API group \"argoproj.io\" in the namespace \"prod\""
+        ),
+        "{}",
+        patch.stderr
+    );
+    sandbox.shutdown().await;
+}

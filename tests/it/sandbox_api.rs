@@ -537,14 +537,31 @@ async fn kube_runtime_watcher_sees_changes() {
         }
     }
     assert_eq!(initial, ["one"]);
+    // Streaming lists (sendInitialEvents) end the replay with the initial-events-end bookmark.
+    let mut streaming = watcher(
+        rollouts.clone(),
+        watcher::Config::default().streaming_lists(),
+    )
+    .boxed();
+    let mut streamed = Vec::new();
+    loop {
+        match streaming.try_next().await.unwrap().unwrap() {
+            watcher::Event::InitApply(o) => streamed.push(o.metadata.name.unwrap()),
+            watcher::Event::InitDone => break,
+            _ => {}
+        }
+    }
+    assert_eq!(streamed, ["one"]);
     rollouts
         .create(&PostParams::default(), &rollout("two", 1))
         .await
         .unwrap();
-    loop {
-        if let watcher::Event::Apply(o) = events.try_next().await.unwrap().unwrap() {
-            assert_eq!(o.metadata.name.as_deref(), Some("two"));
-            break;
+    for stream in [&mut events, &mut streaming] {
+        loop {
+            if let watcher::Event::Apply(o) = stream.try_next().await.unwrap().unwrap() {
+                assert_eq!(o.metadata.name.as_deref(), Some("two"));
+                break;
+            }
         }
     }
     sandbox.shutdown().await;
@@ -803,7 +820,51 @@ async fn malformed_bodies_and_media_types_lose_nothing() {
         .unwrap();
     let http = reqwest::Client::new();
     let url = format!("{}/api/v1/namespaces/default/configmaps", sandbox.url());
-    let cases: [(reqwest::Method, String, &str, &str, u16, &str); 5] = [
+    let ssar = format!(
+        "{}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        sandbox.url()
+    );
+    let cases: [(reqwest::Method, String, &str, &str, u16, &str); 10] = [
+        (
+            reqwest::Method::PUT,
+            format!("{url}/safe"),
+            "application/json",
+            "[1]",
+            400,
+            "BadRequest",
+        ),
+        (
+            reqwest::Method::PATCH,
+            format!("{url}/fresh"),
+            "application/apply-patch+yaml",
+            "{\"metadata\": \"x\"}",
+            201,
+            "",
+        ),
+        (
+            reqwest::Method::PATCH,
+            format!("{url}/safe"),
+            "application/json-patch+json",
+            "[{\"op\": \"replace\", \"path\": \"\", \"value\": [1]}]",
+            400,
+            "BadRequest",
+        ),
+        (
+            reqwest::Method::POST,
+            ssar,
+            "application/json",
+            "[1]",
+            400,
+            "BadRequest",
+        ),
+        (
+            reqwest::Method::GET,
+            format!("{url}?labelSelector=a+in+b"),
+            "application/json",
+            "",
+            400,
+            "BadRequest",
+        ),
         (
             reqwest::Method::POST,
             url.clone(),
@@ -855,8 +916,10 @@ async fn malformed_bodies_and_media_types_lose_nothing() {
             .unwrap();
         assert_eq!(reply.status().as_u16(), code, "{method} {content_type}");
         let status: Value = reply.json().await.unwrap();
-        assert_eq!(status["kind"], "Status");
-        assert_eq!(status["reason"], reason, "{status}");
+        if code >= 400 {
+            assert_eq!(status["kind"], "Status");
+            assert_eq!(status["reason"], reason, "{status}");
+        }
     }
     let protobuf: Value = http
         .post(&url)
@@ -1254,4 +1317,33 @@ async fn events_are_shared_between_v1_and_events_k8s_io() {
         Some("rolltop-test")
     );
     sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn sandbox_command_rejects_unimplemented_scenarios_and_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = |scenario: &str, deny: &[&str], listen: &str| rolltop::cli::args::SandboxArgs {
+        kubeconfig_out: dir.path().join("kc"),
+        listen: listen.into(),
+        data_dir: None,
+        scenario: scenario.into(),
+        metrics_listen: None,
+        deny: deny.iter().map(|d| (*d).to_owned()).collect(),
+        ready_delay: "1s".into(),
+    };
+    let error = rolltop::sandbox::run(&args("r1", &[], "127.0.0.1:0"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.to_string(), "not implemented yet: scenario r1");
+    let error = rolltop::sandbox::run(&args("none", &["patch"], "127.0.0.1:0"))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("invalid --deny rule \"patch\""),
+        "{error}"
+    );
+    let error = rolltop::sandbox::run(&args("none", &[], "nonsense"))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("--listen"), "{error}");
 }
