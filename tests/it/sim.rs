@@ -716,7 +716,6 @@ async fn a_job_succeeds_and_another_fails_after_its_retries() {
 }
 
 #[tokio::test]
-#[ignore = "the sandbox server does not serve v1 nodes yet; run with --ignored once it does"]
 async fn the_sandbox_node_is_registered_ready() {
     let c = cluster().await;
     let nodes: Api<Node> = Api::all(c.client.clone());
