@@ -1,7 +1,8 @@
 //! Time arithmetic for the simulated controllers. Kubernetes stores `metav1.Time` with
-//! one-second resolution, so every time the simulators write is floored to the second here;
-//! comparing a freshly built status with the one read back from the server then only differs
-//! when something really changed.
+//! one-second resolution, so every time the simulators write is floored to the second here
+//! (comparing a freshly built status with the one read back from the server then only differs
+//! when something really changed), and every delay is measured from the end of a stored
+//! second ([`settled`]), so that no step comes early.
 
 use std::time::Duration;
 
@@ -11,6 +12,14 @@ use k8s_openapi::jiff::Timestamp;
 /// `now` as the server will store it (whole seconds).
 pub fn stored(now: Timestamp) -> Time {
     Time(Timestamp::from_second(now.as_second()).unwrap_or(now))
+}
+
+/// The first instant at which a stored time has surely passed: the end of its second.
+/// Deadlines are measured from here so that they are never early, whatever fraction of the
+/// second the event really happened at (and so sub-second delays cannot spin a loop).
+pub fn settled(stored: Timestamp) -> Timestamp {
+    let second = Timestamp::from_second(stored.as_second()).unwrap_or(stored);
+    after(second, Duration::from_secs(1))
 }
 
 /// The instant `delay` after `start`, saturating at the end of time.
@@ -46,6 +55,12 @@ mod tests {
     fn stored_time_drops_fractions() {
         assert_eq!(stored(at(100, 999_000_000)).0, at(100, 0));
         assert_eq!(stored(at(100, 0)).0, at(100, 0));
+    }
+
+    #[test]
+    fn settled_is_the_end_of_the_stored_second() {
+        assert_eq!(settled(at(100, 0)), at(101, 0));
+        assert_eq!(settled(at(100, 999_000_000)), at(101, 0));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use serde_json::json;
 
-use super::clock::{after, stored, until};
+use super::clock::{after, settled, stored, until};
 use super::names::random_suffix;
 use super::replicaset::{controller_uid, is_active, ready_since};
 use super::{
@@ -99,7 +99,12 @@ pub fn plan_job(job: &Job, pods: &[Pod], now: Timestamp) -> JobPlan {
     let deadline = spec
         .active_deadline_seconds
         .zip(start_time)
-        .map(|(secs, start)| after(start, Duration::from_secs(u64::try_from(secs).unwrap_or(0))));
+        .map(|(secs, start)| {
+            after(
+                settled(start),
+                Duration::from_secs(u64::try_from(secs).unwrap_or(0)),
+            )
+        });
 
     let mut plan = JobPlan::default();
     let ending: Option<(&str, &str, &str)> = if succeeded >= completions {
@@ -516,7 +521,8 @@ mod tests {
         let mut j = job(None, "Never");
         j.spec.as_mut().unwrap().active_deadline_seconds = Some(30);
         let (started, plan) = settle(j, &[], at(0));
-        assert_eq!(plan.requeue_after, Some(Duration::from_secs(30)));
+        // Measured from the end of the stored start second.
+        assert_eq!(plan.requeue_after, Some(Duration::from_secs(31)));
         let plan = plan_job(&started, &[pod("a", "Running", 0)], at(31));
         assert_eq!(plan.delete, ["a"]);
         let last = plan.status.unwrap().conditions.unwrap().pop().unwrap();

@@ -23,7 +23,7 @@ use kube::runtime::watcher;
 use serde_json::json;
 
 use super::behavior::{Script, container_script};
-use super::clock::{after, earliest, stored, until};
+use super::clock::{after, earliest, settled, stored, until};
 use super::names::{digest, pod_ip};
 use super::{
     Component, Context, Notice, ReconcileError, SimConfig, drain, merge_patch, patch_params,
@@ -62,10 +62,10 @@ pub fn next_pod_status(pod: &Pod, now: Timestamp, config: &SimConfig) -> Kubelet
     let (status, deadline) = match old.start_time.as_ref() {
         None => (
             pending_status(pod, spec, &old, now, config),
-            Some(after(now, config.start_delay)),
+            Some(after(settled(now), config.start_delay)),
         ),
         Some(start) if old.phase.as_deref() == Some("Pending") || old.phase.is_none() => {
-            let starts_at = after(start.0, config.start_delay);
+            let starts_at = after(settled(start.0), config.start_delay);
             if now < starts_at {
                 (old.clone(), Some(starts_at))
             } else {
@@ -343,10 +343,9 @@ fn advance_container(
             last_state,
             ..ContainerStatus::default()
         };
-        // Measured from the precise `now`: the stored start is floored to the second.
         let deadline = earliest([
-            script.exit.map(|e| after(now, e.after)),
-            script.ready_after.map(|d| after(now, d)),
+            script.exit.map(|e| after(settled(now), e.after)),
+            script.ready_after.map(|d| after(settled(now), d)),
         ]);
         (status, deadline)
     };
@@ -356,20 +355,21 @@ fn advance_container(
     };
     if let Some(running) = state.and_then(|s| s.running.as_ref()) {
         let started = running.started_at.as_ref().map_or(now, |t| t.0);
+        let base = settled(started);
         if let Some(exit) = script.exit {
-            let ends = after(started, exit.after);
+            let ends = after(base, exit.after);
             if now >= ends {
                 return exited(previous, script, exit.code, started, pod_name, now, config);
             }
         }
-        let ready_at = script.ready_after.map(|d| after(started, d));
+        let ready_at = script.ready_after.map(|d| after(base, d));
         let ready = previous.ready || ready_at.is_some_and(|at| now >= at);
         let mut status = previous.clone();
         status.ready = ready;
         status.started = Some(true);
         status.image.clone_from(&image);
         let deadline = earliest([
-            script.exit.map(|e| after(started, e.after)),
+            script.exit.map(|e| after(base, e.after)),
             ready_at.filter(|_| !ready),
         ]);
         return (status, deadline);
@@ -386,7 +386,7 @@ fn advance_container(
             .and_then(|s| s.terminated.as_ref())
             .and_then(|t| t.finished_at.as_ref())
             .map_or(now, |t| t.0);
-        let restart_at = after(finished, crash_backoff(restart_count, config));
+        let restart_at = after(settled(finished), crash_backoff(restart_count, config));
         if now < restart_at {
             return (previous.clone(), Some(restart_at));
         }
@@ -433,7 +433,7 @@ fn exited(
             }),
             ..ContainerState::default()
         });
-        (status, Some(after(now, backoff)))
+        (status, Some(after(settled(now), backoff)))
     } else {
         status.state = Some(ContainerState {
             terminated: Some(terminated),
@@ -765,7 +765,8 @@ mod tests {
     fn a_new_pod_is_scheduled_and_pending() {
         let (pod, step) = run_until(pod(None, &[], "Always"), &[0]);
         assert_eq!(step.bind_to.as_deref(), Some("sandbox-node"));
-        assert_eq!(step.requeue_after, Some(Duration::from_secs(1)));
+        // The start second settles at 1 s, plus the 1 s start delay.
+        assert_eq!(step.requeue_after, Some(Duration::from_secs(2)));
         assert_eq!(phase(&pod), "Pending");
         let status = pod.status.as_ref().unwrap();
         assert_eq!(status.host_ip.as_deref(), Some("172.18.0.2"));
@@ -796,16 +797,16 @@ mod tests {
             step.notices[0].note,
             "Successfully assigned default/web-abcde to sandbox-node"
         );
-        let (running, step) = run_until(pending, &[1000]);
+        let (running, step) = run_until(pending, &[2000]);
         assert_eq!(reasons(&step), ["Pulled", "Created", "Started"]);
         assert_eq!(step.notices[2].note, "Started container app");
-        let (_, step) = run_until(running, &[3000]);
+        let (_, step) = run_until(running, &[5000]);
         assert!(step.notices.is_empty());
 
-        let (crashed, step) = run_until(pod(Some("crash"), &[], "Always"), &[0, 1000, 2000]);
+        let (crashed, step) = run_until(pod(Some("crash"), &[], "Always"), &[0, 2000, 4000]);
         assert_eq!(reasons(&step), ["BackOff"]);
         assert!(step.notices[0].warning);
-        let (_, step) = run_until(crashed, &[4000]);
+        let (_, step) = run_until(crashed, &[7000]);
         assert_eq!(reasons(&step), ["Pulled", "Created", "Started"]);
     }
 
@@ -814,12 +815,12 @@ mod tests {
         let (_, step) = run_until(pod(None, &[], "Always"), &[0, 400]);
         assert_eq!(step.status, None);
         assert_eq!(step.bind_to, None);
-        assert_eq!(step.requeue_after, Some(Duration::from_millis(600)));
+        assert_eq!(step.requeue_after, Some(Duration::from_millis(1600)));
     }
 
     #[test]
     fn a_normal_pod_runs_then_becomes_ready() {
-        let (running, step) = run_until(pod(None, &[], "Always"), &[0, 1000]);
+        let (running, step) = run_until(pod(None, &[], "Always"), &[0, 2000]);
         assert_eq!(phase(&running), "Running");
         let c = container(&running);
         assert!(!c.ready);
@@ -836,14 +837,18 @@ mod tests {
                 .starts_with("containerd://")
         );
         assert_eq!(condition(&running, "ContainersReady").status, "False");
-        assert_eq!(step.requeue_after, Some(Duration::from_secs(2)));
+        assert_eq!(step.requeue_after, Some(Duration::from_secs(3)));
 
-        let (ready, step) = run_until(running.clone(), &[3000]);
+        // Never early: not ready before the start second has settled plus the delay.
+        let (_, step) = run_until(running.clone(), &[4500]);
+        assert_eq!(step.status, None);
+        assert_eq!(step.requeue_after, Some(Duration::from_millis(500)));
+        let (ready, step) = run_until(running.clone(), &[5000]);
         assert!(container(&ready).ready);
         assert_eq!(condition(&ready, "Ready").status, "True");
         assert_eq!(
             condition(&ready, "Ready").last_transition_time,
-            Some(Time(at(3000)))
+            Some(Time(at(5000)))
         );
         assert_eq!(
             condition(&ready, "PodScheduled").last_transition_time,
@@ -858,7 +863,7 @@ mod tests {
 
     #[test]
     fn a_crashing_pod_loops_with_growing_restarts() {
-        let (crashed, step) = run_until(pod(Some("crash"), &[], "Always"), &[0, 1000, 2000]);
+        let (crashed, step) = run_until(pod(Some("crash"), &[], "Always"), &[0, 2000, 4000]);
         assert_eq!(phase(&crashed), "Running");
         let c = container(&crashed);
         let waiting = c.state.as_ref().unwrap().waiting.as_ref().unwrap();
@@ -867,17 +872,17 @@ mod tests {
         assert_eq!((last.exit_code, last.reason.as_deref()), (1, Some("Error")));
         assert_eq!(c.restart_count, 0);
         assert!(!c.ready);
-        assert_eq!(step.requeue_after, Some(Duration::from_secs(2)));
+        assert_eq!(step.requeue_after, Some(Duration::from_secs(3)));
 
-        let (restarted, _) = run_until(crashed, &[4000]);
+        let (restarted, _) = run_until(crashed, &[7000]);
         let c = container(&restarted);
         assert!(c.state.as_ref().unwrap().running.is_some());
         assert_eq!(c.restart_count, 1);
 
         // Crash again after 1 s; the back-off doubles to 4 s, then caps at 5 s.
-        let (again, step) = run_until(restarted, &[5000]);
-        assert_eq!(step.requeue_after, Some(Duration::from_secs(4)));
-        let (later, _) = run_until(again, &[9000, 10_000, 20_000, 21_000]);
+        let (again, step) = run_until(restarted, &[9000]);
+        assert_eq!(step.requeue_after, Some(Duration::from_secs(5)));
+        let (later, _) = run_until(again, &[14_000, 16_000, 22_000, 24_000]);
         let c = container(&later);
         assert_eq!(c.restart_count, 3);
         assert_eq!(condition(&later, "Ready").status, "False");
@@ -885,7 +890,7 @@ mod tests {
 
     #[test]
     fn never_ready_runs_forever_unready() {
-        let (pod, step) = run_until(pod(Some("never-ready"), &[], "Always"), &[0, 1000, 60_000]);
+        let (pod, step) = run_until(pod(Some("never-ready"), &[], "Always"), &[0, 2000, 60_000]);
         assert_eq!(phase(&pod), "Running");
         assert!(!container(&pod).ready);
         let ready = condition(&pod, "Ready");
@@ -900,7 +905,7 @@ mod tests {
 
     #[test]
     fn fail_ends_in_phase_failed() {
-        let (pod, step) = run_until(pod(Some("fail"), &[], "Always"), &[0, 1000, 4000]);
+        let (pod, step) = run_until(pod(Some("fail"), &[], "Always"), &[0, 2000, 6000]);
         assert_eq!(phase(&pod), "Failed");
         let t = container(&pod)
             .state
@@ -931,7 +936,7 @@ mod tests {
             controller: Some(true),
             ..OwnerReference::default()
         }]);
-        let (done, _) = run_until(job_pod.clone(), &[0, 1000, 4000]);
+        let (done, _) = run_until(job_pod.clone(), &[0, 2000, 6000]);
         assert_eq!(phase(&done), "Succeeded");
         assert_eq!(
             condition(&done, "Ready").reason.as_deref(),
@@ -940,7 +945,7 @@ mod tests {
 
         job_pod.spec.as_mut().unwrap().containers[0].command =
             Some(vec!["sh".into(), "-c".into(), "exit 3".into()]);
-        let (failed, _) = run_until(job_pod, &[0, 1000, 4000]);
+        let (failed, _) = run_until(job_pod, &[0, 2000, 6000]);
         assert_eq!(phase(&failed), "Failed");
         let t = container(&failed)
             .state
@@ -956,7 +961,7 @@ mod tests {
     fn on_failure_restarts_a_failing_command_in_place() {
         let (pod, _) = run_until(
             pod(None, &["sh", "-c", "exit 1"], "OnFailure"),
-            &[0, 1000, 4000],
+            &[0, 2000, 6000],
         );
         assert_eq!(phase(&pod), "Running");
         let c = container(&pod);
@@ -997,7 +1002,7 @@ mod tests {
         }]);
         let (pending, _) = run_until(p, &[0]);
         assert_eq!(condition(&pending, "Initialized").status, "False");
-        let (running, _) = run_until(pending, &[1000]);
+        let (running, _) = run_until(pending, &[2000]);
         assert_eq!(condition(&running, "Initialized").status, "True");
         let init = &running
             .status

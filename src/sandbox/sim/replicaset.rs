@@ -23,7 +23,7 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use serde_json::json;
 
-use super::clock::{after, earliest, stored, until};
+use super::clock::{after, earliest, settled, stored, until};
 use super::names::random_suffix;
 use super::{
     Component, Context, Notice, ReconcileError, SimConfig, drain, ignore_not_found,
@@ -118,15 +118,24 @@ pub fn plan_replicaset(
         .copied()
         .filter(|p| ready_since(p).is_some())
         .collect();
+    // With no minReadySeconds a pod is available the moment it is ready.
+    let available_at = |p: &Pod| {
+        ready_since(p).map(|since| {
+            if min_ready.is_zero() {
+                since
+            } else {
+                after(settled(since), min_ready)
+            }
+        })
+    };
     let available = ready
         .iter()
-        .filter(|p| ready_since(p).is_some_and(|since| after(since, min_ready) <= now))
+        .filter(|p| available_at(p).is_some_and(|at| at <= now))
         .count();
     let next_available = earliest(
         ready
             .iter()
-            .filter_map(|p| ready_since(p))
-            .map(|since| after(since, min_ready))
+            .filter_map(|p| available_at(p))
             .filter(|at| *at > now)
             .map(Some),
     );
@@ -798,7 +807,8 @@ mod tests {
         let status = plan.status.unwrap();
         assert_eq!(status.ready_replicas, Some(2));
         assert_eq!(status.available_replicas, Some(1));
-        assert_eq!(plan.requeue_after, Some(Duration::from_secs(20)));
+        // Ready at 90 s, stored to the second, available from 121 s.
+        assert_eq!(plan.requeue_after, Some(Duration::from_secs(21)));
     }
 
     #[test]
