@@ -410,7 +410,7 @@ fn advance_container(
         if now < restart_at {
             return (previous.clone(), Some(restart_at));
         }
-        return start_fresh(restart_count + 1, last_state);
+        return start_fresh(restart_count.saturating_add(1), last_state);
     }
     start_fresh(restart_count, last_state)
 }
