@@ -236,6 +236,17 @@ pub async fn run(args: &crate::cli::args::SandboxArgs) -> anyhow::Result<()> {
         ..SandboxConfig::default()
     })
     .await?;
+    let ready_delay = crate::crd::parse_go_duration(&args.ready_delay)
+        .with_context(|| format!("--ready-delay {:?} is not a duration", args.ready_delay))?;
+    // The simulated kubelet, ReplicaSet, Deployment and Job controllers talk to the server
+    // over HTTP like any other client; they stop when `_simulation` drops.
+    let _simulation = sim::spawn(
+        sandbox.client().await?,
+        sim::SimConfig {
+            ready_delay,
+            ..sim::SimConfig::default()
+        },
+    );
     std::fs::write(&args.kubeconfig_out, sandbox.kubeconfig_yaml())
         .with_context(|| format!("writing {}", args.kubeconfig_out.display()))?;
     {
