@@ -1375,3 +1375,38 @@ async fn sandbox_command_rejects_unimplemented_scenarios_and_bad_input() {
         .unwrap_err();
     assert!(error.to_string().contains("--listen"), "{error}");
 }
+
+#[tokio::test]
+async fn finalizers_hold_deletion_until_removed() {
+    let (sandbox, client) = start(SandboxConfig::default()).await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let mut held = config_map("held", &json!({}));
+    held.metadata.finalizers = Some(vec!["rolltop.dev/cleanup".into()]);
+    cms.create(&PostParams::default(), &held).await.unwrap();
+    cms.delete("held", &DeleteParams::default()).await.unwrap();
+    let marked = cms.get("held").await.unwrap();
+    assert!(marked.metadata.deletion_timestamp.is_some());
+    let rv = marked.metadata.resource_version.clone().unwrap();
+    let mut stream = cms
+        .watch(&WatchParams::default().timeout(10), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    cms.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    assert!(cms.get_opt("held").await.unwrap().is_none());
+    assert!(matches!(
+        stream.try_next().await.unwrap(),
+        Some(WatchEvent::Modified(_))
+    ));
+    assert!(matches!(
+        stream.try_next().await.unwrap(),
+        Some(WatchEvent::Deleted(_))
+    ));
+    sandbox.shutdown().await;
+}
