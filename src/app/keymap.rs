@@ -88,15 +88,19 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "Esc",
-        what: "back / close / clear filter",
+        what: "back, close, clear filter",
     },
     Binding {
         keys: "/",
-        what: "filter (Enter keeps, Esc clears, Ctrl-U empties)",
+        what: "filter as you type",
+    },
+    Binding {
+        keys: "Ctrl-U",
+        what: "clear the input line",
     },
     Binding {
         keys: ":",
-        what: "command: ns NAME|all, ctx NAME, ro, ar",
+        what: "command: ns, ctx, ro, ar",
     },
     Binding {
         keys: "S",
@@ -116,7 +120,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "r",
-        what: "retry an aborted rollout",
+        what: "retry aborted rollout",
     },
     Binding {
         keys: "R",
@@ -128,7 +132,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "i",
-        what: "set image (container, image)",
+        what: "set image",
     },
     Binding {
         keys: "s",
@@ -144,11 +148,15 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "y",
-        what: "YAML (in a dialog: send)",
+        what: "YAML; in a dialog: send",
+    },
+    Binding {
+        keys: "n",
+        what: "in a dialog: cancel",
     },
     Binding {
         keys: "f",
-        what: "fold / unfold old revisions",
+        what: "fold old revisions",
     },
     Binding {
         keys: "?",

@@ -12,7 +12,7 @@ use super::state::Scope;
 /// Rollout list data from the watcher of the current scope.
 #[derive(Debug, Clone)]
 pub enum RolloutEvent {
-    Upsert(RolloutSummary),
+    Upsert(Box<RolloutSummary>),
     Remove(ResourceKey),
     /// A complete list (watch start or restart): replaces everything atomically.
     Resynced(Vec<RolloutSummary>),

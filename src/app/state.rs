@@ -57,8 +57,8 @@ impl RolloutRow {
         let step = summary.step_text().unwrap_or_else(|| "-".to_owned());
         let (analysis, analysis_ascii) = match &summary.analysis {
             Some(run) if !run.counts.is_empty() => (
-                format!("{} {}", run.phase.glyph(), run.counts.to_text(false)),
-                format!("{} {}", run.phase.ascii_glyph(), run.counts.to_text(true)),
+                format!("{} {}", run.phase.word(), run.counts.to_text(false)),
+                format!("{} {}", run.phase.word(), run.counts.to_text(true)),
             ),
             Some(run) => (
                 format!("{} {}", run.phase.glyph(), run.phase.word()),

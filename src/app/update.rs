@@ -113,7 +113,7 @@ fn apply_rollout_event(state: &mut State, event: RolloutEvent) -> Vec<Effect> {
         RolloutEvent::Upsert(summary) => {
             state
                 .rollouts
-                .insert(summary.key.clone(), RolloutRow::new(summary));
+                .insert(summary.key.clone(), RolloutRow::new(*summary));
         }
         RolloutEvent::Remove(key) => {
             state.rollouts.remove(&key);
@@ -489,7 +489,7 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
         }
         ("ctx" | "context", Some(name)) => {
             reset_data(state);
-            state.context = name.to_owned();
+            name.clone_into(&mut state.context);
             notify(state, NoticeLevel::Info, format!("context: {name}"));
             vec![Effect::SwitchContext(name.to_owned())]
         }

@@ -486,6 +486,7 @@ pub enum SortColumn {
 }
 
 impl SortColumn {
+    #[must_use]
     pub fn next(self) -> Self {
         match self {
             Self::Attention => Self::Namespace,
@@ -528,7 +529,7 @@ pub fn human_duration(duration: Duration) -> String {
     if secs < 120 {
         format!("{secs}s")
     } else if mins < 10 {
-        if secs % 60 == 0 {
+        if secs.is_multiple_of(60) {
             format!("{mins}m")
         } else {
             format!("{mins}m{}s", secs % 60)
@@ -536,7 +537,7 @@ pub fn human_duration(duration: Duration) -> String {
     } else if hours < 3 {
         format!("{mins}m")
     } else if hours < 8 {
-        if mins % 60 == 0 {
+        if mins.is_multiple_of(60) {
             format!("{hours}h")
         } else {
             format!("{hours}h{}m", mins % 60)
@@ -544,7 +545,7 @@ pub fn human_duration(duration: Duration) -> String {
     } else if hours < 48 {
         format!("{hours}h")
     } else if days < 8 {
-        if hours % 24 == 0 {
+        if hours.is_multiple_of(24) {
             format!("{days}d")
         } else {
             format!("{days}d{}h", hours % 24)
@@ -553,7 +554,7 @@ pub fn human_duration(duration: Duration) -> String {
         format!("{days}d")
     } else {
         let years = days / 365;
-        if days % 365 == 0 {
+        if days.is_multiple_of(365) {
             format!("{years}y")
         } else {
             format!("{years}y{}d", days % 365)
@@ -728,7 +729,7 @@ mod tests {
             assert_eq!(summary.attention(), want, "{}", summary.key);
         }
 
-        let mut all = vec![
+        let mut all = [
             healthy.clone(),
             timed.clone(),
             mismatch.clone(),

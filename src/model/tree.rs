@@ -230,7 +230,7 @@ fn pod_node(pod: &PodView) -> Node {
     n.line.created = Some(pod.created);
     let mut info = format!("ready:{}/{}", pod.ready, pod.containers);
     if pod.restarts > 0 {
-        info.push_str(&format!(",restarts:{}", pod.restarts));
+        info = format!("{info},restarts:{}", pod.restarts);
     }
     n.line.info_ascii.clone_from(&info);
     n.line.info = info;
@@ -291,7 +291,7 @@ fn flatten(nodes: Vec<Node>, guides: &[Branch], depth: usize, out: &mut Vec<Tree
 /// `Folded` line unless `unfold` is set; the newest revision is never folded.
 pub fn build_tree(revisions: &[RevisionView], unfold: bool) -> Vec<TreeLine> {
     let mut sorted: Vec<&RevisionView> = revisions.iter().collect();
-    sorted.sort_by(|a, b| b.revision.cmp(&a.revision));
+    sorted.sort_by_key(|r| std::cmp::Reverse(r.revision));
     let mut roots = Vec::new();
     let mut folded = Vec::new();
     for (i, revision) in sorted.into_iter().enumerate() {
@@ -399,6 +399,7 @@ mod tests {
 
     #[test]
     fn tree_orders_revisions_and_draws_branches() {
+        use Branch::{Blank, Elbow, Pipe, Tee};
         let lines = build_tree(&revisions(), false);
         let summary: Vec<(usize, TreeKind, &str, &str, Vec<Branch>)> = lines
             .iter()
@@ -412,7 +413,6 @@ mod tests {
                 )
             })
             .collect();
-        use Branch::{Blank, Elbow, Pipe, Tee};
         assert_eq!(
             summary,
             vec![
