@@ -401,3 +401,49 @@ fn action_results_become_notices() {
     assert_eq!(notice.level, NoticeLevel::Error);
     assert!(notice.text.starts_with("abort default/nginx failed"));
 }
+
+#[test]
+fn incremental_upserts_and_removes_match_a_full_resort() {
+    let mut state = state(false);
+    update(
+        &mut state,
+        Msg::Rollouts(RolloutEvent::Resynced(many_rollouts(200, fixed_now()))),
+    );
+    press(&mut state, KeyCode::Char('/'));
+    typed(&mut state, "team-0");
+    press(&mut state, KeyCode::Enter);
+    let seventh = state.visible[7].to_string();
+    select(&mut state, &seventh);
+    let kept = state.selected_key().cloned().unwrap();
+    let shapes = field_reports(fixed_now());
+    for (i, mut summary) in many_rollouts(200, fixed_now())
+        .into_iter()
+        .enumerate()
+        .step_by(7)
+    {
+        // Change the shape so the row moves; some rows leave the filter, some join it.
+        let shape = &shapes[(i / 7) % shapes.len()];
+        summary.phase = shape.phase;
+        summary.aborted = shape.aborted;
+        summary.pause.clone_from(&shape.pause);
+        if i % 3 == 0 {
+            summary.key.namespace = format!("team-0{}", i % 10);
+        }
+        update(
+            &mut state,
+            Msg::Rollouts(RolloutEvent::Upsert(Box::new(summary))),
+        );
+    }
+    update(
+        &mut state,
+        Msg::Rollouts(RolloutEvent::Remove(ResourceKey::new(
+            "team-01",
+            "svc-00001",
+        ))),
+    );
+    let incremental = state.visible.clone();
+    super::update::recompute_visible(&mut state, None);
+    assert_eq!(incremental, state.visible);
+    assert!(!incremental.is_empty());
+    assert_eq!(state.selected_key(), Some(&kept));
+}

@@ -2,12 +2,13 @@
 //! reads (time comes in `Msg::Tick`), no I/O (the shell runs the returned effects). Each arm
 //! calls a small named function; anything that changes what is drawn sets `state.dirty`.
 
+use std::cmp::Ordering;
 use std::time::Duration;
 
 use chrono::TimeDelta;
 
 use crate::model::{
-    Action, ActionRefused, RolloutSummary, build_tree, compare_rollouts, plan_action,
+    Action, ActionRefused, ResourceKey, RolloutSummary, build_tree, compare_rollouts, plan_action,
 };
 
 use super::keymap::{ActionKey, InputEdit, Intent, KeyContext, intent};
@@ -109,14 +110,21 @@ fn tick(state: &mut State, now: chrono::DateTime<chrono::Utc>) {
 
 fn apply_rollout_event(state: &mut State, event: RolloutEvent) -> Vec<Effect> {
     let selected = state.selected_key().cloned();
+    // One event moves one row (O(n) memmove, O(log n) comparisons); only a resync re-sorts.
     match event {
         RolloutEvent::Upsert(summary) => {
+            let key = summary.key.clone();
+            unplace_row(state, &key);
             state
                 .rollouts
-                .insert(summary.key.clone(), RolloutRow::new(*summary));
+                .insert(key.clone(), RolloutRow::new(*summary));
+            place_row(state, key);
+            reselect(state, selected.as_ref());
         }
         RolloutEvent::Remove(key) => {
+            unplace_row(state, &key);
             state.rollouts.remove(&key);
+            reselect(state, selected.as_ref());
         }
         RolloutEvent::Resynced(items) => {
             state.rollouts = items
@@ -125,10 +133,10 @@ fn apply_rollout_event(state: &mut State, event: RolloutEvent) -> Vec<Effect> {
                 .collect();
             state.synced = true;
             state.watch_error = None;
+            recompute_visible(state, selected.as_ref());
         }
     }
     state.last_event = Some(state.now);
-    recompute_visible(state, selected.as_ref());
     let mut effects = Vec::new();
     if let View::Detail(detail) = &state.view
         && !state.rollouts.contains_key(&detail.key)
@@ -142,8 +150,42 @@ fn apply_rollout_event(state: &mut State, event: RolloutEvent) -> Vec<Effect> {
     effects
 }
 
+/// Removes `key` from the visible index if it is there.
+fn unplace_row(state: &mut State, key: &ResourceKey) {
+    if let Some(index) = state.visible.iter().position(|k| k == key) {
+        state.visible.remove(index);
+    }
+}
+
+/// Inserts `key` at its sorted place in the visible index when it passes the filter.
+fn place_row(state: &mut State, key: ResourceKey) {
+    let Some(row) = state.rollouts.get(&key) else {
+        return;
+    };
+    if !row.matches(&state.filter.to_lowercase()) {
+        return;
+    }
+    let column = state.sort;
+    let index = state.visible.partition_point(|other| {
+        state.rollouts.get(other).is_some_and(|other| {
+            compare_rollouts(&other.summary, &row.summary, column) == Ordering::Less
+        })
+    });
+    state.visible.insert(index, key);
+}
+
+/// Keeps the selection on the same rollout after the index changed under it.
+fn reselect(state: &mut State, keep: Option<&ResourceKey>) {
+    if let Some(key) = keep
+        && let Some(index) = state.visible.iter().position(|k| k == key)
+    {
+        state.selected = index;
+    }
+    clamp_selection(state);
+}
+
 /// Filters and sorts the keys, keeping the selection on the same rollout when it survives.
-pub fn recompute_visible(state: &mut State, keep: Option<&crate::model::ResourceKey>) {
+pub fn recompute_visible(state: &mut State, keep: Option<&ResourceKey>) {
     let needle = state.filter.to_lowercase();
     let mut rows: Vec<&RolloutRow> = state
         .rollouts
@@ -156,12 +198,7 @@ pub fn recompute_visible(state: &mut State, keep: Option<&crate::model::Resource
         .into_iter()
         .map(|row| row.summary.key.clone())
         .collect();
-    if let Some(key) = keep
-        && let Some(index) = state.visible.iter().position(|k| k == key)
-    {
-        state.selected = index;
-    }
-    clamp_selection(state);
+    reselect(state, keep);
     state.dirty = true;
 }
 
@@ -249,7 +286,7 @@ fn apply_intent(state: &mut State, intent: Intent) -> Vec<Effect> {
     }
 }
 
-fn with_target(state: &State, effect: fn(crate::model::ResourceKey) -> Effect) -> Vec<Effect> {
+fn with_target(state: &State, effect: fn(ResourceKey) -> Effect) -> Vec<Effect> {
     state
         .target_key()
         .cloned()
