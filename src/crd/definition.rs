@@ -1,15 +1,15 @@
 //! The CustomResourceDefinitions rolltop installs (`rolltop install-crds`), and their
 //! server-side apply.
 //!
-//! Names, short names, printer columns and subresources follow upstream Argo Rollouts. The
+//! Names, short names, printer columns and subresources follow upstream Argo Rollouts (only
+//! Rollout serves `status` and `scale`; see [`crds`]). The
 //! schemas are deliberately permissive (`spec` and `status` are objects that preserve unknown
 //! fields, plus the few typed paths the scale subresource reads): a derived schema would make the
 //! API server prune or reject fields of newer Argo versions, and Argo's own controller validates
 //! specs itself.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceDefinition, CustomResourceSubresourceStatus, CustomResourceSubresources,
-    CustomResourceValidation, JSONSchemaProps,
+    CustomResourceDefinition, CustomResourceValidation, JSONSchemaProps,
 };
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::crd::v1::CustomResourceExt;
@@ -74,18 +74,29 @@ fn permissive_schema(
     serde_json::from_value(schema).unwrap_or_default()
 }
 
-/// Fills in what the derive leaves open: the schema, and the status subresource on every kind
-/// (the templates have no status, but upstream serves the subresource uniformly).
-fn finish(mut crd: CustomResourceDefinition, schema: &JSONSchemaProps) -> CustomResourceDefinition {
+/// Which subresources a kind serves. Only Rollout has `status` (and `scale`): Argo's analysis
+/// and experiment controllers write AnalysisRun and Experiment status with merge patches on the
+/// main resource, which an API server would silently drop if a status subresource existed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Subresources {
+    /// Keep what the derive declared (status + scale for Rollout).
+    AsDerived,
+    /// Serve none.
+    None,
+}
+
+/// Fills in what the derive leaves open: the schema, and the subresources upstream serves.
+fn finish(
+    mut crd: CustomResourceDefinition,
+    schema: &JSONSchemaProps,
+    subresources: Subresources,
+) -> CustomResourceDefinition {
     for version in &mut crd.spec.versions {
         version.schema = Some(CustomResourceValidation {
             open_api_v3_schema: Some(schema.clone()),
         });
-        let subresources = version
-            .subresources
-            .get_or_insert_with(CustomResourceSubresources::default);
-        if subresources.status.is_none() {
-            subresources.status = Some(CustomResourceSubresourceStatus(json!({})));
+        if subresources == Subresources::None {
+            version.subresources = None;
         }
     }
     crd
@@ -105,11 +116,11 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         }),
     );
     vec![
-        finish(Rollout::crd(), &rollout_schema),
-        finish(AnalysisTemplate::crd(), &plain()),
-        finish(ClusterAnalysisTemplate::crd(), &plain()),
-        finish(AnalysisRun::crd(), &plain()),
-        finish(Experiment::crd(), &plain()),
+        finish(Rollout::crd(), &rollout_schema, Subresources::AsDerived),
+        finish(AnalysisTemplate::crd(), &plain(), Subresources::None),
+        finish(ClusterAnalysisTemplate::crd(), &plain(), Subresources::None),
+        finish(AnalysisRun::crd(), &plain(), Subresources::None),
+        finish(Experiment::crd(), &plain(), Subresources::None),
     ]
 }
 
@@ -148,9 +159,15 @@ pub async fn install(client: &kube::Client) -> Result<Vec<String>, InstallError>
                 name: name.clone(),
                 source,
             })?;
+        // Compare what we apply, not resourceVersions: the API server's own CRD controller
+        // writes status conditions (Established, NamesAccepted) at any time.
         let action = match before {
             None => "created",
-            Some(old) if old.metadata.resource_version == after.metadata.resource_version => {
+            Some(old)
+                if old.spec == after.spec
+                    && old.metadata.labels == after.metadata.labels
+                    && old.metadata.annotations == after.metadata.annotations =>
+            {
                 "unchanged"
             }
             Some(_) => "configured",

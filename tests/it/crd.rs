@@ -8,11 +8,14 @@ use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use rolltop::crd::install;
 use rolltop::crd::{
     AnalysisPhase, AnalysisRun, AnalysisTemplate, CanaryStep, ClusterAnalysisTemplate,
     DurationError, Experiment, Rollout, RolloutPhase, RolloutSpec, StrategyKind, crds, crds_yaml,
     parse_go_duration, parse_pause_duration,
 };
+use rolltop::sandbox::{Sandbox, SandboxConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -821,12 +824,15 @@ fn crds_carry_upstream_names_columns_and_subresources() {
             .map(|c| c.name.as_str())
             .collect();
         assert_eq!(column_names, columns, "columns of {kind}");
-        let subresources = version.subresources.as_ref().unwrap();
-        assert!(
-            subresources.status.is_some(),
-            "status subresource on {kind}"
-        );
-        assert_eq!(subresources.scale.is_some(), kind == "Rollout");
+        // Only Rollout serves subresources: Argo's analysis and experiment controllers write
+        // status through the main resource, which a status subresource would make a no-op.
+        match &version.subresources {
+            Some(subresources) => {
+                assert_eq!(kind, "Rollout", "{kind} serves subresources");
+                assert!(subresources.status.is_some() && subresources.scale.is_some());
+            }
+            None => assert_ne!(kind, "Rollout", "Rollout lacks its subresources"),
+        }
     }
     let scale = crds[0].spec.versions[0]
         .subresources
@@ -964,4 +970,162 @@ fn duration_parsers_follow_argo_rules() {
             "pause duration {input:?}"
         );
     }
+}
+
+/// A fixture document made creatable: server-owned metadata removed, moved to `namespace`.
+fn creatable(mut doc: Value, namespace: &str) -> Value {
+    let metadata = doc["metadata"].as_object_mut().unwrap();
+    for owned in [
+        "resourceVersion",
+        "uid",
+        "creationTimestamp",
+        "generation",
+        "managedFields",
+        "ownerReferences",
+    ] {
+        metadata.remove(owned);
+    }
+    metadata.insert("namespace".into(), json!(namespace));
+    doc
+}
+
+fn fixture_doc(file: &str, kind: &str, name: &str) -> Value {
+    documents(file)
+        .into_iter()
+        .find(|doc| doc["kind"] == kind && doc["metadata"]["name"] == name)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn install_applies_crds_and_objects_survive_the_api_server() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let client = sandbox.client().await.unwrap();
+
+    // An older rollouts CRD without short names is already there: install takes it over.
+    let crd_api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut stale = crds().remove(0);
+    stale.spec.names.short_names = None;
+    crd_api
+        .create(&PostParams::default(), &stale)
+        .await
+        .unwrap();
+
+    let first = install(&client).await.unwrap();
+    let expected: Vec<String> = [
+        "rollouts.argoproj.io configured",
+        "analysistemplates.argoproj.io created",
+        "clusteranalysistemplates.argoproj.io created",
+        "analysisruns.argoproj.io created",
+        "experiments.argoproj.io created",
+    ]
+    .iter()
+    .map(|line| format!("customresourcedefinition.apiextensions.k8s.io/{line}"))
+    .collect();
+    assert_eq!(first, expected);
+    let second = install(&client).await.unwrap();
+    assert!(
+        second.iter().all(|line| line.ends_with(" unchanged")),
+        "re-applying identical CRDs: {second:?}"
+    );
+
+    for wanted in crds() {
+        let name = wanted.metadata.name.clone().unwrap();
+        let stored = crd_api.get(&name).await.unwrap();
+        assert_eq!(stored.spec, wanted.spec, "{name} as stored");
+    }
+
+    // Discovery now serves the kinds with upstream's short names (what `kubectl get ro` needs).
+    let request = http::Request::get("/apis/argoproj.io/v1alpha1")
+        .body(Vec::new())
+        .unwrap();
+    let discovery: Value = client.request(request).await.unwrap();
+    let resources = discovery["resources"].as_array().unwrap();
+    let short_names = |plural: &str| {
+        resources
+            .iter()
+            .find(|r| r["name"] == plural)
+            .map(|r| r["shortNames"].clone())
+    };
+    assert_eq!(short_names("rollouts"), Some(json!(["ro"])));
+    assert_eq!(short_names("analysisruns"), Some(json!(["ar"])));
+    assert!(short_names("rollouts/status").is_some());
+    assert!(short_names("analysisruns/status").is_none());
+
+    // A Rollout with fields rolltop does not model goes in and comes back unchanged, spec and
+    // status (status through its subresource, as controllers write it).
+    let doc = creatable(
+        fixture_doc("future-fields.yaml", "Rollout", "from-the-future"),
+        "default",
+    );
+    let rollout: Rollout = serde_json::from_value(doc.clone()).unwrap();
+    let rollouts: Api<Rollout> = Api::namespaced(client.clone(), "default");
+    rollouts
+        .create(&PostParams::default(), &rollout)
+        .await
+        .unwrap();
+    rollouts
+        .patch_status(
+            "from-the-future",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": doc["status"].clone()})),
+        )
+        .await
+        .unwrap();
+    let read = rollouts.get("from-the-future").await.unwrap();
+    let read_json = serde_json::to_value(&read).unwrap();
+    assert_eq!(read_json["spec"], doc["spec"]);
+    assert_eq!(read_json["status"], doc["status"]);
+    assert_eq!(read.metadata.annotations, rollout.metadata.annotations);
+    let listed = rollouts.list(&ListParams::default()).await.unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].spec, rollout.spec);
+
+    // The same for an AnalysisRun with measurements and a cluster-scoped template.
+    let run_doc = creatable(
+        fixture_doc(
+            "analysisrun-measurements.yaml",
+            "AnalysisRun",
+            "checkout-7d4f9c8b6-5",
+        ),
+        "default",
+    );
+    // No status subresource: the status is stored with the object, as Argo's analysis
+    // controller expects when it merge-patches `status` on the main resource.
+    let run: AnalysisRun = serde_json::from_value(run_doc.clone()).unwrap();
+    let runs: Api<AnalysisRun> = Api::namespaced(client.clone(), "default");
+    let created_run = runs.create(&PostParams::default(), &run).await.unwrap();
+    assert_eq!(created_run.status, run.status);
+    runs.patch(
+        "checkout-7d4f9c8b6-5",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"phase": "Successful"}})),
+    )
+    .await
+    .unwrap();
+    let read_run = runs.get("checkout-7d4f9c8b6-5").await.unwrap();
+    assert_eq!(read_run.spec, run.spec);
+    assert_eq!(read_run.phase(), Some(AnalysisPhase::Successful));
+    assert_eq!(
+        read_run.status.as_ref().unwrap().metric_results,
+        run.status.as_ref().unwrap().metric_results
+    );
+
+    let template: ClusterAnalysisTemplate = serde_json::from_value(fixture_doc(
+        "cluster-analysis-template.yaml",
+        "ClusterAnalysisTemplate",
+        "success-rate",
+    ))
+    .unwrap();
+    let templates: Api<ClusterAnalysisTemplate> = Api::all(client.clone());
+    templates
+        .create(&PostParams::default(), &template)
+        .await
+        .unwrap();
+    assert_eq!(
+        templates.get("success-rate").await.unwrap().spec,
+        template.spec
+    );
+
+    sandbox.shutdown().await;
 }
