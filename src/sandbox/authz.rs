@@ -131,6 +131,7 @@ pub fn forbidden(a: &Attributes) -> ApiError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -194,7 +195,11 @@ mod tests {
         ];
         for (rule, a, expected) in cases {
             let rule: DenyRule = rule.parse().unwrap();
-            assert_eq!(is_denied(&[rule.clone()], &a), expected, "{rule} {a:?}");
+            assert_eq!(
+                is_denied(std::slice::from_ref(&rule), &a),
+                expected,
+                "{rule} {a:?}"
+            );
         }
     }
 

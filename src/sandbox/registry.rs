@@ -95,6 +95,10 @@ struct Builtin {
     scale: bool,
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a const table row constructor, one column each"
+)]
 const fn builtin(
     group: &'static str,
     version: &'static str,
@@ -470,6 +474,7 @@ impl Registry {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -1106,11 +1106,9 @@ impl WatchSpec {
             .as_ref()
             .is_some_and(|p| self.matches(change, p));
         match (change.change_type, before, now) {
-            (ChangeType::Added, _, true) => Some("ADDED"),
-            (ChangeType::Deleted, _, true) => Some("DELETED"),
+            (ChangeType::Added, _, true) | (ChangeType::Modified, false, true) => Some("ADDED"),
+            (ChangeType::Deleted, _, true) | (ChangeType::Modified, true, false) => Some("DELETED"),
             (ChangeType::Modified, true, true) => Some("MODIFIED"),
-            (ChangeType::Modified, false, true) => Some("ADDED"),
-            (ChangeType::Modified, true, false) => Some("DELETED"),
             _ => None,
         }
     }

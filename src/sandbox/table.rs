@@ -77,7 +77,7 @@ fn builtin_columns(kind: &ResourceKind) -> Option<Vec<Column>> {
             col("Status", "string", 0),
             col("Age", "string", 0),
         ],
-        ("", "events") | ("events.k8s.io", "events") => vec![
+        ("" | "events.k8s.io", "events") => vec![
             col("Last Seen", "string", 0),
             col("Type", "string", 0),
             col("Reason", "string", 0),
@@ -366,7 +366,7 @@ fn builtin_cells(kind: &ResourceKind, o: &Value, now: DateTime<Utc>) -> Vec<Valu
             ),
             json!(created),
         ],
-        ("", "events") | ("events.k8s.io", "events") => {
+        ("" | "events.k8s.io", "events") => {
             let regarding = p("/involvedObject").or(p("/regarding"));
             let object = regarding.map_or_else(String::new, |r| {
                 format!(
@@ -591,8 +591,8 @@ fn column_definitions(kind: &ResourceKind) -> Vec<Value> {
     defs
 }
 
-fn cells(kind: &ResourceKind, object: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    if builtin_columns(kind).is_some() {
+fn cells(kind: &ResourceKind, builtin: bool, object: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    if builtin {
         return builtin_cells(kind, object, now);
     }
     let mut cells = vec![json!(text(object.pointer("/metadata/name")))];
@@ -633,8 +633,14 @@ impl IncludeObject {
     }
 }
 
-fn row(kind: &ResourceKind, object: &Value, include: IncludeObject, now: DateTime<Utc>) -> Value {
-    let mut row = json!({"cells": cells(kind, object, now)});
+fn row(
+    kind: &ResourceKind,
+    builtin: bool,
+    object: &Value,
+    include: IncludeObject,
+    now: DateTime<Utc>,
+) -> Value {
+    let mut row = json!({"cells": cells(kind, builtin, object, now)});
     match include {
         IncludeObject::None => {}
         IncludeObject::Metadata => {
@@ -663,16 +669,18 @@ pub fn to_table(
     if let Some(token) = continue_token {
         metadata["continue"] = json!(token);
     }
+    let builtin = builtin_columns(kind).is_some();
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": metadata,
         "columnDefinitions": column_definitions(kind),
-        "rows": objects.iter().map(|o| row(kind, o, include, now)).collect::<Vec<_>>(),
+        "rows": objects.iter().map(|o| row(kind, builtin, o, include, now)).collect::<Vec<_>>(),
     })
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::sandbox::registry::Registry;

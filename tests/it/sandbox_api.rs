@@ -81,7 +81,7 @@ fn api_error(error: kube::Error) -> kube::core::Status {
     }
 }
 
-fn config_map(name: &str, labels: Value) -> ConfigMap {
+fn config_map(name: &str, labels: &Value) -> ConfigMap {
     serde_json::from_value(
         json!({"metadata": {"name": name, "labels": labels}, "data": {"k": "v"}}),
     )
@@ -104,7 +104,7 @@ async fn create_get_list_replace_delete_typed() {
 
     let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
     let created = cms
-        .create(&PostParams::default(), &config_map("web", json!({})))
+        .create(&PostParams::default(), &config_map("web", &json!({})))
         .await
         .unwrap();
     assert_eq!(created.metadata.namespace.as_deref(), Some("default"));
@@ -112,14 +112,14 @@ async fn create_get_list_replace_delete_typed() {
     assert!(created.metadata.uid.is_some() && created.metadata.creation_timestamp.is_some());
 
     let again = api_error(
-        cms.create(&PostParams::default(), &config_map("web", json!({})))
+        cms.create(&PostParams::default(), &config_map("web", &json!({})))
             .await
             .unwrap_err(),
     );
     assert_eq!((again.code, again.reason.as_str()), (409, "AlreadyExists"));
     assert_eq!(again.message, "configmaps \"web\" already exists");
 
-    let mut generated = config_map("", json!({}));
+    let mut generated = config_map("", &json!({}));
     generated.metadata.name = None;
     generated.metadata.generate_name = Some("gen-".into());
     let generated = cms
@@ -129,7 +129,7 @@ async fn create_get_list_replace_delete_typed() {
     assert!(generated.metadata.name.unwrap().starts_with("gen-"));
 
     let invalid = api_error(
-        cms.create(&PostParams::default(), &config_map("Not_Valid", json!({})))
+        cms.create(&PostParams::default(), &config_map("Not_Valid", &json!({})))
             .await
             .unwrap_err(),
     );
@@ -145,7 +145,7 @@ async fn create_get_list_replace_delete_typed() {
     let missing_ns: Api<ConfigMap> = Api::namespaced(client.clone(), "nowhere");
     let missing = api_error(
         missing_ns
-            .create(&PostParams::default(), &config_map("x", json!({})))
+            .create(&PostParams::default(), &config_map("x", &json!({})))
             .await
             .unwrap_err(),
     );
@@ -177,7 +177,7 @@ async fn create_get_list_replace_delete_typed() {
         dry_run: true,
         ..PostParams::default()
     };
-    cms.create(&dry, &config_map("dry", json!({})))
+    cms.create(&dry, &config_map("dry", &json!({})))
         .await
         .unwrap();
     assert!(cms.get_opt("dry").await.unwrap().is_none());
@@ -348,7 +348,7 @@ async fn selectors_and_pagination() {
         ("c", json!({"app": "api"})),
         ("d", json!({})),
     ] {
-        cms.create(&PostParams::default(), &config_map(name, labels))
+        cms.create(&PostParams::default(), &config_map(name, &labels))
             .await
             .unwrap();
     }
@@ -424,7 +424,7 @@ async fn watch_events_resume_and_expire() {
         .boxed();
     cms.create(
         &PostParams::default(),
-        &config_map("w", json!({"app": "x"})),
+        &config_map("w", &json!({"app": "x"})),
     )
     .await
     .unwrap();
@@ -463,7 +463,7 @@ async fn watch_events_resume_and_expire() {
     for i in 0..6 {
         cms.create(
             &PostParams::default(),
-            &config_map(&format!("n{i}"), json!({})),
+            &config_map(&format!("n{i}"), &json!({})),
         )
         .await
         .unwrap();
@@ -778,7 +778,7 @@ async fn deny_rules_and_self_subject_access_reviews() {
         .unwrap();
     assert!(allowed.status.unwrap().allowed);
     let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
-    cms.create(&PostParams::default(), &config_map("keep", json!({})))
+    cms.create(&PostParams::default(), &config_map("keep", &json!({})))
         .await
         .unwrap();
     assert_eq!(
@@ -798,7 +798,7 @@ async fn deny_rules_and_self_subject_access_reviews() {
 async fn malformed_bodies_and_media_types_lose_nothing() {
     let (sandbox, client) = start(SandboxConfig::default()).await;
     let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
-    cms.create(&PostParams::default(), &config_map("safe", json!({})))
+    cms.create(&PostParams::default(), &config_map("safe", &json!({})))
         .await
         .unwrap();
     let http = reqwest::Client::new();
@@ -1101,7 +1101,7 @@ async fn discovery_tables_and_openapi_over_http() {
         .unwrap();
     let (resource, caps) = discovery
         .groups()
-        .flat_map(|g| g.recommended_resources())
+        .flat_map(kube::discovery::ApiGroup::recommended_resources)
         .find(|(r, _)| r.plural == "rollouts")
         .unwrap();
     assert_eq!(resource.group, "argoproj.io");
