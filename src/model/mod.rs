@@ -6,6 +6,7 @@ pub mod action;
 pub mod event;
 pub mod field_reports;
 pub mod rollout;
+pub mod rollout_crd;
 pub mod tree;
 
 pub use action::{
@@ -17,4 +18,5 @@ pub use rollout::{
     Replicas, ResourceKey, RolloutSummary, SortColumn, StepKind, StepState, StepView, Strategy,
     age, compare_rollouts, human_duration,
 };
+pub use rollout_crd::RolloutExtras;
 pub use tree::{Branch, RevisionView, StatusMark, Tone, TreeKind, TreeLine, build_tree};
