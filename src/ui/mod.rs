@@ -70,6 +70,40 @@ pub fn draw(area: Rect, buf: &mut Buffer, state: &State, theme: &Theme) {
         Overlay::Help => overlay::render_help(area, buf, theme),
         Overlay::Confirm(confirm) => overlay::render_confirm(area, buf, confirm, theme),
     }
+    if theme.symbols.ascii {
+        to_ascii(area, buf);
+    }
+}
+
+/// `--ascii` promises ASCII only: text from the cluster or from model strings (arrows,
+/// ellipses, glyphs) is folded cell by cell into the closest ASCII character.
+fn to_ascii(area: Rect, buf: &mut Buffer) {
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            let cell = &mut buf[(x, y)];
+            if cell.symbol().is_ascii() {
+                continue;
+            }
+            let folded = match cell.symbol() {
+                "→" | "▶" | "›" => ">",
+                "←" | "‹" => "<",
+                "↑" => "^",
+                "↓" => "v",
+                "…" | "◌" => "~",
+                "≠" | "⚠" | "⚑" => "!",
+                "·" | "│" | "┃" | "║" => "|",
+                "✖" | "×" => "x",
+                "॥" => "=",
+                "◷" | "○" | "•" | "░" => ".",
+                "█" | "▇" | "▆" => "#",
+                "─" | "━" | "═" => "-",
+                "✔" | "╭" | "╮" | "╰" | "╯" | "┌" | "┐" | "└" | "┘" | "├" | "┤" | "┬" | "┴"
+                | "┼" => "+",
+                _ => "?",
+            };
+            cell.set_symbol(folded);
+        }
+    }
 }
 
 /// Writes `text` clipped to `width` cells; returns the column after it.

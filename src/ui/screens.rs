@@ -238,3 +238,49 @@ fn selection_and_status_use_theme_roles() {
         theme.style(Role::Paused).fg.unwrap()
     );
 }
+
+#[test]
+fn ascii_mode_draws_only_ascii_on_every_screen() {
+    let theme = ascii();
+    let mut screens = Vec::new();
+    let mut state = state(80, 24, false);
+    screens.push(screen(&state, &theme));
+    press(&mut state, KeyCode::Char('?'));
+    screens.push(screen(&state, &theme));
+    press(&mut state, KeyCode::Esc);
+    for (namespace, name) in [
+        ("argo-apl", "rollouts-demo"),
+        ("hoge", "sample"),
+        ("default", "nginx"),
+    ] {
+        let mut state = self::state(80, 24, false);
+        open(&mut state, namespace, name);
+        screens.push(screen(&state, &theme));
+        press(&mut state, KeyCode::Char('p'));
+        screens.push(screen(&state, &theme));
+    }
+    let mut state = State::new(StartOptions {
+        context: "kind".into(),
+        cluster: "kind".into(),
+        scope: Scope::AllNamespaces,
+        readonly: false,
+        now: fixed_now(),
+    });
+    update(
+        &mut state,
+        Msg::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
+    screens.push(screen(&state, &theme));
+    for backend in screens {
+        for cell in backend.buffer().content() {
+            assert!(
+                cell.symbol().is_ascii(),
+                "{:?} in\n{backend}",
+                cell.symbol()
+            );
+        }
+    }
+}
