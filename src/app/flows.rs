@@ -447,3 +447,39 @@ fn incremental_upserts_and_removes_match_a_full_resort() {
     assert!(!incremental.is_empty());
     assert_eq!(state.selected_key(), Some(&kept));
 }
+
+#[test]
+fn terminal_events_become_messages() {
+    use crossterm::event::{Event, KeyEventKind};
+    let press = KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE);
+    let mut release = press;
+    release.kind = KeyEventKind::Release;
+    assert!(matches!(Msg::from_terminal(Event::Key(press)), Some(Msg::Key(k)) if k == press));
+    assert!(Msg::from_terminal(Event::Key(release)).is_none());
+    assert!(matches!(
+        Msg::from_terminal(Event::Resize(100, 30)),
+        Some(Msg::Resize {
+            width: 100,
+            height: 30
+        })
+    ));
+    assert!(Msg::from_terminal(Event::FocusGained).is_none());
+}
+
+#[test]
+fn a_failed_watch_marks_the_data_stale_until_the_next_resync() {
+    let mut state = state(false);
+    update(
+        &mut state,
+        Msg::WatchFailed {
+            error: "connection refused".into(),
+        },
+    );
+    assert_eq!(state.watch_error.as_deref(), Some("connection refused"));
+    assert_eq!(state.rollouts.len(), 5);
+    update(
+        &mut state,
+        Msg::Rollouts(RolloutEvent::Resynced(field_reports(fixed_now()))),
+    );
+    assert_eq!(state.watch_error, None);
+}

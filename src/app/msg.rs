@@ -3,7 +3,7 @@
 //! Time arrives only as `Msg::Tick(now)`, so `update` never reads a clock.
 
 use chrono::{DateTime, Utc};
-use crossterm::event::KeyEvent;
+use crossterm::event::{Event, KeyEvent, KeyEventKind};
 
 use crate::model::{ActionPlan, EventView, ResourceKey, RevisionView, RolloutSummary};
 
@@ -42,6 +42,18 @@ pub enum Msg {
         verb: String,
         outcome: Result<(), String>,
     },
+}
+
+impl Msg {
+    /// A terminal event as a message: key presses and repeats, and resizes. Key releases
+    /// (sent by terminals with the kitty protocol), focus, mouse and paste are dropped.
+    pub fn from_terminal(event: Event) -> Option<Self> {
+        match event {
+            Event::Key(key) if key.kind != KeyEventKind::Release => Some(Self::Key(key)),
+            Event::Resize(width, height) => Some(Self::Resize { width, height }),
+            _ => None,
+        }
+    }
 }
 
 /// Work for the shell; `update` never does I/O itself.

@@ -57,6 +57,7 @@ pub fn field_reports(now: DateTime<Utc>) -> Vec<RolloutSummary> {
         duration: None,
     });
     r1.fully_promoted = false;
+    r1.traffic_routed = true;
     r1.stable_image = Some("argoproj/rollouts-demo:blue".into());
     r1.canary_image = Some("argoproj/rollouts-demo:yellow".into());
     r1.containers = vec!["rollouts-demo".into()];
@@ -73,6 +74,7 @@ pub fn field_reports(now: DateTime<Utc>) -> Vec<RolloutSummary> {
         StepView::new(StepKind::Pause, ""),
     ];
     r2.step_index = Some(2);
+    r2.traffic_routed = true;
     r2.stable_image = Some("tomozo/web:1.4.2".into());
     r2.canary_image = Some("tomozo/web:1.4.2".into());
     r2.containers = vec!["tomozo".into()];
@@ -171,6 +173,7 @@ pub fn field_reports(now: DateTime<Utc>) -> Vec<RolloutSummary> {
             ..AnalysisCounts::default()
         },
     });
+    r5.traffic_routed = true;
     r5.stable_image = Some("quay.io/brancz/prometheus-example-app:v0.1.0".into());
     r5.canary_image = Some("quay.io/brancz/prometheus-example-app:v0.2.0".into());
     r5.containers = vec!["rollouts-demo".into()];

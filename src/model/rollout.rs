@@ -321,6 +321,9 @@ pub struct RolloutSummary {
     pub desired_weight: u8,
     /// Weight the traffic router (or replica ratio) has applied (the CLI's ActualWeight).
     pub actual_weight: u8,
+    /// A traffic router (Istio, ALB, NGINX, SMI, ...) sets the weight; without one the weight
+    /// follows available pod counts.
+    pub traffic_routed: bool,
     pub pause: Option<PauseInfo>,
     /// `spec.paused`.
     pub spec_paused: bool,
@@ -355,6 +358,7 @@ impl RolloutSummary {
             steps: Vec::new(),
             desired_weight: 100,
             actual_weight: 100,
+            traffic_routed: false,
             pause: None,
             spec_paused: false,
             controller_pause: false,

@@ -253,6 +253,7 @@ fn set_weights(summary: &mut RolloutSummary, rollout: &Rollout) {
         return;
     };
     let routing = rollout.traffic_routing();
+    summary.traffic_routed = routing.is_some();
     let max = routing.and_then(|r| r.max_traffic_weight).unwrap_or(100);
     let steps = rollout.steps();
     let index = summary.step_index.map_or(0, |i| i as usize);
@@ -351,6 +352,7 @@ mod tests {
             ["setWeight 5", "pause"]
         );
         assert_eq!((s.desired_weight, s.actual_weight), (5, 5));
+        assert!(s.traffic_routed);
         assert!(s.is_manual_pause());
         assert!(!s.fully_promoted);
         assert_eq!(

@@ -284,3 +284,27 @@ fn ascii_mode_draws_only_ascii_on_every_screen() {
         }
     }
 }
+
+#[test]
+fn stale_data_says_how_stale_and_why() {
+    let mut state = state(80, 24, false);
+    update(
+        &mut state,
+        Msg::WatchFailed {
+            error: "connection refused".into(),
+        },
+    );
+    update(
+        &mut state,
+        Msg::Tick(fixed_now() + chrono::TimeDelta::seconds(95)),
+    );
+    insta::assert_snapshot!("list_stale_80x24", screen(&state, &dark()));
+    update(
+        &mut state,
+        Msg::Resize {
+            width: 160,
+            height: 24,
+        },
+    );
+    insta::assert_snapshot!("list_stale_160x24", screen(&state, &dark()));
+}

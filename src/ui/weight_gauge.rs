@@ -136,8 +136,14 @@ pub fn render_weight_gauge(area: Rect, buf: &mut Buffer, summary: &RolloutSummar
     let (note, role) = if summary.weights_differ() {
         (
             format!(
-                "   {} desired {}% {} actual {actual}%: router not applied yet",
-                s.mismatch, summary.desired_weight, s.mismatch
+                "   {} desired {}%, actual {actual}%: {}",
+                s.mismatch,
+                summary.desired_weight,
+                if summary.traffic_routed {
+                    "traffic router not updated yet"
+                } else {
+                    "no traffic router, weight follows available pods"
+                }
             ),
             Role::GaugeMismatch,
         )
