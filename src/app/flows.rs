@@ -454,16 +454,16 @@ fn terminal_events_become_messages() {
     let press = KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE);
     let mut release = press;
     release.kind = KeyEventKind::Release;
-    assert!(matches!(Msg::from_terminal(Event::Key(press)), Some(Msg::Key(k)) if k == press));
-    assert!(Msg::from_terminal(Event::Key(release)).is_none());
+    assert!(matches!(Msg::from_terminal(&Event::Key(press)), Some(Msg::Key(k)) if k == press));
+    assert!(Msg::from_terminal(&Event::Key(release)).is_none());
     assert!(matches!(
-        Msg::from_terminal(Event::Resize(100, 30)),
+        Msg::from_terminal(&Event::Resize(100, 30)),
         Some(Msg::Resize {
             width: 100,
             height: 30
         })
     ));
-    assert!(Msg::from_terminal(Event::FocusGained).is_none());
+    assert!(Msg::from_terminal(&Event::FocusGained).is_none());
 }
 
 #[test]

@@ -47,10 +47,13 @@ pub enum Msg {
 impl Msg {
     /// A terminal event as a message: key presses and repeats, and resizes. Key releases
     /// (sent by terminals with the kitty protocol), focus, mouse and paste are dropped.
-    pub fn from_terminal(event: Event) -> Option<Self> {
+    pub fn from_terminal(event: &Event) -> Option<Self> {
         match event {
-            Event::Key(key) if key.kind != KeyEventKind::Release => Some(Self::Key(key)),
-            Event::Resize(width, height) => Some(Self::Resize { width, height }),
+            Event::Key(key) if key.kind != KeyEventKind::Release => Some(Self::Key(*key)),
+            Event::Resize(width, height) => Some(Self::Resize {
+                width: *width,
+                height: *height,
+            }),
             _ => None,
         }
     }
