@@ -45,11 +45,12 @@ impl Column {
     fn min_width(self) -> u16 {
         match self {
             Self::Namespace => 12,
-            Self::Name => 14,
+            Self::Name => 13,
             Self::Strategy => 9,
             Self::Status | Self::Weight => 13,
             Self::Step | Self::Age => 4,
-            Self::Pause | Self::Analysis => 11,
+            Self::Pause => 13,
+            Self::Analysis => 11,
             Self::Images => 24,
         }
     }
@@ -134,7 +135,8 @@ pub fn layout_columns(width: u16) -> Vec<(Column, u16, u16)> {
         .collect()
 }
 
-/// The PAUSE cell: what the rollout waits for, with the countdown of a timed pause.
+/// The PAUSE cell: why it waits (`step`, `bg` for a blue-green promotion, `inconclusive`,
+/// `spec.paused`) and for how long: the countdown of a timed pause, or `manual`.
 pub fn pause_text(summary: &RolloutSummary, now: chrono::DateTime<chrono::Utc>) -> String {
     if summary.spec_paused {
         return "spec.paused".to_owned();
@@ -142,12 +144,15 @@ pub fn pause_text(summary: &RolloutSummary, now: chrono::DateTime<chrono::Utc>) 
     let Some(pause) = &summary.pause else {
         return String::new();
     };
-    if pause.reason.starts_with("Inconclusive") {
-        return "inconclusive".to_owned();
-    }
+    let why = match pause.reason.as_str() {
+        "CanaryPauseStep" => "step",
+        "BlueGreenPause" => "bg",
+        reason if reason.starts_with("Inconclusive") => return "inconclusive".to_owned(),
+        reason => reason,
+    };
     match summary.pause_remaining(now) {
-        Some(left) => format!("{} left", human_duration(left)),
-        None => "manual".to_owned(),
+        Some(left) => format!("{why} {} left", human_duration(left)),
+        None => format!("{why}: manual"),
     }
 }
 
@@ -326,6 +331,26 @@ fn render_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::field_reports::{field_reports, fixed_now};
+
+    #[test]
+    fn pause_cell_names_the_wait_and_counts_down() {
+        let now = fixed_now();
+        let reports = field_reports(now);
+        let cells: Vec<String> = reports.iter().map(|s| pause_text(s, now)).collect();
+        assert_eq!(
+            cells,
+            ["step: manual", "", "bg: manual", "step 18s left", ""]
+        );
+        let mut spec_paused = reports[1].clone();
+        spec_paused.spec_paused = true;
+        assert_eq!(pause_text(&spec_paused, now), "spec.paused");
+        let mut inconclusive = reports[0].clone();
+        if let Some(pause) = inconclusive.pause.as_mut() {
+            pause.reason = "InconclusiveAnalysisRun".into();
+        }
+        assert_eq!(pause_text(&inconclusive, now), "inconclusive");
+    }
 
     #[test]
     fn narrow_terminals_keep_the_essential_columns() {
