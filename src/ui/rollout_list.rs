@@ -45,11 +45,9 @@ impl Column {
     fn min_width(self) -> u16 {
         match self {
             Self::Namespace => 12,
-            Self::Name => 13,
             Self::Strategy => 9,
-            Self::Status | Self::Weight => 13,
+            Self::Name | Self::Status | Self::Weight | Self::Pause => 13,
             Self::Step | Self::Age => 4,
-            Self::Pause => 13,
             Self::Analysis => 11,
             Self::Images => 24,
         }
