@@ -1,5 +1,5 @@
 //! Pure derived views of cluster objects: rollout summaries, phases, weights, pod trees, and
-//! the operator actions as planned requests. No I/O and no ratatui here; the cluster adapter
+//! the operator actions as planned requests. No I/O and no drawing here; the cluster adapter
 //! builds these structs at the edge and the cockpit only reads them.
 
 pub mod action;
