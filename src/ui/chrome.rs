@@ -18,7 +18,8 @@ pub fn render_header(area: Rect, buf: &mut Buffer, state: &State, theme: &Theme)
     let muted = theme.style(Role::Muted);
     let flag = if state.readonly { " READ-ONLY " } else { "" };
     let mut left = vec![format!("ctx {}", state.context)];
-    if state.cluster != state.context {
+    // The cluster is named when it differs from the context, or when there is room anyway.
+    if state.cluster != state.context || area.width >= 100 {
         left.push(format!("cluster {}", state.cluster));
     }
     left.push(state.scope.describe());
