@@ -5,6 +5,7 @@
 pub mod action;
 pub mod event;
 pub mod field_reports;
+pub mod revisions;
 pub mod rollout;
 pub mod rollout_crd;
 pub mod tree;
