@@ -483,3 +483,58 @@ fn a_failed_watch_marks_the_data_stale_until_the_next_resync() {
     );
     assert_eq!(state.watch_error, None);
 }
+
+#[test]
+fn an_open_confirmation_follows_the_rollout_it_acts_on() {
+    let mut state = state(false);
+    select(&mut state, "default/nginx");
+    press(&mut state, KeyCode::Char('p'));
+    let Overlay::Confirm(before) = state.overlay.clone() else {
+        panic!("no confirmation")
+    };
+    assert_eq!(before.plan.effect, "step 1/6 → 2/6, weight 30 % → 60 %");
+    // The timed pause ran out meanwhile: the controller moved to step 2.
+    let mut moved = field_reports(fixed_now())[3].clone();
+    moved.step_index = Some(2);
+    moved.desired_weight = 60;
+    moved.pause = None;
+    update(
+        &mut state,
+        Msg::Rollouts(RolloutEvent::Upsert(Box::new(moved.clone()))),
+    );
+    let Overlay::Confirm(after) = &state.overlay else {
+        panic!("confirmation closed")
+    };
+    assert_eq!(after.plan.effect, "step 2/6 → 3/6, weight 60 % → 60 %");
+    assert!(
+        state
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("confirmation updated")
+    );
+    // Then someone aborted it from another terminal: promote no longer works.
+    moved.aborted = true;
+    update(
+        &mut state,
+        Msg::Rollouts(RolloutEvent::Upsert(Box::new(moved))),
+    );
+    assert_eq!(state.overlay, Overlay::None);
+    assert_eq!(
+        state.notice.as_ref().unwrap().text,
+        "promote: the rollout changed: rollout is aborted: retry (r) first, then promote"
+    );
+    // An unrelated rollout's update leaves an open dialog alone.
+    press(&mut state, KeyCode::Char('R'));
+    let Overlay::Confirm(restart) = state.overlay.clone() else {
+        panic!("no confirmation")
+    };
+    update(
+        &mut state,
+        Msg::Rollouts(RolloutEvent::Upsert(Box::new(
+            field_reports(fixed_now())[1].clone(),
+        ))),
+    );
+    assert_eq!(state.overlay, Overlay::Confirm(restart));
+}

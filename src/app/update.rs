@@ -137,6 +137,7 @@ fn apply_rollout_event(state: &mut State, event: RolloutEvent) -> Vec<Effect> {
         }
     }
     state.last_event = Some(state.now);
+    replan_confirmation(state);
     let mut effects = Vec::new();
     if let View::Detail(detail) = &state.view
         && !state.rollouts.contains_key(&detail.key)
@@ -148,6 +149,43 @@ fn apply_rollout_event(state: &mut State, event: RolloutEvent) -> Vec<Effect> {
     }
     state.dirty = true;
     effects
+}
+
+/// An open confirmation must show what `y` will really send: when its rollout changed (or
+/// vanished), plan again; if the action no longer works, close the dialog and say why.
+fn replan_confirmation(state: &mut State) {
+    let Overlay::Confirm(confirm) = &state.overlay else {
+        return;
+    };
+    let action = confirm.plan.action.clone();
+    let Some(row) = state.rollouts.get(&confirm.key) else {
+        let text = format!(
+            "{}: {} was deleted, nothing sent",
+            action.verb(),
+            confirm.key
+        );
+        state.overlay = Overlay::None;
+        notify(state, NoticeLevel::Warn, text);
+        return;
+    };
+    match plan_action(&row.summary, &action, state.now, state.readonly) {
+        Ok(plan) if plan == confirm.plan => {}
+        Ok(plan) => {
+            if let Overlay::Confirm(confirm) = &mut state.overlay {
+                confirm.plan = plan;
+            }
+            let text = format!(
+                "{}: the rollout changed, confirmation updated",
+                action.verb()
+            );
+            notify(state, NoticeLevel::Warn, text);
+        }
+        Err(refused) => {
+            state.overlay = Overlay::None;
+            let text = format!("{}: the rollout changed: {refused}", action.verb());
+            notify(state, NoticeLevel::Warn, text);
+        }
+    }
 }
 
 /// Removes `key` from the visible index if it is there.
