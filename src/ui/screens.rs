@@ -308,3 +308,33 @@ fn stale_data_says_how_stale_and_why() {
     );
     insta::assert_snapshot!("list_stale_160x24", screen(&state, &dark()));
 }
+
+#[test]
+fn tiny_terminals_never_panic() {
+    let sizes = [
+        (1, 1),
+        (9, 2),
+        (10, 3),
+        (20, 5),
+        (33, 8),
+        (40, 10),
+        (60, 15),
+        (79, 23),
+    ];
+    for (w, h) in sizes {
+        for theme in [dark(), ascii()] {
+            let mut state = state(w, h, false);
+            screen(&state, &theme);
+            press(&mut state, KeyCode::Char('?'));
+            screen(&state, &theme);
+            press(&mut state, KeyCode::Esc);
+            for (namespace, name) in [("hoge", "sample"), ("default", "nginx")] {
+                let mut state = self::state(w, h, false);
+                open(&mut state, namespace, name);
+                screen(&state, &theme);
+                press(&mut state, KeyCode::Char('p'));
+                screen(&state, &theme);
+            }
+        }
+    }
+}
