@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::Event;
 
+use super::rollout_crd::to_utc;
+
 /// `type` of a Kubernetes Event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
@@ -28,9 +30,8 @@ impl EventView {
             .as_ref()
             .map(|t| t.0)
             .or_else(|| event.event_time.as_ref().map(|t| t.0))
-            .or_else(|| event.metadata.creation_timestamp.as_ref().map(|t| t.0))
-            .and_then(|t| DateTime::from_timestamp(t.as_second(), 0))
-            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+            .or_else(|| event.metadata.creation_timestamp.as_ref().map(|t| t.0));
+        let last_seen = to_utc(last_seen);
         Self {
             last_seen,
             kind: if event.type_.as_deref() == Some("Warning") {

@@ -13,22 +13,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use crate::crd::{AnalysisRun, Rollout};
 
 use super::rollout::AnalysisSummary;
+use super::rollout_crd::{revision_of, to_utc};
 use super::tree::{AnalysisRunView, PodView, ReplicaSetStatus, ReplicaSetView, RevisionView};
 
-const REVISION_ANNOTATION: &str = "rollout.argoproj.io/revision";
 const POD_TEMPLATE_HASH: &str = "rollouts-pod-template-hash";
 
 fn time(t: Option<&Time>) -> DateTime<Utc> {
-    t.and_then(|t| DateTime::from_timestamp(t.0.as_second(), 0))
-        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
-}
-
-fn revision_of(meta: &ObjectMeta) -> u32 {
-    meta.annotations
-        .as_ref()
-        .and_then(|a| a.get(REVISION_ANNOTATION))
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(0)
+    to_utc(t.map(|t| t.0))
 }
 
 fn owned_by(meta: &ObjectMeta, uid: Option<&str>) -> bool {

@@ -5,7 +5,9 @@
 //! in `RolloutExtras`.
 
 use chrono::{DateTime, Utc};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::jiff;
 
 use crate::crd::time::parse_time;
 use crate::crd::{AnalysisRun, CanaryStep, Rollout};
@@ -25,6 +27,22 @@ pub struct RolloutExtras {
 }
 
 const REVISION_ANNOTATION: &str = "rollout.argoproj.io/revision";
+
+/// A Kubernetes timestamp as chrono time; a missing one reads as the epoch (shown as a very
+/// old age rather than failing the whole object).
+pub(crate) fn to_utc(time: Option<jiff::Timestamp>) -> DateTime<Utc> {
+    time.and_then(|t| DateTime::from_timestamp(t.as_second(), 0))
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+/// The `rollout.argoproj.io/revision` annotation; 0 when missing, as the CLI does.
+pub(crate) fn revision_of(meta: &ObjectMeta) -> u32 {
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get(REVISION_ANNOTATION))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
+}
 
 fn step_view(step: &CanaryStep) -> StepView {
     if let Some(weight) = step.set_weight {
@@ -146,23 +164,14 @@ impl RolloutSummary {
         } else {
             Strategy::Canary
         };
-        let created = meta
-            .creation_timestamp
-            .as_ref()
-            .and_then(|t| DateTime::from_timestamp(t.0.as_second(), 0))
-            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        let created = to_utc(meta.creation_timestamp.as_ref().map(|t| t.0));
         let mut summary = RolloutSummary::new(key, strategy, created);
         let (phase, message) = phase_and_message(rollout);
         summary.phase = phase;
         summary.message = message;
         summary.steps = rollout.steps().iter().map(step_view).collect();
         summary.spec_paused = rollout.spec.paused == Some(true);
-        summary.revision = meta
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(REVISION_ANNOTATION))
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(0);
+        summary.revision = revision_of(meta);
         let containers = template_containers(rollout);
         summary.canary_image = containers.first().map(|(_, image)| image.clone());
         summary.containers = containers.into_iter().map(|(name, _)| name).collect();
