@@ -1,0 +1,81 @@
+//! The cockpit's inputs (`Msg`) and outputs (`Effect`). Every producer (terminal, watchers,
+//! action runner, the 1 s tick) speaks `Msg`; `update` answers with `Effect`s the shell runs.
+//! Time arrives only as `Msg::Tick(now)`, so `update` never reads a clock.
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{Event, KeyEvent, KeyEventKind};
+
+use crate::model::{ActionPlan, EventView, ResourceKey, RevisionView, RolloutSummary};
+
+use super::state::Scope;
+
+/// Rollout list data from the watcher of the current scope.
+#[derive(Debug, Clone)]
+pub enum RolloutEvent {
+    Upsert(Box<RolloutSummary>),
+    Remove(ResourceKey),
+    /// A complete list (watch start or restart): replaces everything atomically.
+    Resynced(Vec<RolloutSummary>),
+}
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    Tick(DateTime<Utc>),
+    Rollouts(RolloutEvent),
+    /// Revisions, ReplicaSets, pods, runs and events of the rollout that is open.
+    Detail {
+        key: ResourceKey,
+        revisions: Vec<RevisionView>,
+        events: Vec<EventView>,
+    },
+    /// A watch broke; the data on screen is getting stale until the next resync.
+    WatchFailed {
+        error: String,
+    },
+    ActionFinished {
+        key: ResourceKey,
+        verb: String,
+        outcome: Result<(), String>,
+    },
+}
+
+impl Msg {
+    /// A terminal event as a message: key presses and repeats, and resizes. Key releases
+    /// (sent by terminals with the kitty protocol), focus, mouse and paste are dropped.
+    pub fn from_terminal(event: &Event) -> Option<Self> {
+        match event {
+            Event::Key(key) if key.kind != KeyEventKind::Release => Some(Self::Key(*key)),
+            Event::Resize(width, height) => Some(Self::Resize {
+                width: *width,
+                height: *height,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Work for the shell; `update` never does I/O itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Send a confirmed action's requests to the rollout in `context`.
+    Send {
+        context: String,
+        key: ResourceKey,
+        plan: ActionPlan,
+    },
+    /// Start watching the ReplicaSets, pods, runs and events of one rollout.
+    WatchDetail(ResourceKey),
+    StopDetail,
+    SetScope(Scope),
+    SwitchContext(String),
+    OpenLogs(ResourceKey),
+    ShowYaml(ResourceKey),
+    OpenTriage(ResourceKey),
+    ListAnalysisRuns,
+    Quit,
+}
