@@ -16,6 +16,7 @@ pub mod protobuf;
 pub mod registry;
 pub mod selector;
 pub mod server;
+pub mod sim;
 pub mod status;
 pub mod store;
 pub mod table;
