@@ -1,6 +1,6 @@
 //! The AnalysisRun controller loop: a kube-runtime `Controller` over AnalysisRuns (one namespace
 //! or all) that, for each run, reads the Secrets its arguments name, builds the engine inputs
-//! (`adapter`), runs one engine pass (`run::run_pass`), writes `/status` with a JSON merge patch,
+//! (`adapter`), runs one engine pass (`run::run_pass`), writes `status` with a JSON merge patch,
 //! records the pass's Events, and requeues at the engine's next wake-up. Everything that matters
 //! lives in the object's status, re-read from the API server before each pass, so a restarted
 //! reconciler continues where the last one stopped. TTL deletion and the Job provider are not
@@ -225,7 +225,9 @@ async fn write_status(
         return Ok(());
     }
     let body: Value = json!({ "status": patch });
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&body))
+    // The AnalysisRun CRD has no status subresource (as upstream): the reference merge-patches
+    // the object itself.
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&body))
         .await
         .map_err(|source| ReconcileError::WriteStatus {
             name: name.to_string(),
