@@ -114,14 +114,14 @@ impl Harness {
 }
 
 fn prometheus_metric(name: &str, query: &str, extra: Value) -> Value {
+    let Value::Object(extra) = extra else {
+        panic!("extra fields must be an object: {extra}")
+    };
     let mut metric = json!({
         "name": name,
         "provider": {"prometheus": {"address": prometheus().url, "query": query}},
     });
-    metric
-        .as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
+    metric.as_object_mut().unwrap().extend(extra);
     metric
 }
 

@@ -99,6 +99,8 @@ pub async fn run(
     Ok(())
 }
 
+// kube-runtime's error policy signature takes the Arcs by value.
+#[allow(clippy::needless_pass_by_value)]
 fn error_policy(run: Arc<AnalysisRun>, error: &ReconcileError, _: Arc<Context>) -> Action {
     tracing::warn!(run = %run.name_any(), %error, "analysisrun reconcile failed");
     Action::requeue(RETRY_AFTER_API_ERROR)
@@ -208,8 +210,9 @@ async fn reconcile(
     }
     // Whole-second status times can put the wake-up a little in the past; never spin.
     let delay = wake
-        .map(|at| (at - Utc::now()).to_std().unwrap_or_default())
-        .unwrap_or(Duration::from_secs(10))
+        .map_or(Duration::from_secs(10), |at| {
+            (at - Utc::now()).to_std().unwrap_or_default()
+        })
         .max(Duration::from_millis(200));
     Ok(Action::requeue(delay))
 }
