@@ -97,19 +97,31 @@ impl Harness {
         .await
     }
 
-    async fn event_reasons(&self, name: &str) -> Vec<String> {
+    /// The sorted reasons of the run's Events once `expected` are all recorded (Events are
+    /// written after the status, so they may trail it).
+    async fn event_reasons(&self, name: &str, expected: &[&str]) -> Vec<String> {
         let events: Api<Event> = Api::namespaced(self.client.clone(), NAMESPACE);
-        let mut reasons: Vec<String> = events
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .filter(|e| e.involved_object.name.as_deref() == Some(name))
-            .filter_map(|e| e.reason)
-            .collect();
-        reasons.sort();
-        reasons
+        let start = tokio::time::Instant::now();
+        loop {
+            let mut reasons: Vec<String> = events
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .filter(|e| e.involved_object.name.as_deref() == Some(name))
+                .filter_map(|e| e.reason)
+                .collect();
+            reasons.sort();
+            if expected
+                .iter()
+                .all(|r| reasons.iter().any(|have| have == r))
+                || start.elapsed() > Duration::from_secs(10)
+            {
+                return reasons;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 
@@ -160,7 +172,9 @@ async fn successful_run_records_the_measured_values() {
     assert_eq!(status["runSummary"], json!({"count": 1, "successful": 1}));
     assert_eq!(status["dryRunSummary"], json!({}));
     assert!(status["startedAt"].is_string() && status["completedAt"].is_string());
-    let reasons = harness.event_reasons("ok").await;
+    let reasons = harness
+        .event_reasons("ok", &["AnalysisRunSuccessful", "MetricSuccessful"])
+        .await;
     assert_eq!(reasons, ["AnalysisRunSuccessful", "MetricSuccessful"]);
     harness.sandbox.shutdown().await;
 }
@@ -194,7 +208,9 @@ async fn failing_metric_fails_the_run_with_the_reference_message() {
     );
     // The unbounded sibling was terminated, not left running.
     assert_eq!(status["metricResults"][1]["phase"], "Successful");
-    let reasons = harness.event_reasons("bad").await;
+    let reasons = harness
+        .event_reasons("bad", &["AnalysisRunFailed", "MetricFailed"])
+        .await;
     assert!(
         reasons.contains(&"AnalysisRunFailed".to_string()),
         "{reasons:?}"
@@ -387,5 +403,38 @@ async fn restarted_reconciler_continues_without_duplicate_measurements() {
             "measurements too close: {started:?}"
         );
     }
+    harness.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completed_run_is_deleted_after_its_ttl() {
+    let harness = Harness::start().await;
+    let (_stop, _task) = harness.reconciler();
+    harness
+        .create(
+            "short-lived",
+            json!({"metrics": [prometheus_metric("up", "vector(1)", json!({}))],
+                   "ttlStrategy": {"secondsAfterSuccess": 1, "secondsAfterCompletion": 3600}}),
+        )
+        .await;
+    harness
+        .create(
+            "kept",
+            json!({"metrics": [prometheus_metric("up", "vector(1)", json!({}))],
+                   "ttlStrategy": {"secondsAfterFailure": 1}}),
+        )
+        .await;
+    let status = harness.wait_completed("short-lived").await;
+    assert_eq!(status["phase"], "Successful", "{status:#}");
+    let start = tokio::time::Instant::now();
+    while harness.runs.get_opt("short-lived").await.unwrap().is_some() {
+        assert!(start.elapsed() < DEADLINE, "the run outlived its TTL");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A Successful run with only a failure TTL stays.
+    let kept = harness.wait_completed("kept").await;
+    assert_eq!(kept["phase"], "Successful");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(harness.runs.get_opt("kept").await.unwrap().is_some());
     harness.sandbox.shutdown().await;
 }

@@ -343,6 +343,21 @@ pub fn run_status(status: Option<&AnalysisRunStatus>) -> RunStatus {
     }
 }
 
+/// When a completed run is to be deleted (§2.9): `secondsAfterSuccess` for Successful,
+/// `secondsAfterFailure` for Failed, otherwise (and as the fallback) `secondsAfterCompletion`;
+/// the run goes once the whole seconds since `completedAt` exceed the TTL. `None`: keep it.
+pub fn ttl_deadline(spec: &AnalysisRunSpec, status: &RunStatus) -> Option<DateTime<Utc>> {
+    let ttl = spec.ttl_strategy.as_ref()?;
+    let completed_at = status.completed_at.filter(|_| status.is_completed())?;
+    let seconds = match status.phase {
+        Some(AnalysisPhase::Successful) => ttl.seconds_after_success,
+        Some(AnalysisPhase::Failed) => ttl.seconds_after_failure,
+        _ => None,
+    }
+    .or(ttl.seconds_after_completion)?;
+    completed_at.checked_add_signed(chrono::TimeDelta::seconds(i64::from(seconds) + 1))
+}
+
 /// Go's `omitempty` helpers: a field is written only when it is not the zero value.
 fn put_str(object: &mut Map<String, Value>, key: &str, value: &str) {
     if !value.is_empty() {
@@ -688,6 +703,45 @@ mod tests {
         assert_eq!(run_status(Some(&typed)), status);
         assert_eq!(run_status(None), RunStatus::default());
         assert_eq!(status_json(&RunStatus::default()), json!({}));
+    }
+
+    #[test]
+    fn ttl_picks_the_phase_specific_limit() {
+        let completed = |phase| RunStatus {
+            phase: Some(phase),
+            completed_at: Some(at(100)),
+            ..RunStatus::default()
+        };
+        let with_ttl = |ttl: Value| spec(json!({"metrics": [], "ttlStrategy": ttl}));
+        let both = with_ttl(json!({"secondsAfterCompletion": 60, "secondsAfterSuccess": 5}));
+        let cases = [
+            (&both, AnalysisPhase::Successful, Some(at(106))),
+            (&both, AnalysisPhase::Error, Some(at(161))),
+            (&both, AnalysisPhase::Failed, Some(at(161))),
+            (
+                &with_ttl(json!({"secondsAfterFailure": 0})),
+                AnalysisPhase::Failed,
+                Some(at(101)),
+            ),
+            (
+                &with_ttl(json!({"secondsAfterFailure": 0})),
+                AnalysisPhase::Successful,
+                None,
+            ),
+            (
+                &spec(json!({"metrics": []})),
+                AnalysisPhase::Successful,
+                None,
+            ),
+        ];
+        for (spec, phase, expected) in cases {
+            assert_eq!(ttl_deadline(spec, &completed(phase)), expected, "{phase}");
+        }
+        let running = RunStatus {
+            phase: Some(AnalysisPhase::Running),
+            ..completed(AnalysisPhase::Running)
+        };
+        assert_eq!(ttl_deadline(&both, &running), None);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! (`adapter`), runs one engine pass (`run::run_pass`), writes `status` with a JSON merge patch,
 //! records the pass's Events, and requeues at the engine's next wake-up. Everything that matters
 //! lives in the object's status, re-read from the API server before each pass, so a restarted
-//! reconciler continues where the last one stopped. TTL deletion and the Job provider are not
-//! handled here.
+//! reconciler continues where the last one stopped. Completed runs are deleted when their
+//! `ttlStrategy` runs out. The Job provider is not handled here.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::watcher;
@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use super::adapter::{
     merge_patch, run_arguments, run_inputs, run_status, secret_arguments, secret_error_message,
-    status_json,
+    status_json, ttl_deadline,
 };
 use super::run::{AnalysisEvent, run_pass};
 use super::{AnalysisPhase, RunStatus};
@@ -48,6 +48,8 @@ pub enum ReconcileError {
         secret: String,
         source: kube::Error,
     },
+    #[error("deleting expired AnalysisRun {name}: {source}")]
+    Delete { name: String, source: kube::Error },
     #[error("writing the status of AnalysisRun {name}: {source}")]
     WriteStatus { name: String, source: kube::Error },
 }
@@ -161,7 +163,7 @@ async fn reconcile(
     };
     let before = run_status(run.status.as_ref());
     if before.is_completed() {
-        return Ok(Action::await_change());
+        return expire(&api, &run, &before).await;
     }
     let mut status = before.clone();
     let now = Utc::now();
@@ -206,7 +208,7 @@ async fn reconcile(
     publish(&context.recorder, &run, &events).await;
 
     if status.is_completed() {
-        return Ok(Action::await_change());
+        return expire(&api, &run, &status).await;
     }
     // Whole-second status times can put the wake-up a little in the past; never spin.
     let delay = wake
@@ -215,6 +217,30 @@ async fn reconcile(
         })
         .max(Duration::from_millis(200));
     Ok(Action::requeue(delay))
+}
+
+/// Deletes a completed run whose `ttlStrategy` has run out, or comes back when it will.
+async fn expire(
+    api: &Api<AnalysisRun>,
+    run: &AnalysisRun,
+    status: &RunStatus,
+) -> Result<Action, ReconcileError> {
+    let Some(deadline) = ttl_deadline(&run.spec, status) else {
+        return Ok(Action::await_change());
+    };
+    let now = Utc::now();
+    if deadline > now {
+        let wait = (deadline - now).to_std().unwrap_or_default();
+        return Ok(Action::requeue(wait.max(Duration::from_millis(200))));
+    }
+    match api.delete(&run.name_any(), &DeleteParams::default()).await {
+        Ok(_) => Ok(Action::await_change()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(Action::await_change()),
+        Err(source) => Err(ReconcileError::Delete {
+            name: run.name_any(),
+            source,
+        }),
+    }
 }
 
 async fn write_status(
