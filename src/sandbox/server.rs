@@ -1200,8 +1200,7 @@ fn start_watch(
     match state.store.subscribe(&kind.storage_key(), since) {
         Ok(subscription) => {
             let shutdown = state.shutdown.clone();
-            let state = Arc::clone(state);
-            tokio::spawn(run_watch(state, spec, subscription, tx, shutdown));
+            tokio::spawn(run_watch(spec, subscription, tx, shutdown));
         }
         Err(error) => {
             // The real server answers 200 and sends the 410 as an ERROR event.
@@ -1225,7 +1224,6 @@ fn start_watch(
 }
 
 async fn run_watch(
-    state: Arc<AppState>,
     spec: WatchSpec,
     subscription: super::store::Subscription,
     tx: mpsc::Sender<Bytes>,
@@ -1249,6 +1247,8 @@ async fn run_watch(
         }
     }
     let after = subscription.after.max(last_rv);
+    // Every change up to here was seen (sent or filtered out), so a bookmark may carry it.
+    let mut cursor = after;
     let mut live = subscription.live;
     let deadline = tokio::time::sleep(spec.timeout);
     tokio::pin!(deadline);
@@ -1260,7 +1260,7 @@ async fn run_watch(
             _ = shutdown.changed() => break,
             () = tx.closed() => break,
             _ = bookmark_timer.tick(), if spec.bookmarks => {
-                let bookmark = spec.bookmark(state.store.resource_version(), false);
+                let bookmark = spec.bookmark(cursor, false);
                 if tx.send(event_line("BOOKMARK", &bookmark)).await.is_err() {
                     break;
                 }
@@ -1270,6 +1270,7 @@ async fn run_watch(
                     if change.resource_version <= after {
                         continue;
                     }
+                    cursor = change.resource_version;
                     if let Some(t) = spec.event_type(&change) {
                         let object = spec.render(&change.object, &mut first);
                         if tx.send(event_line(t, &object)).await.is_err() {
@@ -1279,7 +1280,7 @@ async fn run_watch(
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     // This watcher fell too far behind; the client must relist, as after a 410.
-                    let status = ApiError::expired(after).to_status();
+                    let status = ApiError::expired(cursor).to_status();
                     let _ = tx.send(event_line("ERROR", &status)).await;
                     break;
                 }

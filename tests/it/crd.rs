@@ -14,7 +14,7 @@ use rolltop::crd::{
     DurationError, Experiment, Rollout, RolloutPhase, RolloutSpec, StrategyKind, crds, crds_yaml,
     parse_go_duration, parse_pause_duration,
 };
-use rolltop::crd::{install, unknown_fields_of, wait_established};
+use rolltop::crd::{InstallError, install, unknown_fields_of, wait_established};
 use rolltop::sandbox::{Sandbox, SandboxConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -51,12 +51,19 @@ fn typed<T: DeserializeOwned>(file: &str, kind: &str, name: &str) -> T {
     serde_json::from_value(doc).unwrap()
 }
 
-/// JSON -> typed -> JSON, and YAML text -> typed -> JSON: both must give back the input.
+/// JSON -> typed -> JSON, and YAML text -> typed -> YAML text -> typed: both must give back the
+/// input.
 fn round_trip<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug>(doc: &Value) -> Value {
     let from_json: T = serde_json::from_value(doc.clone()).unwrap();
     let yaml = serde_saphyr::to_string(doc).unwrap();
     let from_yaml: T = serde_saphyr::from_str(&yaml).unwrap();
     assert_eq!(from_json, from_yaml, "JSON and YAML readings differ");
+    let written_yaml = serde_saphyr::to_string(&from_json).unwrap();
+    let reread_yaml: T = serde_saphyr::from_str(&written_yaml).unwrap();
+    assert_eq!(
+        reread_yaml, from_json,
+        "writing YAML and reading it back changed the object"
+    );
     let written = serde_json::to_value(&from_json).unwrap();
     let reread: T = serde_json::from_value(written.clone()).unwrap();
     assert_eq!(reread, from_json, "a second round-trip changed the object");
@@ -1322,4 +1329,29 @@ fn only_the_future_fixture_has_unmodelled_fields() {
         ],
     ];
     assert_eq!(future, expected);
+}
+
+#[tokio::test]
+async fn install_names_the_crd_and_step_that_failed() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sandbox = Sandbox::start(SandboxConfig {
+        deny: vec!["patch:customresourcedefinitions".parse().unwrap()],
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = sandbox.client().await.unwrap();
+    let error = install(&client).await.unwrap_err();
+    assert!(
+        matches!(&error, InstallError::Apply { name, source: kube::Error::Api(status) }
+            if name == "rollouts.argoproj.io" && status.code == 403),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with("applying CustomResourceDefinition rollouts.argoproj.io: "),
+        "{error}"
+    );
+    sandbox.shutdown().await;
 }

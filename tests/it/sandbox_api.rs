@@ -478,6 +478,18 @@ async fn watch_events_resume_and_expire() {
         other => panic!("expected 410, got {other:?}"),
     }
 
+    // timeoutSeconds ends the stream.
+    let mut short = cms
+        .watch(&WatchParams::default().timeout(1), "0")
+        .await
+        .unwrap()
+        .boxed();
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        while short.try_next().await.unwrap().is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the watch ended after its timeoutSeconds");
+
     // Label-selected watches see objects enter and leave the selection.
     let current = cms
         .list(&ListParams::default())
@@ -669,6 +681,22 @@ async fn patch_flavours_on_builtins_and_server_side_apply() {
     assert_eq!(containers[0].image.as_deref(), Some("app:2"));
     assert_eq!(containers[0].env.as_ref().unwrap().len(), 2);
     assert_eq!(patched.metadata.generation, Some(2));
+
+    // The scale subresource of a built-in kind.
+    let scale = deployments.get_scale("web").await.unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(1));
+    assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=web"));
+    deployments
+        .patch_scale(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 3}})),
+        )
+        .await
+        .unwrap();
+    let scaled = deployments.get("web").await.unwrap();
+    assert_eq!(scaled.spec.replicas, Some(3));
+    assert_eq!(scaled.metadata.generation, Some(3));
 
     let bad_json_patch = api_error(
         deployments
@@ -1346,4 +1374,39 @@ async fn sandbox_command_rejects_unimplemented_scenarios_and_bad_input() {
         .await
         .unwrap_err();
     assert!(error.to_string().contains("--listen"), "{error}");
+}
+
+#[tokio::test]
+async fn finalizers_hold_deletion_until_removed() {
+    let (sandbox, client) = start(SandboxConfig::default()).await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let mut held = config_map("held", &json!({}));
+    held.metadata.finalizers = Some(vec!["rolltop.dev/cleanup".into()]);
+    cms.create(&PostParams::default(), &held).await.unwrap();
+    cms.delete("held", &DeleteParams::default()).await.unwrap();
+    let marked = cms.get("held").await.unwrap();
+    assert!(marked.metadata.deletion_timestamp.is_some());
+    let rv = marked.metadata.resource_version.clone().unwrap();
+    let mut stream = cms
+        .watch(&WatchParams::default().timeout(10), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    cms.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    assert!(cms.get_opt("held").await.unwrap().is_none());
+    assert!(matches!(
+        stream.try_next().await.unwrap(),
+        Some(WatchEvent::Modified(_))
+    ));
+    assert!(matches!(
+        stream.try_next().await.unwrap(),
+        Some(WatchEvent::Deleted(_))
+    ));
+    sandbox.shutdown().await;
 }

@@ -100,7 +100,7 @@ pub fn plan_deployment(
     let current_revision = current
         .and_then(revision)
         .filter(|r| *r > max_other_revision)
-        .unwrap_or(max_other_revision + 1);
+        .unwrap_or(max_other_revision.saturating_add(1));
 
     let recreate = spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) == Some("Recreate");
     let old_pods_left = others.iter().any(|rs| {
@@ -172,7 +172,12 @@ pub fn plan_deployment(
         }
     }
 
-    let sum = |f: fn(&ReplicaSet) -> i32| owned.iter().map(|rs| f(rs)).sum::<i32>();
+    // Saturating: counts come from the cluster and may be absurd.
+    let sum = |f: fn(&ReplicaSet) -> i32| {
+        owned
+            .iter()
+            .fold(0_i32, |total, rs| total.saturating_add(f(rs)))
+    };
     let replicas = sum(|rs| rs.status.as_ref().map_or(0, |s| s.replicas));
     let ready = sum(|rs| {
         rs.status
@@ -237,7 +242,7 @@ pub fn plan_deployment(
         updated_replicas: Some(updated),
         ready_replicas: Some(ready),
         available_replicas: Some(available),
-        unavailable_replicas: Some((desired - available).max(0)),
+        unavailable_replicas: Some(desired.saturating_sub(available).max(0)),
         conditions: Some(vec![
             condition(&old_status, "Available", available_condition, now),
             condition(&old_status, "Progressing", progressing_condition, now),
@@ -354,7 +359,10 @@ fn max_unavailable(deploy: &Deployment, desired: i32) -> i32 {
         IntOrString::String(s) => s
             .strip_suffix('%')
             .and_then(|p| p.trim().parse::<i64>().ok())
-            .map_or(0, |p| (i64::from(desired) * p / 100) as i32),
+            .map_or(0, |p| {
+                let n = i64::from(desired).saturating_mul(p) / 100;
+                i32::try_from(n).unwrap_or(if n < 0 { 0 } else { i32::MAX })
+            }),
     };
     n.clamp(0, desired)
 }
@@ -772,6 +780,25 @@ mod tests {
             max_unavailable(&with(Some(IntOrString::String("x".into()))), 10),
             0
         );
+    }
+
+    #[test]
+    fn absurd_counts_saturate_instead_of_panicking() {
+        let mut d = deploy("app:v1", i32::MAX);
+        d.spec.strategy = Some(DeploymentStrategy {
+            type_: None,
+            rolling_update: Some(k8s_openapi::api::apps::v1::RollingUpdateDeployment {
+                max_unavailable: Some(IntOrString::String("99999999999999999%".into())),
+                max_surge: None,
+            }),
+        });
+        let huge = rs_for(&d, i32::MAX, (i32::MAX, i32::MAX, i32::MAX), 1);
+        let mut other = rs_for(&deploy("app:v0", 1), 5, (i32::MAX, -5, i32::MAX), 1);
+        other.metadata.name = Some("web-other".into());
+        let plan = plan_deployment(&d, &[huge, other], at(0));
+        let status = plan.status.unwrap();
+        assert_eq!(status.replicas, Some(i32::MAX));
+        assert_eq!(status.unavailable_replicas, Some(0));
     }
 
     #[test]

@@ -81,8 +81,7 @@ pub fn plan_job(job: &Job, pods: &[Pod], now: Timestamp) -> JobPlan {
             .iter()
             .filter_map(|p| p.status.as_ref()?.container_statuses.as_ref())
             .flatten()
-            .map(|c| c.restart_count)
-            .sum()
+            .fold(0_i32, |total, c| total.saturating_add(c.restart_count))
     } else {
         0
     };
@@ -537,6 +536,14 @@ mod tests {
         assert_eq!(plan.create, 0);
         assert_eq!(plan.delete, ["a"]);
         assert_eq!(plan.status.unwrap().start_time, None);
+    }
+
+    #[test]
+    fn absurd_restart_counts_saturate() {
+        let j = job(Some(i32::MAX), "OnFailure");
+        let pods = [pod("a", "Running", i32::MAX), pod("b", "Running", i32::MAX)];
+        let plan = plan_job(&j, &pods, at(0));
+        assert_eq!(plan.status.unwrap().failed, Some(i32::MAX));
     }
 
     #[test]

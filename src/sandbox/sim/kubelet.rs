@@ -74,7 +74,7 @@ pub fn next_pod_status(pod: &Pod, now: Timestamp, config: &SimConfig) -> Kubelet
         }
         Some(_) => running_status(pod, spec, &old, now, config),
     };
-    let notices = pod_notices(pod, &old, &status, bind_to.as_deref());
+    let notices = pod_notices(pod, &old, &status, bind_to.as_deref(), config);
     KubeletStep {
         bind_to,
         status: (status != old).then_some(status),
@@ -84,7 +84,13 @@ pub fn next_pod_status(pod: &Pod, now: Timestamp, config: &SimConfig) -> Kubelet
 }
 
 /// The events a kubelet reports for a step: scheduling, container starts, back-offs.
-fn pod_notices(pod: &Pod, old: &PodStatus, new: &PodStatus, bound_to: Option<&str>) -> Vec<Notice> {
+fn pod_notices(
+    pod: &Pod,
+    old: &PodStatus,
+    new: &PodStatus,
+    bound_to: Option<&str>,
+    config: &SimConfig,
+) -> Vec<Notice> {
     let name = pod.metadata.name.as_deref().unwrap_or_default();
     let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
     let uid = pod.metadata.uid.as_deref().unwrap_or_default();
@@ -120,6 +126,20 @@ fn pod_notices(pod: &Pod, old: &PodStatus, new: &PodStatus, bound_to: Option<&st
                 "Started",
                 format!("Started container {}", container.name),
             ));
+            // A container that never passes readiness says so, as a failing probe would.
+            let never_ready = pod
+                .spec
+                .iter()
+                .flat_map(|spec| &spec.containers)
+                .find(|c| c.name == container.name)
+                .map(|c| container_script(pod, c, config))
+                .is_some_and(|script| script.exit.is_none() && script.ready_after.is_none());
+            if never_ready {
+                notices.push(Notice::warning(
+                    "Unhealthy",
+                    "Readiness probe failed: HTTP probe failed with statuscode: 503",
+                ));
+            }
         }
         let backing_off = |s: Option<&ContainerState>| {
             s.and_then(|s| s.waiting.as_ref())
@@ -390,7 +410,7 @@ fn advance_container(
         if now < restart_at {
             return (previous.clone(), Some(restart_at));
         }
-        return start_fresh(restart_count + 1, last_state);
+        return start_fresh(restart_count.saturating_add(1), last_state);
     }
     start_fresh(restart_count, last_state)
 }
@@ -890,7 +910,10 @@ mod tests {
 
     #[test]
     fn never_ready_runs_forever_unready() {
-        let (pod, step) = run_until(pod(Some("never-ready"), &[], "Always"), &[0, 2000, 60_000]);
+        let (started, step) = run_until(pod(Some("never-ready"), &[], "Always"), &[0, 2000]);
+        let reasons: Vec<&str> = step.notices.iter().map(|n| n.reason.as_str()).collect();
+        assert_eq!(reasons, ["Pulled", "Created", "Started", "Unhealthy"]);
+        let (pod, step) = run_until(started, &[60_000]);
         assert_eq!(phase(&pod), "Running");
         assert!(!container(&pod).ready);
         let ready = condition(&pod, "Ready");
