@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod analysis;
+mod analysisrun;
 mod cli;
 mod crd;
 mod kubectl;

@@ -6,12 +6,14 @@
 //! adapted to these inputs by the controller, so this module does not depend on `crate::crd`.
 //! See `docs/analysis.md`.
 
+pub mod adapter;
 pub mod args;
 pub mod assessment;
 pub mod condition;
 pub mod duration;
 pub mod lint;
 pub mod prometheus;
+pub mod reconciler;
 pub mod rules;
 pub mod run;
 pub mod secrets;
