@@ -7,3 +7,7 @@ pub mod fenceposts;
 pub mod hash;
 pub mod new_replica_set;
 pub mod replicas;
+pub mod plan;
+pub mod rollout_status;
+pub mod snapshot;
+pub mod validation;
