@@ -2,12 +2,14 @@
 //! an `apply` step that patches through `kube::Client`. It never imports the cockpit.
 
 pub mod analysis;
+#[cfg(test)]
+mod canary_simulation;
 pub mod canary_steps;
 pub mod fenceposts;
 pub mod hash;
 pub mod new_replica_set;
-pub mod replicas;
 pub mod plan;
+pub mod replicas;
 pub mod rollout_status;
 pub mod snapshot;
 pub mod validation;

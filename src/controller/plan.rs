@@ -39,8 +39,7 @@ use crate::controller::replicas::scale_down::{
     CanaryScaleDownInput, OtherReplicaSet, plan_canary_scale_down,
 };
 use crate::controller::replicas::{
-    CanaryResize, CanaryResizeInput, DEFAULT_MAX_TRAFFIC_WEIGHT, ReplicaSetSize,
-    next_canary_resize,
+    CanaryResize, CanaryResizeInput, DEFAULT_MAX_TRAFFIC_WEIGHT, ReplicaSetSize, next_canary_resize,
 };
 use crate::controller::rollout_status::{
     DesiredCondition, PhaseInput, canary_rollout_phase, kind, merge_patch_diff, reason,
@@ -56,6 +55,15 @@ use crate::controller::validation::invalid_spec_message;
 use crate::crd::rollout::PauseCondition;
 use crate::crd::time::{format_time, parse_time};
 use crate::crd::{Rollout, RolloutStatus};
+
+/// Rollout annotations never copied onto a new ReplicaSet (spec §3.3).
+const ANNOTATIONS_NOT_COPIED: [&str; 5] = [
+    "kubectl.kubernetes.io/last-applied-configuration",
+    REVISION_ANNOTATION,
+    REVISION_HISTORY_ANNOTATION,
+    DESIRED_REPLICAS_ANNOTATION,
+    "notified.notifications.argoproj.io",
+];
 
 /// Pause-condition reason of a canary pause step.
 pub const CANARY_PAUSE_STEP: &str = "CanaryPauseStep";
@@ -242,11 +250,9 @@ impl<'a> Planner<'a> {
     }
 
     fn finish(self) -> Plan {
-        let requeue_after = self.requeue_at.map(|at| {
-            (at - self.now)
-                .to_std()
-                .unwrap_or(Duration::ZERO)
-        });
+        let requeue_after = self
+            .requeue_at
+            .map(|at| (at - self.now).to_std().unwrap_or(Duration::ZERO));
         Plan {
             actions: self.actions,
             requeue_after,
@@ -428,7 +434,8 @@ impl<'a> Planner<'a> {
             return false;
         };
         let rs_name = rs.name_any();
-        self.actions.push(Action::CreateReplicaSet(Box::new(rs.clone())));
+        self.actions
+            .push(Action::CreateReplicaSet(Box::new(rs.clone())));
         self.new_rs = Some(RsView::of(&rs));
         self.created_new_rs = true;
         self.set_rollout_revision(revision);
@@ -499,7 +506,10 @@ impl<'a> Planner<'a> {
 
     fn new_replica_set(&self, template: &Value, hash: &str, revision: i64) -> Option<ReplicaSet> {
         let mut template = template.clone();
-        let meta = template.as_object_mut()?.entry("metadata").or_insert(json!({}));
+        let meta = template
+            .as_object_mut()?
+            .entry("metadata")
+            .or_insert(json!({}));
         let labels = meta.as_object_mut()?.entry("labels").or_insert(json!({}));
         labels
             .as_object_mut()?
@@ -514,18 +524,11 @@ impl<'a> Planner<'a> {
             .match_labels
             .get_or_insert_with(BTreeMap::new)
             .insert(POD_TEMPLATE_HASH_LABEL.to_owned(), hash.to_owned());
-        const SKIPPED: [&str; 5] = [
-            "kubectl.kubernetes.io/last-applied-configuration",
-            REVISION_ANNOTATION,
-            REVISION_HISTORY_ANNOTATION,
-            DESIRED_REPLICAS_ANNOTATION,
-            "notified.notifications.argoproj.io",
-        ];
         let mut annotations: BTreeMap<String, String> = self
             .rollout
             .annotations()
             .iter()
-            .filter(|(k, _)| !SKIPPED.contains(&k.as_str()))
+            .filter(|(k, _)| !ANNOTATIONS_NOT_COPIED.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         annotations.insert(REVISION_ANNOTATION.to_owned(), revision.to_string());
@@ -582,7 +585,10 @@ impl<'a> Planner<'a> {
     }
 
     fn new_hash(&self) -> String {
-        self.new_rs.as_ref().map(|rs| rs.hash.clone()).unwrap_or_default()
+        self.new_rs
+            .as_ref()
+            .map(|rs| rs.hash.clone())
+            .unwrap_or_default()
     }
 
     fn fully_promoted(&self) -> bool {
@@ -644,13 +650,6 @@ impl<'a> Planner<'a> {
                     now,
                     false,
                 );
-                if !is_paused {
-                    self.event(
-                        reason::RESUMED,
-                        "Rollout is resumed".to_owned(),
-                        EventType::Normal,
-                    );
-                }
             }
             let completed = self
                 .status
@@ -702,7 +701,9 @@ impl<'a> Planner<'a> {
         self.status.controller_pause = None;
         self.status.abort = None;
         self.status.aborted_at = None;
-        self.status.restarted_at.clone_from(&self.rollout.spec.restart_at);
+        self.status
+            .restarted_at
+            .clone_from(&self.rollout.spec.restart_at);
         self.status.promote_full = None;
         if let Some(canary) = self.status.canary.as_mut() {
             canary.current_step_analysis_run_status = None;
@@ -720,11 +721,21 @@ impl<'a> Planner<'a> {
         }
         self.status.current_pod_hash = Some(new_hash);
         self.status.current_step_hash = Some(self.step_hash.clone());
-        let name = self.new_rs.as_ref().map(|rs| rs.name.clone()).unwrap_or_default();
+        let name = self
+            .new_rs
+            .as_ref()
+            .map(|rs| rs.name.clone())
+            .unwrap_or_default();
         let (why, message) = if self.created_new_rs {
-            (reason::NEW_RS_CREATED, format!("Created new replica set \"{name}\""))
+            (
+                reason::NEW_RS_CREATED,
+                format!("Created new replica set \"{name}\""),
+            )
         } else {
-            (reason::FOUND_NEW_RS, format!("Found new replica set \"{name}\""))
+            (
+                reason::FOUND_NEW_RS,
+                format!("Found new replica set \"{name}\""),
+            )
         };
         set_condition(
             &mut self.status,
@@ -1112,6 +1123,7 @@ impl<'a> Planner<'a> {
             if canary_steps::is_current_step_complete(&step, &progress, self.now) {
                 let next = canary_steps::advance_step_index(Some(len_i32(index)));
                 self.status.current_step_index = Some(next);
+                let had_pause = self.canary_pause_started_at().is_some();
                 if let Some(conds) = self.status.pause_conditions.as_mut() {
                     conds.retain(|p| p.reason != CANARY_PAUSE_STEP);
                 }
@@ -1123,7 +1135,21 @@ impl<'a> Planner<'a> {
                     ),
                     EventType::Normal,
                 );
+                if had_pause {
+                    // The controller itself lifted its pause (timed pause expired).
+                    self.event(
+                        reason::RESUMED,
+                        "Rollout is resumed".to_owned(),
+                        EventType::Normal,
+                    );
+                }
             }
+        }
+        if !self.aborted() {
+            // §3.6: not aborted ⇒ no abortedAt (kept through the retry pass so a retried
+            // analysis sees it).
+            self.status.abort = None;
+            self.status.aborted_at = None;
         }
         if self.status.pause_conditions().is_empty() {
             // §3.6: an empty list means no controller pause either.
@@ -1144,12 +1170,8 @@ impl<'a> Planner<'a> {
             self.aborted(),
             DEFAULT_MAX_TRAFFIC_WEIGHT,
         );
-        let desired = approximate_weighted_split(
-            self.replicas,
-            weight,
-            surge,
-            DEFAULT_MAX_TRAFFIC_WEIGHT,
-        );
+        let desired =
+            approximate_weighted_split(self.replicas, weight, surge, DEFAULT_MAX_TRAFFIC_WEIGHT);
         at_desired_replica_counts(&AtDesiredInput {
             desired,
             new_rs: Some(new.size),
@@ -1171,10 +1193,18 @@ impl<'a> Planner<'a> {
     /// `persistRolloutStatus`: counts, conditions, phase, observedGeneration, diff patch.
     fn persist(&mut self) {
         let new_hash = self.new_hash();
-        let new_name = self.new_rs.as_ref().map(|r| r.name.clone()).unwrap_or_default();
+        let new_name = self
+            .new_rs
+            .as_ref()
+            .map(|r| r.name.clone())
+            .unwrap_or_default();
         let new_revision = self.new_rs.as_ref().map_or(0, |r| r.revision);
         let (replicas, ready, available) = self.all_views().fold((0, 0, 0), |acc, rs| {
-            (acc.0 + rs.size.status, acc.1 + rs.ready, acc.2 + rs.size.available)
+            (
+                acc.0 + rs.size.status,
+                acc.1 + rs.ready,
+                acc.2 + rs.size.available,
+            )
         });
         let updated = self.new_rs.as_ref().map_or(0, |r| r.size.status);
         let generation = self.generation();
@@ -1304,10 +1334,10 @@ impl<'a> Planner<'a> {
             .stable_rs
             .as_deref()
             .is_some_and(|s| !s.is_empty() && s == hash);
-        let was_completed = self
+        let was_not_completed = self
             .old
             .condition(kind::COMPLETED)
-            .is_some_and(|c| c.status == state::TRUE);
+            .is_some_and(|c| c.status == state::FALSE);
         set_condition(
             &mut self.status,
             &DesiredCondition {
@@ -1319,7 +1349,7 @@ impl<'a> Planner<'a> {
             now,
             false,
         );
-        if was_completed && !completed {
+        if !was_not_completed && !completed {
             self.event(
                 "RolloutNotCompleted",
                 format!("Rollout not completed, started update to revision {revision} ({hash})"),
@@ -1366,9 +1396,17 @@ impl<'a> Planner<'a> {
         }
         let waiting_step = matches!(
             canary_steps::current_step(&self.steps, self.status.current_step_index),
-            Some((_, CanaryStep::Pause(_) | CanaryStep::Analysis | CanaryStep::Experiment))
+            Some((
+                _,
+                CanaryStep::Pause(_) | CanaryStep::Analysis | CanaryStep::Experiment
+            ))
         );
-        if waiting_step || self.status.condition(kind::PAUSED).is_some_and(|c| c.status == state::TRUE) {
+        if waiting_step
+            || self
+                .status
+                .condition(kind::PAUSED)
+                .is_some_and(|c| c.status == state::TRUE)
+        {
             return;
         }
         let Some(last) = existing.last_update_time.as_deref().and_then(parse_time) else {

@@ -104,7 +104,7 @@ pub fn set_condition(
             existing.last_transition_time = Some(now_text.clone());
         }
         let changed = !same || existing.last_update_time.as_deref() != Some(now_text.as_str());
-        existing.status = desired.status.to_owned();
+        desired.status.clone_into(&mut existing.status);
         existing.reason = Some(desired.reason.to_owned());
         existing.message = Some(desired.message.clone());
         existing.last_update_time = Some(now_text);
@@ -117,7 +117,7 @@ pub fn set_condition(
         last_transition_time: Some(now_text),
         reason: Some(desired.reason.to_owned()),
         message: Some(desired.message.clone()),
-        extra: Default::default(),
+        extra: std::collections::BTreeMap::default(),
     });
     true
 }
@@ -155,7 +155,10 @@ pub fn canary_rollout_phase(status: &RolloutStatus, input: &PhaseInput) -> (&'st
         if cond.kind == kind::INVALID_SPEC {
             return (
                 "Degraded",
-                format!("InvalidSpec: {}", cond.message.as_deref().unwrap_or_default()),
+                format!(
+                    "InvalidSpec: {}",
+                    cond.message.as_deref().unwrap_or_default()
+                ),
             );
         }
         if let Some(r) = cond.reason.as_deref()
@@ -180,10 +183,7 @@ pub fn canary_rollout_phase(status: &RolloutStatus, input: &PhaseInput) -> (&'st
     let available = status.available_replicas.unwrap_or(0);
     let total = status.replicas.unwrap_or(0);
     if updated < input.replicas {
-        return (
-            "Progressing",
-            "more replicas need to be updated".to_owned(),
-        );
+        return ("Progressing", "more replicas need to be updated".to_owned());
     }
     if available < updated {
         return (
@@ -254,7 +254,10 @@ mod tests {
         let old = json!({"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2]});
         let new = json!({"b": {"c": 2, "d": 4}, "e": [1], "f": true});
         let patch = merge_patch_diff(&old, &new).unwrap();
-        assert_eq!(patch, json!({"a": null, "b": {"d": 4}, "e": [1], "f": true}));
+        assert_eq!(
+            patch,
+            json!({"a": null, "b": {"d": 4}, "e": [1], "f": true})
+        );
         let mut applied = old.clone();
         json_patch::merge(&mut applied, &patch);
         assert_eq!(applied, new);
@@ -278,15 +281,24 @@ mod tests {
         };
         assert!(set_condition(&mut status, &second, at(10), false));
         let cond = status.condition(kind::PROGRESSING).unwrap();
-        assert_eq!(cond.last_transition_time.as_deref(), Some("2023-11-14T22:13:20Z"));
-        assert_eq!(cond.last_update_time.as_deref(), Some("2023-11-14T22:13:30Z"));
+        assert_eq!(
+            cond.last_transition_time.as_deref(),
+            Some("2023-11-14T22:13:20Z")
+        );
+        assert_eq!(
+            cond.last_update_time.as_deref(),
+            Some("2023-11-14T22:13:30Z")
+        );
         let third = DesiredCondition {
             status: state::FALSE,
             ..second
         };
         assert!(set_condition(&mut status, &third, at(20), false));
         let cond = status.condition(kind::PROGRESSING).unwrap();
-        assert_eq!(cond.last_transition_time.as_deref(), Some("2023-11-14T22:13:40Z"));
+        assert_eq!(
+            cond.last_transition_time.as_deref(),
+            Some("2023-11-14T22:13:40Z")
+        );
         assert!(remove_condition(&mut status, kind::PROGRESSING));
         assert!(status.conditions.is_none());
     }
@@ -304,22 +316,34 @@ mod tests {
             "stableRS": "h", "currentPodHash": "h"
         }))
         .unwrap();
-        assert_eq!(canary_rollout_phase(&status, &input), ("Healthy", String::new()));
+        assert_eq!(
+            canary_rollout_phase(&status, &input),
+            ("Healthy", String::new())
+        );
         status.stable_rs = Some("old".into());
-        assert_eq!(canary_rollout_phase(&status, &input).1, "waiting for all steps to complete");
+        assert_eq!(
+            canary_rollout_phase(&status, &input).1,
+            "waiting for all steps to complete"
+        );
         status.replicas = Some(3);
-        assert_eq!(canary_rollout_phase(&status, &input).1, "old replicas are pending termination");
+        assert_eq!(
+            canary_rollout_phase(&status, &input).1,
+            "old replicas are pending termination"
+        );
         status.available_replicas = Some(1);
         assert_eq!(
             canary_rollout_phase(&status, &input).1,
             "updated replicas are still becoming available"
         );
         status.updated_replicas = Some(1);
-        assert_eq!(canary_rollout_phase(&status, &input).1, "more replicas need to be updated");
+        assert_eq!(
+            canary_rollout_phase(&status, &input).1,
+            "more replicas need to be updated"
+        );
         status.pause_conditions = Some(vec![crate::crd::rollout::PauseCondition {
             reason: "CanaryPauseStep".into(),
             start_time: "2023-11-14T22:13:20Z".into(),
-            extra: Default::default(),
+            extra: std::collections::BTreeMap::default(),
         }]);
         assert_eq!(
             canary_rollout_phase(&status, &input),

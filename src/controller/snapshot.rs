@@ -109,7 +109,10 @@ pub fn replica_set_ready(rs: &ReplicaSet) -> i32 {
 /// `metadata.creationTimestamp` of a ReplicaSet.
 pub fn replica_set_created(rs: &ReplicaSet) -> Option<DateTime<Utc>> {
     let ts = rs.metadata.creation_timestamp.as_ref()?.0;
-    DateTime::from_timestamp(ts.as_second(), u32::try_from(ts.subsec_nanosecond()).unwrap_or(0))
+    DateTime::from_timestamp(
+        ts.as_second(),
+        u32::try_from(ts.subsec_nanosecond()).unwrap_or(0),
+    )
 }
 
 /// The Service's current `rollouts-pod-template-hash` selector value.

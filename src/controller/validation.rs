@@ -45,7 +45,8 @@ pub const INVALID_CANARY_SCALE_DOWN_DELAY: &str =
 pub const INVALID_DYNAMIC_STABLE_SCALE: &str =
     "Canary dynamicStableScale can only be used with traffic routing";
 /// Anti-affinity with zero or two strategies.
-pub const INVALID_ANTI_AFFINITY_STRATEGY: &str = "AntiAffinity must have exactly one strategy listed";
+pub const INVALID_ANTI_AFFINITY_STRATEGY: &str =
+    "AntiAffinity must have exactly one strategy listed";
 /// Anti-affinity weight out of range.
 pub const INVALID_ANTI_AFFINITY_WEIGHT: &str = "AntiAffinity weight must be between 1-100";
 
@@ -74,7 +75,10 @@ fn go_int_or_string(value: &IntOrString) -> String {
     match value {
         IntOrString::Int(n) => format!("intstr.IntOrString{{Type:0, IntVal:{n}, StrVal:\"\"}}"),
         IntOrString::String(s) => {
-            format!("intstr.IntOrString{{Type:1, IntVal:0, StrVal:{}}}", quoted(s))
+            format!(
+                "intstr.IntOrString{{Type:1, IntVal:0, StrVal:{}}}",
+                quoted(s)
+            )
         }
     }
 }
@@ -93,8 +97,12 @@ fn go_string_map(map: &BTreeMap<String, String>) -> String {
 /// message (`The Rollout "<name>" is invalid: <err>`); `None` when valid.
 pub fn invalid_spec_message(snapshot: &Snapshot) -> Option<String> {
     let rollout = &snapshot.rollout;
-    first_error(snapshot)
-        .map(|err| format!("The Rollout {} is invalid: {err}", quoted(&rollout.name_any())))
+    first_error(snapshot).map(|err| {
+        format!(
+            "The Rollout {} is invalid: {err}",
+            quoted(&rollout.name_any())
+        )
+    })
 }
 
 fn first_error(snapshot: &Snapshot) -> Option<String> {
@@ -122,7 +130,12 @@ fn spec_error(rollout: &Rollout) -> Option<String> {
             return Some(required("spec.selector", &missing_field(".spec.selector")));
         };
         let labels = selector.match_labels.clone().unwrap_or_default();
-        if labels.is_empty() && selector.match_expressions.as_ref().is_none_or(Vec::is_empty) {
+        if labels.is_empty()
+            && selector
+                .match_expressions
+                .as_ref()
+                .is_none_or(Vec::is_empty)
+        {
             return Some(invalid(
                 "spec.selector",
                 "&v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}",
@@ -204,7 +217,11 @@ fn canary_error(canary: &CanaryStrategy) -> Option<String> {
     }
     for (field, raw, parsed) in [
         ("maxSurge", canary.max_surge.as_ref(), surge.as_ref()),
-        ("maxUnavailable", canary.max_unavailable.as_ref(), unavailable.as_ref()),
+        (
+            "maxUnavailable",
+            canary.max_unavailable.as_ref(),
+            unavailable.as_ref(),
+        ),
     ] {
         if let (Some(raw), Some(parsed)) = (raw, parsed)
             && parsed.scaled(100, Rounding::Up).is_err()
@@ -228,7 +245,9 @@ fn canary_error(canary: &CanaryStrategy) -> Option<String> {
     }
     let traffic = canary.traffic_routing.as_ref();
     let needs_services = traffic.is_some_and(|tr| {
-        !(tr.istio.as_ref().is_some_and(|i| i.destination_rule.is_some())
+        !(tr.istio
+            .as_ref()
+            .is_some_and(|i| i.destination_rule.is_some())
             || canary.ping_pong.is_some())
     });
     if needs_services {
@@ -263,7 +282,13 @@ fn canary_error(canary: &CanaryStrategy) -> Option<String> {
             ));
         }
     }
-    for (i, step) in canary.steps.as_deref().unwrap_or_default().iter().enumerate() {
+    for (i, step) in canary
+        .steps
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let step_path = format!("{path}.steps[{i}]");
         let core = [
             step.set_weight.is_some(),
