@@ -912,3 +912,61 @@ fn invalid_top_level_fields() {
         "InvalidSpec: The Rollout \"demo\" is invalid: spec.selector: Required value: Rollout has missing field '.spec.selector'"
     );
 }
+
+/// §8 S10 TestCanaryProgressDeadlineExceededWithPause: a slow canary times out, recovers into
+/// the pause step, and the deadline is not evaluated while paused.
+#[test]
+fn s10_progress_deadline_with_pause_step() {
+    let mut w = World::new(rollout(
+        3,
+        &json!({"steps": [{"setWeight": 20}, {"pause": {}}]}),
+    ));
+    w.rollout.spec.progress_deadline_seconds = Some(5);
+    w.settle();
+    w.set_image("nginx:2");
+    w.settle_with(false);
+    assert_eq!(w.phase().0, "Progressing");
+    w.advance(6);
+    w.settle_with(false);
+    assert_eq!(w.phase().0, "Degraded");
+    assert!(
+        w.phase()
+            .1
+            .starts_with("ProgressDeadlineExceeded: ReplicaSet \"demo-")
+    );
+    w.settle();
+    assert_eq!(w.phase(), ("Paused".into(), "CanaryPauseStep".into()));
+    assert_eq!((w.pods("nginx:2"), w.pods("nginx:1")), (1, 3));
+    w.advance(60);
+    w.settle();
+    assert_eq!(w.phase().0, "Paused", "no timeout while paused");
+    assert_eq!(w.last_requeue, None);
+}
+
+/// TestResumeRolloutAfterPauseDuration at the plan level: the exact status patch.
+#[test]
+fn expired_pause_duration_status_patch() {
+    let mut w = World::new(rollout(
+        10,
+        &json!({"steps": [{"setWeight": 10}, {"pause": {"duration": 60}}, {"setWeight": 20}]}),
+    ));
+    w.settle();
+    w.set_image("nginx:2");
+    w.settle();
+    assert_eq!(w.status().current_step_index, Some(1));
+    w.advance(61);
+    let p = plan(&w.snapshot());
+    let patch = p
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::PatchRolloutStatus(patch) => Some(patch.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(patch["currentStepIndex"], json!(2));
+    assert_eq!(patch["pauseConditions"], Value::Null);
+    assert!(patch.as_object().unwrap().contains_key("pauseConditions"));
+    assert_eq!(patch["controllerPause"], Value::Null);
+    assert!(patch.as_object().unwrap().contains_key("controllerPause"));
+}
