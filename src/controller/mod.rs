@@ -2,6 +2,7 @@
 //! an `apply` step that patches through `kube::Client`. It never imports the cockpit.
 
 pub mod analysis;
+pub mod apply;
 #[cfg(test)]
 mod canary_simulation;
 pub mod canary_steps;

@@ -104,7 +104,8 @@ pub enum Action {
     },
     /// JSON merge patch of the Rollout's metadata (the revision annotation).
     PatchRollout(Value),
-    /// JSON merge patch of the Rollout's `status` subresource.
+    /// JSON merge patch of the Rollout's status, relative to `status` (the shell wraps it as
+    /// `{"status": …}` for the subresource).
     PatchRolloutStatus(Value),
     /// Merge patch of a Service (hash selector and managed-by annotation).
     PatchService {
