@@ -71,6 +71,27 @@ pub struct AnalysisTemplateSpec {
 #[serde(transparent)]
 pub struct ClusterAnalysisTemplateSpec(pub AnalysisTemplateSpec);
 
+/// A cluster template reads like a namespaced one: `cluster_template.spec.metrics`.
+impl std::ops::Deref for ClusterAnalysisTemplateSpec {
+    type Target = AnalysisTemplateSpec;
+
+    fn deref(&self) -> &AnalysisTemplateSpec {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ClusterAnalysisTemplateSpec {
+    fn deref_mut(&mut self) -> &mut AnalysisTemplateSpec {
+        &mut self.0
+    }
+}
+
+impl From<AnalysisTemplateSpec> for ClusterAnalysisTemplateSpec {
+    fn from(spec: AnalysisTemplateSpec) -> Self {
+        Self(spec)
+    }
+}
+
 /// An AnalysisRun: the metrics to measure, with arguments already merged in.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(

@@ -1,15 +1,15 @@
 //! The CustomResourceDefinitions rolltop installs (`rolltop install-crds`), and their
 //! server-side apply.
 //!
-//! Names, short names, printer columns and subresources follow upstream Argo Rollouts. The
+//! Names, short names, printer columns and subresources follow upstream Argo Rollouts (only
+//! Rollout serves `status` and `scale`; see [`crds`]). The
 //! schemas are deliberately permissive (`spec` and `status` are objects that preserve unknown
 //! fields, plus the few typed paths the scale subresource reads): a derived schema would make the
 //! API server prune or reject fields of newer Argo versions, and Argo's own controller validates
 //! specs itself.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceDefinition, CustomResourceSubresourceStatus, CustomResourceSubresources,
-    CustomResourceValidation, JSONSchemaProps,
+    CustomResourceDefinition, CustomResourceValidation, JSONSchemaProps,
 };
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::crd::v1::CustomResourceExt;
@@ -36,6 +36,17 @@ pub enum InstallError {
         name: String,
         #[source]
         source: kube::Error,
+    },
+    #[error("waiting for CustomResourceDefinition {name} to be established: {source}")]
+    Wait {
+        name: String,
+        #[source]
+        source: kube::runtime::wait::Error,
+    },
+    #[error("CustomResourceDefinition {name} was not established within {timeout:?}")]
+    NotEstablished {
+        name: String,
+        timeout: std::time::Duration,
     },
 }
 
@@ -74,18 +85,31 @@ fn permissive_schema(
     serde_json::from_value(schema).unwrap_or_default()
 }
 
-/// Fills in what the derive leaves open: the schema, and the status subresource on every kind
-/// (the templates have no status, but upstream serves the subresource uniformly).
-fn finish(mut crd: CustomResourceDefinition, schema: &JSONSchemaProps) -> CustomResourceDefinition {
+/// Which subresources a kind serves. Only Rollout has `status` (and `scale`): Argo's analysis
+/// and experiment controllers write AnalysisRun and Experiment status with merge patches on the
+/// main resource, which an API server would silently drop if a status subresource existed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Subresources {
+    /// Keep what the derive declared (status + scale for Rollout).
+    AsDerived,
+    /// Serve none.
+    None,
+}
+
+/// Fills in what the derive leaves open: the schema, and the subresources upstream serves.
+fn finish(
+    mut crd: CustomResourceDefinition,
+    schema: &JSONSchemaProps,
+    subresources: Subresources,
+) -> CustomResourceDefinition {
+    // Upstream states the list kind; the API server would default it to the same value.
+    crd.spec.names.list_kind = Some(format!("{}List", crd.spec.names.kind));
     for version in &mut crd.spec.versions {
         version.schema = Some(CustomResourceValidation {
             open_api_v3_schema: Some(schema.clone()),
         });
-        let subresources = version
-            .subresources
-            .get_or_insert_with(CustomResourceSubresources::default);
-        if subresources.status.is_none() {
-            subresources.status = Some(CustomResourceSubresourceStatus(json!({})));
+        if subresources == Subresources::None {
+            version.subresources = None;
         }
     }
     crd
@@ -105,11 +129,11 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         }),
     );
     vec![
-        finish(Rollout::crd(), &rollout_schema),
-        finish(AnalysisTemplate::crd(), &plain()),
-        finish(ClusterAnalysisTemplate::crd(), &plain()),
-        finish(AnalysisRun::crd(), &plain()),
-        finish(Experiment::crd(), &plain()),
+        finish(Rollout::crd(), &rollout_schema, Subresources::AsDerived),
+        finish(AnalysisTemplate::crd(), &plain(), Subresources::None),
+        finish(ClusterAnalysisTemplate::crd(), &plain(), Subresources::None),
+        finish(AnalysisRun::crd(), &plain(), Subresources::None),
+        finish(Experiment::crd(), &plain(), Subresources::None),
     ]
 }
 
@@ -166,6 +190,29 @@ pub async fn install(client: &kube::Client) -> Result<Vec<String>, InstallError>
         ));
     }
     Ok(report)
+}
+
+/// Waits until every CRD reports the `Established` condition, so that objects of the new kinds
+/// can be created at once (a real API server needs a moment after the first install).
+pub async fn wait_established(
+    client: &kube::Client,
+    timeout: std::time::Duration,
+) -> Result<(), InstallError> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in crds() {
+        let name = crd.metadata.name.unwrap_or_default();
+        let established = kube::runtime::wait::await_condition(
+            api.clone(),
+            &name,
+            kube::runtime::wait::conditions::is_crd_established(),
+        );
+        match tokio::time::timeout(timeout, established).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(source)) => return Err(InstallError::Wait { name, source }),
+            Err(_) => return Err(InstallError::NotEstablished { name, timeout }),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -21,12 +21,12 @@ pub use analysis::{
     AnalysisTemplateSpec, Argument, ClusterAnalysisTemplate, ClusterAnalysisTemplateSpec,
     Measurement, Metric, MetricProvider, MetricResult,
 };
-pub use definition::{FIELD_MANAGER, InstallError, crds, crds_yaml, install};
+pub use definition::{FIELD_MANAGER, InstallError, crds, crds_yaml, install, wait_established};
 pub use duration::{DurationError, parse_go_duration, parse_pause_duration};
 pub use experiment::{Experiment, ExperimentSpec, ExperimentStatus};
 pub use rollout::{
     BlueGreenStrategy, CanaryStep, CanaryStrategy, Rollout, RolloutPhase, RolloutSpec,
-    RolloutStatus, StrategyKind,
+    RolloutStatus, StepKind, StrategyKind,
 };
 
 /// The API group of every Argo Rollouts kind.

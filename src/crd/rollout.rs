@@ -410,6 +410,44 @@ impl CanaryStep {
     }
 }
 
+/// A canary step seen as the one kind it is, for exhaustive matching in decisions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepKind<'a> {
+    SetWeight(i32),
+    Pause(&'a RolloutPause),
+    Experiment(&'a RolloutExperimentStep),
+    Analysis(&'a RolloutAnalysis),
+    SetCanaryScale(&'a SetCanaryScale),
+    SetHeaderRoute(&'a SetHeaderRoute),
+    SetMirrorRoute(&'a SetMirrorRoute),
+    Plugin(&'a PluginStep),
+}
+
+impl CanaryStep {
+    /// The step as its kind; `None` for an empty or ambiguous step, like [`Self::kind_name`].
+    pub fn kind(&self) -> Option<StepKind<'_>> {
+        self.kind_name()?;
+        let kind = if let Some(weight) = self.set_weight {
+            StepKind::SetWeight(weight)
+        } else if let Some(pause) = &self.pause {
+            StepKind::Pause(pause)
+        } else if let Some(experiment) = &self.experiment {
+            StepKind::Experiment(experiment)
+        } else if let Some(analysis) = &self.analysis {
+            StepKind::Analysis(analysis)
+        } else if let Some(scale) = &self.set_canary_scale {
+            StepKind::SetCanaryScale(scale)
+        } else if let Some(route) = &self.set_header_route {
+            StepKind::SetHeaderRoute(route)
+        } else if let Some(route) = &self.set_mirror_route {
+            StepKind::SetMirrorRoute(route)
+        } else {
+            StepKind::Plugin(self.plugin.as_ref()?)
+        };
+        Some(kind)
+    }
+}
+
 /// `pause: {}` waits for a promote; `pause: {duration: ...}` resumes by itself.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -531,6 +569,8 @@ pub struct RolloutExperimentStep {
     pub dry_run: Option<Vec<DryRun>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub analysis_run_metadata: Option<PodTemplateMetadata>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale_down_delay_seconds: Option<i32>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -1017,6 +1057,9 @@ pub struct WeightDestination {
     pub extra: Extra,
 }
 
+/// The pod spec lists that hold containers with images.
+const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
+
 impl Rollout {
     /// The canary strategy, if that is the one configured.
     pub fn canary(&self) -> Option<&CanaryStrategy> {
@@ -1044,6 +1087,13 @@ impl Rollout {
             .unwrap_or_default()
     }
 
+    /// The step at `status.currentStepIndex`; `None` without status or index, or past the last
+    /// step (all steps done).
+    pub fn current_step(&self) -> Option<&CanaryStep> {
+        let index = self.status.as_ref()?.current_step_index?;
+        self.steps().get(usize::try_from(index).ok()?)
+    }
+
     /// `spec.replicas`, defaulting to 1 as upstream does.
     pub fn desired_replicas(&self) -> i32 {
         self.spec.replicas.unwrap_or(1)
@@ -1064,13 +1114,60 @@ impl Rollout {
             .transpose()
     }
 
-    /// Replaces `spec.template` with a typed pod template.
+    /// Replaces `spec.template` with a typed pod template. Pod fields that k8s-openapi does not
+    /// know are lost this way; for targeted edits prefer [`Rollout::set_image`] or the raw JSON.
     pub fn set_pod_template(
         &mut self,
         template: &PodTemplateSpec,
     ) -> Result<(), serde_json::Error> {
         self.spec.template = Some(serde_json::to_value(template)?);
         Ok(())
+    }
+
+    /// `(container name, image)` of every container, init container and ephemeral container in
+    /// `spec.template`, in that order, read from the raw JSON.
+    pub fn images(&self) -> Vec<(String, String)> {
+        let Some(spec) = self.spec.template.as_ref().and_then(|t| t.get("spec")) else {
+            return Vec::new();
+        };
+        CONTAINER_LISTS
+            .iter()
+            .filter_map(|list| spec.get(*list)?.as_array())
+            .flatten()
+            .filter_map(|container| {
+                let name = container.get("name")?.as_str()?;
+                let image = container
+                    .get("image")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                Some((name.to_owned(), image.to_owned()))
+            })
+            .collect()
+    }
+
+    /// Sets the image of every container named `container` (`*` = all) in containers, init
+    /// containers and ephemeral containers, as `kubectl argo rollouts set image` does; edits the
+    /// raw JSON so nothing else in the template changes. Returns how many containers changed.
+    pub fn set_image(&mut self, container: &str, image: &str) -> usize {
+        let Some(spec) = self.spec.template.as_mut().and_then(|t| t.get_mut("spec")) else {
+            return 0;
+        };
+        let mut changed = 0;
+        for list in CONTAINER_LISTS {
+            let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) else {
+                continue;
+            };
+            for entry in containers {
+                let named = entry.get("name").and_then(Value::as_str);
+                if (container == "*" || named == Some(container))
+                    && let Some(fields) = entry.as_object_mut()
+                {
+                    fields.insert("image".to_owned(), Value::String(image.to_owned()));
+                    changed += 1;
+                }
+            }
+        }
+        changed
     }
 }
 
@@ -1122,6 +1219,47 @@ mod tests {
             let parsed: CanaryStep = serde_json::from_value(step.clone()).unwrap();
             assert_eq!(parsed.kind_name(), expected, "step {step}");
         }
+    }
+
+    #[test]
+    fn step_kind_borrows_the_one_set_field() {
+        let step = |value: Value| serde_json::from_value::<CanaryStep>(value).unwrap();
+        assert_eq!(
+            step(json!({"setWeight": 20})).kind(),
+            Some(StepKind::SetWeight(20))
+        );
+        let pause = step(json!({"pause": {"duration": 30}}));
+        match pause.kind() {
+            Some(StepKind::Pause(p)) => assert_eq!(p.duration(), Some(Ok(Duration::from_secs(30)))),
+            other => panic!("expected a pause, got {other:?}"),
+        }
+        let plugin = step(json!({"plugin": {"name": "notify"}}));
+        assert!(matches!(plugin.kind(), Some(StepKind::Plugin(p)) if p.name == "notify"));
+        assert!(matches!(
+            step(json!({"setMirrorRoute": {"name": "m"}})).kind(),
+            Some(StepKind::SetMirrorRoute(_))
+        ));
+        assert_eq!(step(json!({})).kind(), None);
+        assert_eq!(step(json!({"setWeight": 1, "pause": {}})).kind(), None);
+    }
+
+    #[test]
+    fn current_step_follows_the_status_index() {
+        let mut r =
+            rollout(&json!({"strategy": {"canary": {"steps": [{"setWeight": 5}, {"pause": {}}]}}}));
+        assert!(r.current_step().is_none(), "no status yet");
+        r.status = Some(RolloutStatus {
+            current_step_index: Some(1),
+            ..RolloutStatus::default()
+        });
+        assert_eq!(
+            r.current_step().and_then(CanaryStep::kind_name),
+            Some("pause")
+        );
+        r.status.as_mut().unwrap().current_step_index = Some(2);
+        assert!(r.current_step().is_none(), "past the last step");
+        r.status.as_mut().unwrap().current_step_index = Some(-1);
+        assert!(r.current_step().is_none());
     }
 
     #[test]
@@ -1193,6 +1331,39 @@ mod tests {
                 .pod_template()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn images_and_set_image_edit_only_the_named_containers() {
+        let mut r = rollout(&json!({
+            "template": {"spec": {
+                "initContainers": [{"name": "migrate", "image": "app:1"}],
+                "containers": [
+                    {"name": "app", "image": "app:1", "futureField": true},
+                    {"name": "sidecar", "image": "proxy:9"}
+                ]
+            }}
+        }));
+        assert_eq!(
+            r.images(),
+            [
+                ("app".to_owned(), "app:1".to_owned()),
+                ("sidecar".to_owned(), "proxy:9".to_owned()),
+                ("migrate".to_owned(), "app:1".to_owned())
+            ]
+        );
+        assert_eq!(r.set_image("app", "app:2"), 1);
+        let template = r.spec.template.as_ref().unwrap();
+        assert_eq!(
+            template["spec"]["containers"][0],
+            json!({"name": "app", "image": "app:2", "futureField": true})
+        );
+        assert_eq!(template["spec"]["initContainers"][0]["image"], "app:1");
+        assert_eq!(r.set_image("*", "all:3"), 3);
+        assert!(r.images().iter().all(|(_, image)| image == "all:3"));
+        assert_eq!(r.set_image("missing", "x:1"), 0);
+        assert_eq!(rollout(&json!({})).set_image("*", "x:1"), 0);
+        assert!(rollout(&json!({})).images().is_empty());
     }
 
     #[test]

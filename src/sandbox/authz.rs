@@ -104,7 +104,12 @@ impl DenyRule {
 
 /// Whether any rule denies these attributes.
 pub fn is_denied(rules: &[DenyRule], attributes: &Attributes) -> bool {
-    rules.iter().any(|r| r.matches(attributes))
+    denying_rule(rules, attributes).is_some()
+}
+
+/// The first rule that denies these attributes.
+pub fn denying_rule<'a>(rules: &'a [DenyRule], attributes: &Attributes) -> Option<&'a DenyRule> {
+    rules.iter().find(|r| r.matches(attributes))
 }
 
 /// The 403 the real server sends.
@@ -131,6 +136,7 @@ pub fn forbidden(a: &Attributes) -> ApiError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -194,7 +200,11 @@ mod tests {
         ];
         for (rule, a, expected) in cases {
             let rule: DenyRule = rule.parse().unwrap();
-            assert_eq!(is_denied(&[rule.clone()], &a), expected, "{rule} {a:?}");
+            assert_eq!(
+                is_denied(std::slice::from_ref(&rule), &a),
+                expected,
+                "{rule} {a:?}"
+            );
         }
     }
 

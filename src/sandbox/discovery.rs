@@ -290,6 +290,7 @@ pub fn openapi_document(registry: &Registry, group: &str, version: &str) -> Opti
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -8,9 +8,11 @@
 
 pub mod authz;
 pub mod discovery;
+pub mod event;
 pub mod patch;
 pub mod path;
 pub mod persist;
+pub mod protobuf;
 pub mod registry;
 pub mod selector;
 pub mod server;
@@ -86,11 +88,15 @@ impl Sandbox {
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         // reqwest (service proxy) and kube clients need the process-wide rustls provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let db = match &config.data_dir {
-            Some(dir) => Some(Persistence::open(dir)?),
-            None => None,
-        };
-        let store = Store::open(db, config.watch_history)?;
+        // Opening (and, after a restart, loading) the database is blocking file I/O.
+        let data_dir = config.data_dir.clone();
+        let history = config.watch_history;
+        let store = tokio::task::spawn_blocking(move || {
+            let db = data_dir.as_deref().map(Persistence::open).transpose()?;
+            Store::open(db, history)
+        })
+        .await
+        .map_err(|e| SandboxError::Client(format!("opening the store panicked: {e}")))??;
         let listener = bind(config.listen).map_err(|source| SandboxError::Bind {
             addr: config.listen,
             source,
@@ -166,7 +172,7 @@ impl Sandbox {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.server.await;
-        drop(self.state);
+        self.state.store.close();
     }
 }
 

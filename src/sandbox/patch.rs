@@ -120,18 +120,17 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) {
             }
             Value::Array(items) => {
                 let merge_by = items.first().and_then(|first| merge_key(key, first));
-                match (merge_by, target_map.get_mut(key)) {
-                    (Some(merge_by), Some(Value::Array(existing))) => {
-                        merge_list(existing, items, merge_by);
-                    }
-                    _ => {
-                        let cleaned: Vec<Value> = items
-                            .iter()
-                            .filter(|i| i.get("$patch").is_none())
-                            .cloned()
-                            .collect();
-                        target_map.insert(key.clone(), Value::Array(cleaned));
-                    }
+                if let (Some(merge_by), Some(Value::Array(existing))) =
+                    (merge_by, target_map.get_mut(key))
+                {
+                    merge_list(existing, items, merge_by);
+                } else {
+                    let cleaned: Vec<Value> = items
+                        .iter()
+                        .filter(|i| i.get("$patch").is_none())
+                        .cloned()
+                        .collect();
+                    target_map.insert(key.clone(), Value::Array(cleaned));
                 }
             }
             other => {
@@ -227,6 +226,7 @@ pub fn invalid_label_reason(name: &str) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -96,12 +96,12 @@ fn parse_resource(group: &str, version: &str, rest: &[&str]) -> Option<ApiPath> 
         // The Namespace object itself and its subresources.
         ["namespaces"] if core_namespaces => &["namespaces"],
         ["namespaces", name] if core_namespaces => {
-            path.resource = "namespaces".to_owned();
+            "namespaces".clone_into(&mut path.resource);
             path.name = Some((*name).to_owned());
             return Some(path);
         }
         ["namespaces", name, sub @ ("status" | "finalize")] if core_namespaces => {
-            path.resource = "namespaces".to_owned();
+            "namespaces".clone_into(&mut path.resource);
             path.name = Some((*name).to_owned());
             path.subresource = Some((*sub).to_owned());
             return Some(path);
@@ -113,13 +113,13 @@ fn parse_resource(group: &str, version: &str, rest: &[&str]) -> Option<ApiPath> 
         other => other,
     };
     match tail {
-        [resource] => path.resource = (*resource).to_owned(),
+        [resource] => (*resource).clone_into(&mut path.resource),
         [resource, name] => {
-            path.resource = (*resource).to_owned();
+            (*resource).clone_into(&mut path.resource);
             path.name = Some((*name).to_owned());
         }
         [resource, name, sub, more @ ..] => {
-            path.resource = (*resource).to_owned();
+            (*resource).clone_into(&mut path.resource);
             path.name = Some((*name).to_owned());
             path.subresource = Some((*sub).to_owned());
             if *sub == "proxy" {
@@ -214,6 +214,7 @@ pub fn negotiate(accept: Option<&str>) -> Wanted {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -226,7 +227,15 @@ mod tests {
 
     #[test]
     fn resource_paths() {
-        let cases: &[(&str, &str, Option<&str>, &str, Option<&str>, Option<&str>)] = &[
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            Option<&'a str>,
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+        );
+        let cases: &[Case<'_>] = &[
             ("/api/v1/pods", "", None, "pods", None, None),
             ("/api/v1/namespaces", "", None, "namespaces", None, None),
             (

@@ -50,6 +50,21 @@ impl ResourceKind {
         format!("{}/{}", self.group, self.plural)
     }
 
+    /// Where objects of this kind are stored: `events.k8s.io` Events share the `v1` Events'
+    /// storage, as on the real server.
+    pub fn storage_key(&self) -> String {
+        if self.is_events_v1() {
+            "/events".to_owned()
+        } else {
+            self.key()
+        }
+    }
+
+    /// `events.k8s.io/v1` Event, served from `v1` Event storage with conversion.
+    pub fn is_events_v1(&self) -> bool {
+        self.group == "events.k8s.io" && self.plural == "events"
+    }
+
     pub fn api_version(&self, version: &str) -> String {
         if self.group.is_empty() {
             version.to_owned()
@@ -95,6 +110,10 @@ struct Builtin {
     scale: bool,
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a const table row constructor, one column each"
+)]
 const fn builtin(
     group: &'static str,
     version: &'static str,
@@ -129,6 +148,7 @@ const BUILTINS: &[Builtin] = &[
         false,
     ),
     builtin("", "v1", "pods", "Pod", &["po"], true, true, false),
+    builtin("", "v1", "nodes", "Node", &["no"], false, true, false),
     builtin("", "v1", "services", "Service", &["svc"], true, true, false),
     builtin(
         "",
@@ -470,6 +490,7 @@ impl Registry {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -189,6 +189,7 @@ pub fn field_value(object: &Value, field: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

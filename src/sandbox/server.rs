@@ -21,7 +21,7 @@ use super::path::{self, ApiPath, Query, Route, Wanted};
 use super::registry::ResourceKind;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::{ApiError, success_status};
-use super::store::{Change, ChangeType, Propagation, Store};
+use super::store::{Change, ChangeType, Propagation, Store, outward};
 use super::table::{self, IncludeObject, TABLE_CONTENT_TYPE};
 use super::write::{self, Endpoint};
 
@@ -585,8 +585,12 @@ fn patch_object(
         }
         if state.store.get(kind, namespace, name).is_none() {
             let mut object = body.clone();
-            if object.is_object() {
-                object["metadata"]["name"] = json!(name);
+            if let Some(map) = object.as_object_mut() {
+                let meta = map.entry("metadata").or_insert_with(|| json!({}));
+                if !meta.is_object() {
+                    *meta = json!({});
+                }
+                meta["name"] = json!(name);
             }
             let ns = kind.namespaced.then_some(namespace);
             let prepared = write::prepare_create(kind, version, object, ns)?;
@@ -906,8 +910,12 @@ fn pod_log(
 }
 
 fn access_review(state: &AppState, request: &ApiRequest) -> Result<Response, ApiError> {
-    let mut review = request.body_value()?;
-    let allowed = match review.pointer("/spec/resourceAttributes") {
+    // `kubectl auth can-i` sends this one kind as protobuf only.
+    let mut review = match super::protobuf::decode_access_review(&request.body) {
+        Some(review) => review,
+        None => request.body_value()?,
+    };
+    let denied_by = match review.pointer("/spec/resourceAttributes") {
         Some(attrs) => {
             let s = |k: &str| {
                 attrs
@@ -924,20 +932,26 @@ fn access_review(state: &AppState, request: &ApiRequest) -> Result<Response, Api
                 namespace: s("namespace"),
                 name: s("name"),
             };
-            !authz::is_denied(&state.deny, &a)
+            authz::denying_rule(&state.deny, &a).cloned()
         }
-        None => true,
+        None => None,
     };
+    if !review.is_object() {
+        return Err(ApiError::bad_request(
+            "a SelfSubjectAccessReview must be a JSON object",
+        ));
+    }
     review["apiVersion"] = json!("authorization.k8s.io/v1");
     review["kind"] = json!("SelfSubjectAccessReview");
     if !review.get("metadata").is_some_and(Value::is_object) {
         review["metadata"] = json!({});
     }
     review["metadata"]["creationTimestamp"] = Value::Null;
-    review["status"] = if allowed {
-        json!({"allowed": true, "reason": "allowed by the sandbox (no --deny rule matches)"})
-    } else {
-        json!({"allowed": false, "denied": true, "reason": "denied by a sandbox --deny rule"})
+    review["status"] = match denied_by {
+        None => json!({"allowed": true}),
+        Some(rule) => {
+            json!({"allowed": false, "denied": true, "reason": format!("denied by the sandbox rule --deny {rule}")})
+        }
     };
     Ok(json_response(201, &review, "application/json"))
 }
@@ -1097,26 +1111,25 @@ impl WatchSpec {
 
     /// The event type this watch sees for a change, if any (selector transitions included).
     fn event_type(&self, change: &Change) -> Option<&'static str> {
-        if change.kind_key != self.kind.key() {
+        if change.kind_key != self.kind.storage_key() {
             return None;
         }
-        let now = self.matches(change, &change.object);
+        let object = outward(&self.kind, &change.object);
+        let now = self.matches(change, &object);
         let before = change
             .previous
             .as_ref()
-            .is_some_and(|p| self.matches(change, p));
+            .is_some_and(|p| self.matches(change, &outward(&self.kind, p)));
         match (change.change_type, before, now) {
-            (ChangeType::Added, _, true) => Some("ADDED"),
-            (ChangeType::Deleted, _, true) => Some("DELETED"),
+            (ChangeType::Added, _, true) | (ChangeType::Modified, false, true) => Some("ADDED"),
+            (ChangeType::Deleted, _, true) | (ChangeType::Modified, true, false) => Some("DELETED"),
             (ChangeType::Modified, true, true) => Some("MODIFIED"),
-            (ChangeType::Modified, false, true) => Some("ADDED"),
-            (ChangeType::Modified, true, false) => Some("DELETED"),
             _ => None,
         }
     }
 
-    fn render(&self, object: &Value, first: &mut bool) -> Value {
-        let object = view(&self.kind, &self.version, object.clone());
+    fn render(&self, stored: &Value, first: &mut bool) -> Value {
+        let object = view(&self.kind, &self.version, outward(&self.kind, stored));
         if !self.table {
             return object;
         }
@@ -1184,7 +1197,7 @@ fn start_watch(
         initial_events_end: send_initial,
     };
     let (tx, rx) = mpsc::channel::<Bytes>(256);
-    match state.store.subscribe(&kind.key(), since) {
+    match state.store.subscribe(&kind.storage_key(), since) {
         Ok(subscription) => {
             let shutdown = state.shutdown.clone();
             let state = Arc::clone(state);

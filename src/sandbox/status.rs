@@ -10,7 +10,7 @@ pub struct ApiError {
     pub reason: &'static str,
     pub message: String,
     /// `details` of the Status (name, group, kind), when the real server fills it.
-    pub details: Option<StatusDetails>,
+    pub details: Option<Box<StatusDetails>>,
 }
 
 /// `metav1.StatusDetails`: which object the failure is about.
@@ -34,12 +34,12 @@ impl ApiError {
     }
 
     fn with_details(mut self, group: &str, resource: &str, name: &str) -> Self {
-        self.details = Some(StatusDetails {
+        self.details = Some(Box::new(StatusDetails {
             name: name.to_owned(),
             group: group.to_owned(),
             kind: resource.to_owned(),
             causes: Vec::new(),
-        });
+        }));
         self
     }
 
@@ -98,7 +98,7 @@ impl ApiError {
             "Invalid",
             format!("{gk} \"{name}\" is invalid: {field}: {detail}"),
         );
-        error.details = Some(StatusDetails {
+        error.details = Some(Box::new(StatusDetails {
             name: name.to_owned(),
             group: group.to_owned(),
             kind: kind.to_owned(),
@@ -107,7 +107,7 @@ impl ApiError {
                 detail.to_owned(),
                 field.to_owned(),
             )],
-        });
+        }));
         error
     }
 
@@ -206,6 +206,7 @@ pub fn success_status(group: &str, resource: &str, name: &str, uid: &str) -> Val
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

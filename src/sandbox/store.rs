@@ -135,6 +135,24 @@ fn name_of(object: &Value) -> &str {
         .unwrap_or_default()
 }
 
+/// A stored object as clients of `kind` see it (only `events.k8s.io` Events differ).
+pub fn outward(kind: &ResourceKind, stored: &Value) -> Value {
+    if kind.is_events_v1() {
+        super::event::to_events_v1(stored)
+    } else {
+        stored.clone()
+    }
+}
+
+/// A client's object in its stored shape.
+fn inward(kind: &ResourceKind, object: Value) -> Value {
+    if kind.is_events_v1() {
+        super::event::to_core(&object)
+    } else {
+        object
+    }
+}
+
 /// RFC 3339 with second precision, as the API server writes timestamps.
 pub fn now_timestamp() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -218,6 +236,13 @@ impl Store {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Closes the database (every write is already committed), so that a restarted sandbox
+    /// can open it again even while stray tasks still hold the store. Later writes stay in
+    /// memory only.
+    pub fn close(&self) {
+        drop(self.lock().db.take());
+    }
+
     pub fn registry(&self) -> Arc<Registry> {
         Arc::clone(&self.lock().registry)
     }
@@ -229,26 +254,27 @@ impl Store {
     pub fn get(&self, kind: &ResourceKind, namespace: &str, name: &str) -> Option<Value> {
         self.lock()
             .objects
-            .get(&(kind.key(), namespace.to_owned(), name.to_owned()))
-            .cloned()
+            .get(&(kind.storage_key(), namespace.to_owned(), name.to_owned()))
+            .map(|v| outward(kind, v))
     }
 
     /// Objects of a kind, sorted by namespace then name, and the current resourceVersion.
     pub fn list(&self, kind: &ResourceKind, namespace: Option<&str>) -> (Vec<Value>, u64) {
         let inner = self.lock();
-        let key = kind.key();
+        let key = kind.storage_key();
         let items = inner
             .objects
             .range((key.clone(), String::new(), String::new())..)
             .take_while(|(k, _)| k.0 == key)
             .filter(|(k, _)| namespace.is_none_or(|ns| k.1 == ns))
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| outward(kind, v))
             .collect();
         (items, inner.resource_version)
     }
 
     /// Stores a new object: assigns uid, creationTimestamp, generation and resourceVersion.
-    pub fn create(&self, kind: &ResourceKind, mut object: Value) -> Result<Value, ApiError> {
+    pub fn create(&self, kind: &ResourceKind, object: Value) -> Result<Value, ApiError> {
+        let mut object = inward(kind, object);
         let mut inner = self.lock();
         let namespace = if kind.namespaced {
             object
@@ -269,7 +295,7 @@ impl Store {
         {
             return Err(ApiError::not_found("", "namespaces", &namespace));
         }
-        let key = (kind.key(), namespace, name.clone());
+        let key = (kind.storage_key(), namespace, name.clone());
         if inner.objects.contains_key(&key) {
             return Err(ApiError::already_exists(&kind.group, &kind.plural, &name));
         }
@@ -294,7 +320,8 @@ impl Store {
         if is_crd {
             Self::rebuild_registry(&mut inner);
         }
-        self.commit(&mut inner, vec![change]).map(|()| object)
+        self.commit(&mut inner, vec![change])
+            .map(|()| outward(kind, &object))
     }
 
     /// Replaces a stored object with `object` (already merged by the caller); the
@@ -308,7 +335,7 @@ impl Store {
         build: impl FnOnce(&Value) -> Result<Value, ApiError>,
     ) -> Result<Value, ApiError> {
         let mut inner = self.lock();
-        let key = (kind.key(), namespace.to_owned(), name.to_owned());
+        let key = (kind.storage_key(), namespace.to_owned(), name.to_owned());
         let Some(old) = inner.objects.get(&key).cloned() else {
             return Err(ApiError::not_found(&kind.group, &kind.plural, name));
         };
@@ -321,10 +348,10 @@ impl Store {
         {
             return Err(ApiError::conflict(&kind.group, &kind.plural, name));
         }
-        let mut object = build(&old)?;
+        let mut object = inward(kind, build(&outward(kind, &old))?);
         if object == old {
             // A no-op write keeps the resourceVersion and emits nothing, as the real server.
-            return Ok(old);
+            return Ok(outward(kind, &old));
         }
         let rv = inner.resource_version + 1;
         if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -352,7 +379,8 @@ impl Store {
         if key.0 == CRD_KEY {
             Self::rebuild_registry(&mut inner);
         }
-        self.commit(&mut inner, changes).map(|()| object)
+        self.commit(&mut inner, changes)
+            .map(|()| outward(kind, &object))
     }
 
     /// Deletes an object and handles its dependents; returns the object as deleted (with the
@@ -365,7 +393,7 @@ impl Store {
         propagation: Propagation,
     ) -> Result<Value, ApiError> {
         let mut inner = self.lock();
-        let key = (kind.key(), namespace.to_owned(), name.to_owned());
+        let key = (kind.storage_key(), namespace.to_owned(), name.to_owned());
         let Some(old) = inner.objects.get(&key).cloned() else {
             return Err(ApiError::not_found(&kind.group, &kind.plural, name));
         };
@@ -394,14 +422,14 @@ impl Store {
                 previous: Some(old),
             });
             self.commit(&mut inner, changes)?;
-            return Ok(marked);
+            return Ok(outward(kind, &marked));
         }
         let deleted = Self::remove_cascade(&mut inner, &key, propagation, &mut changes);
         if key.0 == CRD_KEY {
             Self::rebuild_registry(&mut inner);
         }
         self.commit(&mut inner, changes)?;
-        Ok(deleted.unwrap_or(old))
+        Ok(outward(kind, &deleted.unwrap_or(old)))
     }
 
     /// Removes one object, then its dependents (or orphans them), then — for a Namespace or

@@ -72,12 +72,24 @@ fn builtin_columns(kind: &ResourceKind) -> Option<Vec<Column>> {
             col("Age", "string", 0),
             col("Selector", "string", 1),
         ],
+        ("", "nodes") => vec![
+            col("Name", "string", 0),
+            col("Status", "string", 0),
+            col("Roles", "string", 0),
+            col("Age", "string", 0),
+            col("Version", "string", 0),
+            col("Internal-IP", "string", 1),
+            col("External-IP", "string", 1),
+            col("OS-Image", "string", 1),
+            col("Kernel-Version", "string", 1),
+            col("Container-Runtime", "string", 1),
+        ],
         ("", "namespaces") => vec![
             col("Name", "string", 0),
             col("Status", "string", 0),
             col("Age", "string", 0),
         ],
-        ("", "events") | ("events.k8s.io", "events") => vec![
+        ("" | "events.k8s.io", "events") => vec![
             col("Last Seen", "string", 0),
             col("Type", "string", 0),
             col("Reason", "string", 0),
@@ -357,6 +369,49 @@ fn builtin_cells(kind: &ResourceKind, o: &Value, now: DateTime<Utc>) -> Vec<Valu
                 json!(or_none(selector_text(p("/spec/selector")))),
             ]
         }
+        ("", "nodes") => {
+            let ready = p("/status/conditions")
+                .and_then(Value::as_array)
+                .and_then(|cs| cs.iter().find(|c| text(c.get("type")) == "Ready"))
+                .map(|c| text(c.get("status")));
+            let mut status = match ready.as_deref() {
+                Some("True") => "Ready".to_owned(),
+                Some(_) => "NotReady".to_owned(),
+                None => "Unknown".to_owned(),
+            };
+            if p("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
+                status.push_str(",SchedulingDisabled");
+            }
+            let roles = p("/metadata/labels")
+                .and_then(Value::as_object)
+                .map(|labels| {
+                    labels
+                        .keys()
+                        .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default();
+            let address = |kind: &str| {
+                p("/status/addresses")
+                    .and_then(Value::as_array)
+                    .and_then(|a| a.iter().find(|x| text(x.get("type")) == kind))
+                    .map(|x| text(x.get("address")))
+                    .unwrap_or_default()
+            };
+            vec![
+                json!(name),
+                json!(status),
+                json!(or_none(roles)),
+                json!(created),
+                json!(text(p("/status/nodeInfo/kubeletVersion"))),
+                json!(or_none(address("InternalIP"))),
+                json!(or_none(address("ExternalIP"))),
+                json!(or_none(text(p("/status/nodeInfo/osImage")))),
+                json!(or_none(text(p("/status/nodeInfo/kernelVersion")))),
+                json!(or_none(text(p("/status/nodeInfo/containerRuntimeVersion")))),
+            ]
+        }
         ("", "namespaces") => vec![
             json!(name),
             json!(
@@ -366,7 +421,7 @@ fn builtin_cells(kind: &ResourceKind, o: &Value, now: DateTime<Utc>) -> Vec<Valu
             ),
             json!(created),
         ],
-        ("", "events") | ("events.k8s.io", "events") => {
+        ("" | "events.k8s.io", "events") => {
             let regarding = p("/involvedObject").or(p("/regarding"));
             let object = regarding.map_or_else(String::new, |r| {
                 format!(
@@ -591,8 +646,8 @@ fn column_definitions(kind: &ResourceKind) -> Vec<Value> {
     defs
 }
 
-fn cells(kind: &ResourceKind, object: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    if builtin_columns(kind).is_some() {
+fn cells(kind: &ResourceKind, builtin: bool, object: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    if builtin {
         return builtin_cells(kind, object, now);
     }
     let mut cells = vec![json!(text(object.pointer("/metadata/name")))];
@@ -633,8 +688,14 @@ impl IncludeObject {
     }
 }
 
-fn row(kind: &ResourceKind, object: &Value, include: IncludeObject, now: DateTime<Utc>) -> Value {
-    let mut row = json!({"cells": cells(kind, object, now)});
+fn row(
+    kind: &ResourceKind,
+    builtin: bool,
+    object: &Value,
+    include: IncludeObject,
+    now: DateTime<Utc>,
+) -> Value {
+    let mut row = json!({"cells": cells(kind, builtin, object, now)});
     match include {
         IncludeObject::None => {}
         IncludeObject::Metadata => {
@@ -663,16 +724,18 @@ pub fn to_table(
     if let Some(token) = continue_token {
         metadata["continue"] = json!(token);
     }
+    let builtin = builtin_columns(kind).is_some();
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": metadata,
         "columnDefinitions": column_definitions(kind),
-        "rows": objects.iter().map(|o| row(kind, o, include, now)).collect::<Vec<_>>(),
+        "rows": objects.iter().map(|o| row(kind, builtin, o, include, now)).collect::<Vec<_>>(),
     })
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::sandbox::registry::Registry;
@@ -738,6 +801,33 @@ mod tests {
             ])
         );
         assert_eq!(table["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+    }
+
+    #[test]
+    fn node_rows_show_readiness_roles_and_version() {
+        let registry = Registry::build([]);
+        let nodes = registry.find("", "v1", "nodes").unwrap();
+        let node = json!({"metadata": {"name": "sandbox", "creationTimestamp": "2026-01-01T00:00:00Z",
+                "labels": {"node-role.kubernetes.io/control-plane": ""}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}],
+                "nodeInfo": {"kubeletVersion": "v1.32.0"}}});
+        let now = DateTime::parse_from_rfc3339("2026-01-02T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let table = to_table(nodes, &[node], 1, None, IncludeObject::None, now);
+        assert_eq!(
+            table["rows"][0]["cells"].as_array().unwrap()[..6],
+            [
+                json!("sandbox"),
+                json!("Ready"),
+                json!("control-plane"),
+                json!("24h"),
+                json!("v1.32.0"),
+                json!("10.0.0.1")
+            ]
+        );
+        assert!(table["rows"][0].get("object").is_none());
     }
 
     #[test]

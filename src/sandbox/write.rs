@@ -395,6 +395,7 @@ pub fn apply_scale(object: &Value, paths: &ScalePaths, scale: &Value) -> Result<
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::sandbox::registry::Registry;

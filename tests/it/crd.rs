@@ -9,12 +9,12 @@ use std::time::Duration;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use rolltop::crd::install;
 use rolltop::crd::{
     AnalysisPhase, AnalysisRun, AnalysisTemplate, CanaryStep, ClusterAnalysisTemplate,
     DurationError, Experiment, Rollout, RolloutPhase, RolloutSpec, StrategyKind, crds, crds_yaml,
     parse_go_duration, parse_pause_duration,
 };
+use rolltop::crd::{install, wait_established};
 use rolltop::sandbox::{Sandbox, SandboxConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -429,7 +429,7 @@ fn cluster_analysis_template_keeps_raw_providers() {
         "success-rate",
     );
     assert!(template.metadata.namespace.is_none());
-    let spec = &template.spec.0;
+    let spec = &*template.spec;
     let kinds: Vec<String> = spec
         .metrics
         .iter()
@@ -547,6 +547,7 @@ fn kitchen_sink_canary_reads_every_step_kind() {
     );
     let experiment = steps[9].experiment.as_ref().unwrap();
     assert_eq!(experiment.templates[0].spec_ref, "stable");
+    assert_eq!(experiment.scale_down_delay_seconds, Some(15));
     assert_eq!(experiment.templates[0].weight, Some(5));
     assert_eq!(
         experiment.analyses.as_ref().unwrap()[0].template_name,
@@ -808,6 +809,15 @@ fn crds_carry_upstream_names_columns_and_subresources() {
         assert_eq!(crd.spec.group, "argoproj.io");
         assert_eq!(crd.spec.names.kind, kind);
         assert_eq!(crd.spec.names.plural, plural);
+        assert_eq!(crd.spec.names.list_kind, Some(format!("{kind}List")));
+        assert_eq!(
+            crd.spec.names.singular.as_deref(),
+            Some(kind.to_lowercase().as_str())
+        );
+        assert!(
+            crd.spec.names.categories.is_none(),
+            "upstream sets no categories"
+        );
         assert_eq!(
             crd.spec.names.short_names.as_deref(),
             Some(&[short.to_owned()][..])
@@ -824,12 +834,15 @@ fn crds_carry_upstream_names_columns_and_subresources() {
             .map(|c| c.name.as_str())
             .collect();
         assert_eq!(column_names, columns, "columns of {kind}");
-        let subresources = version.subresources.as_ref().unwrap();
-        assert!(
-            subresources.status.is_some(),
-            "status subresource on {kind}"
-        );
-        assert_eq!(subresources.scale.is_some(), kind == "Rollout");
+        // Only Rollout serves subresources: Argo's analysis and experiment controllers write
+        // status through the main resource, which a status subresource would make a no-op.
+        match &version.subresources {
+            Some(subresources) => {
+                assert_eq!(kind, "Rollout", "{kind} serves subresources");
+                assert!(subresources.status.is_some() && subresources.scale.is_some());
+            }
+            None => assert_ne!(kind, "Rollout", "Rollout lacks its subresources"),
+        }
     }
     let scale = crds[0].spec.versions[0]
         .subresources
@@ -1020,6 +1033,9 @@ async fn install_applies_crds_and_objects_survive_the_api_server() {
     .map(|line| format!("customresourcedefinition.apiextensions.k8s.io/{line}"))
     .collect();
     assert_eq!(first, expected);
+    wait_established(&client, Duration::from_secs(10))
+        .await
+        .unwrap();
     let second = install(&client).await.unwrap();
     assert!(
         second.iter().all(|line| line.ends_with(" unchanged")),
@@ -1046,6 +1062,8 @@ async fn install_applies_crds_and_objects_survive_the_api_server() {
     };
     assert_eq!(short_names("rollouts"), Some(json!(["ro"])));
     assert_eq!(short_names("analysisruns"), Some(json!(["ar"])));
+    assert!(short_names("rollouts/status").is_some());
+    assert!(short_names("analysisruns/status").is_none());
 
     // A Rollout with fields rolltop does not model goes in and comes back unchanged, spec and
     // status (status through its subresource, as controllers write it).
@@ -1085,19 +1103,26 @@ async fn install_applies_crds_and_objects_survive_the_api_server() {
         ),
         "default",
     );
+    // No status subresource: the status is stored with the object, as Argo's analysis
+    // controller expects when it merge-patches `status` on the main resource.
     let run: AnalysisRun = serde_json::from_value(run_doc.clone()).unwrap();
     let runs: Api<AnalysisRun> = Api::namespaced(client.clone(), "default");
-    runs.create(&PostParams::default(), &run).await.unwrap();
-    runs.patch_status(
+    let created_run = runs.create(&PostParams::default(), &run).await.unwrap();
+    assert_eq!(created_run.status, run.status);
+    runs.patch(
         "checkout-7d4f9c8b6-5",
         &PatchParams::default(),
-        &Patch::Merge(json!({"status": run_doc["status"].clone()})),
+        &Patch::Merge(json!({"status": {"phase": "Successful"}})),
     )
     .await
     .unwrap();
     let read_run = runs.get("checkout-7d4f9c8b6-5").await.unwrap();
     assert_eq!(read_run.spec, run.spec);
-    assert_eq!(read_run.status, run.status);
+    assert_eq!(read_run.phase(), Some(AnalysisPhase::Successful));
+    assert_eq!(
+        read_run.status.as_ref().unwrap().metric_results,
+        run.status.as_ref().unwrap().metric_results
+    );
 
     let template: ClusterAnalysisTemplate = serde_json::from_value(fixture_doc(
         "cluster-analysis-template.yaml",
@@ -1114,6 +1139,126 @@ async fn install_applies_crds_and_objects_survive_the_api_server() {
         templates.get("success-rate").await.unwrap().spec,
         template.spec
     );
+
+    sandbox.shutdown().await;
+}
+
+/// Runs the real kubectl against a kubeconfig and returns stdout (stderr on failure).
+fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_uses_short_names_and_printer_columns() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let client = sandbox.client().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).unwrap();
+    // The `install-crds --print` path: the YAML stream applied by kubectl itself.
+    let manifest = dir.path().join("crds.yaml");
+    std::fs::write(&manifest, crds_yaml()).unwrap();
+    let applied = {
+        let kubeconfig = kubeconfig.clone();
+        tokio::task::spawn_blocking(move || {
+            kubectl(
+                &kubeconfig,
+                &["apply", "--server-side", "-f", manifest.to_str().unwrap()],
+            )
+        })
+        .await
+        .unwrap()
+    };
+    let applied_lines: Vec<&str> = applied.lines().collect();
+    assert_eq!(
+        applied_lines,
+        [
+            "customresourcedefinition.apiextensions.k8s.io/rollouts.argoproj.io serverside-applied",
+            "customresourcedefinition.apiextensions.k8s.io/analysistemplates.argoproj.io serverside-applied",
+            "customresourcedefinition.apiextensions.k8s.io/clusteranalysistemplates.argoproj.io serverside-applied",
+            "customresourcedefinition.apiextensions.k8s.io/analysisruns.argoproj.io serverside-applied",
+            "customresourcedefinition.apiextensions.k8s.io/experiments.argoproj.io serverside-applied",
+        ]
+    );
+    wait_established(&client, Duration::from_secs(10))
+        .await
+        .unwrap();
+
+    let rollout: Rollout = serde_json::from_value(creatable(
+        fixture_doc("r1-istio-canary.yaml", "Rollout", "rollouts-demo"),
+        "default",
+    ))
+    .unwrap();
+    let rollouts: Api<Rollout> = Api::namespaced(client.clone(), "default");
+    rollouts
+        .create(&PostParams::default(), &rollout)
+        .await
+        .unwrap();
+    let status = serde_json::to_value(rollout.status.as_ref().unwrap()).unwrap();
+    rollouts
+        .patch_status(
+            "rollouts-demo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": status })),
+        )
+        .await
+        .unwrap();
+    let run: AnalysisRun = serde_json::from_value(creatable(
+        fixture_doc(
+            "r5-failing-canary.yaml",
+            "AnalysisRun",
+            "rollouts-demo-5b9f8d7c6d-3-2",
+        ),
+        "default",
+    ))
+    .unwrap();
+    Api::<AnalysisRun>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &run)
+        .await
+        .unwrap();
+
+    let rows = tokio::task::spawn_blocking(move || {
+        (
+            kubectl(&kubeconfig, &["get", "ro"]),
+            kubectl(&kubeconfig, &["get", "ar"]),
+        )
+    })
+    .await
+    .unwrap();
+
+    let words = |text: &str| -> Vec<Vec<String>> {
+        text.lines()
+            .map(|line| line.split_whitespace().map(str::to_owned).collect())
+            .collect()
+    };
+    let ro = words(&rows.0);
+    assert_eq!(
+        ro[0],
+        [
+            "NAME",
+            "DESIRED",
+            "CURRENT",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE"
+        ]
+    );
+    assert_eq!(ro[1][..5], ["rollouts-demo", "1", "2", "1", "2"]);
+    let ar = words(&rows.1);
+    assert_eq!(ar[0], ["NAME", "STATUS", "AGE"]);
+    assert_eq!(ar[1][..2], ["rollouts-demo-5b9f8d7c6d-3-2", "Failed"]);
 
     sandbox.shutdown().await;
 }

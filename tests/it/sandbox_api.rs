@@ -81,7 +81,7 @@ fn api_error(error: kube::Error) -> kube::core::Status {
     }
 }
 
-fn config_map(name: &str, labels: Value) -> ConfigMap {
+fn config_map(name: &str, labels: &Value) -> ConfigMap {
     serde_json::from_value(
         json!({"metadata": {"name": name, "labels": labels}, "data": {"k": "v"}}),
     )
@@ -104,7 +104,7 @@ async fn create_get_list_replace_delete_typed() {
 
     let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
     let created = cms
-        .create(&PostParams::default(), &config_map("web", json!({})))
+        .create(&PostParams::default(), &config_map("web", &json!({})))
         .await
         .unwrap();
     assert_eq!(created.metadata.namespace.as_deref(), Some("default"));
@@ -112,14 +112,14 @@ async fn create_get_list_replace_delete_typed() {
     assert!(created.metadata.uid.is_some() && created.metadata.creation_timestamp.is_some());
 
     let again = api_error(
-        cms.create(&PostParams::default(), &config_map("web", json!({})))
+        cms.create(&PostParams::default(), &config_map("web", &json!({})))
             .await
             .unwrap_err(),
     );
     assert_eq!((again.code, again.reason.as_str()), (409, "AlreadyExists"));
     assert_eq!(again.message, "configmaps \"web\" already exists");
 
-    let mut generated = config_map("", json!({}));
+    let mut generated = config_map("", &json!({}));
     generated.metadata.name = None;
     generated.metadata.generate_name = Some("gen-".into());
     let generated = cms
@@ -129,7 +129,7 @@ async fn create_get_list_replace_delete_typed() {
     assert!(generated.metadata.name.unwrap().starts_with("gen-"));
 
     let invalid = api_error(
-        cms.create(&PostParams::default(), &config_map("Not_Valid", json!({})))
+        cms.create(&PostParams::default(), &config_map("Not_Valid", &json!({})))
             .await
             .unwrap_err(),
     );
@@ -145,7 +145,7 @@ async fn create_get_list_replace_delete_typed() {
     let missing_ns: Api<ConfigMap> = Api::namespaced(client.clone(), "nowhere");
     let missing = api_error(
         missing_ns
-            .create(&PostParams::default(), &config_map("x", json!({})))
+            .create(&PostParams::default(), &config_map("x", &json!({})))
             .await
             .unwrap_err(),
     );
@@ -177,7 +177,7 @@ async fn create_get_list_replace_delete_typed() {
         dry_run: true,
         ..PostParams::default()
     };
-    cms.create(&dry, &config_map("dry", json!({})))
+    cms.create(&dry, &config_map("dry", &json!({})))
         .await
         .unwrap();
     assert!(cms.get_opt("dry").await.unwrap().is_none());
@@ -348,7 +348,7 @@ async fn selectors_and_pagination() {
         ("c", json!({"app": "api"})),
         ("d", json!({})),
     ] {
-        cms.create(&PostParams::default(), &config_map(name, labels))
+        cms.create(&PostParams::default(), &config_map(name, &labels))
             .await
             .unwrap();
     }
@@ -424,7 +424,7 @@ async fn watch_events_resume_and_expire() {
         .boxed();
     cms.create(
         &PostParams::default(),
-        &config_map("w", json!({"app": "x"})),
+        &config_map("w", &json!({"app": "x"})),
     )
     .await
     .unwrap();
@@ -463,7 +463,7 @@ async fn watch_events_resume_and_expire() {
     for i in 0..6 {
         cms.create(
             &PostParams::default(),
-            &config_map(&format!("n{i}"), json!({})),
+            &config_map(&format!("n{i}"), &json!({})),
         )
         .await
         .unwrap();
@@ -537,14 +537,31 @@ async fn kube_runtime_watcher_sees_changes() {
         }
     }
     assert_eq!(initial, ["one"]);
+    // Streaming lists (sendInitialEvents) end the replay with the initial-events-end bookmark.
+    let mut streaming = watcher(
+        rollouts.clone(),
+        watcher::Config::default().streaming_lists(),
+    )
+    .boxed();
+    let mut streamed = Vec::new();
+    loop {
+        match streaming.try_next().await.unwrap().unwrap() {
+            watcher::Event::InitApply(o) => streamed.push(o.metadata.name.unwrap()),
+            watcher::Event::InitDone => break,
+            _ => {}
+        }
+    }
+    assert_eq!(streamed, ["one"]);
     rollouts
         .create(&PostParams::default(), &rollout("two", 1))
         .await
         .unwrap();
-    loop {
-        if let watcher::Event::Apply(o) = events.try_next().await.unwrap().unwrap() {
-            assert_eq!(o.metadata.name.as_deref(), Some("two"));
-            break;
+    for stream in [&mut events, &mut streaming] {
+        loop {
+            if let watcher::Event::Apply(o) = stream.try_next().await.unwrap().unwrap() {
+                assert_eq!(o.metadata.name.as_deref(), Some("two"));
+                break;
+            }
         }
     }
     sandbox.shutdown().await;
@@ -778,7 +795,7 @@ async fn deny_rules_and_self_subject_access_reviews() {
         .unwrap();
     assert!(allowed.status.unwrap().allowed);
     let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
-    cms.create(&PostParams::default(), &config_map("keep", json!({})))
+    cms.create(&PostParams::default(), &config_map("keep", &json!({})))
         .await
         .unwrap();
     assert_eq!(
@@ -798,12 +815,56 @@ async fn deny_rules_and_self_subject_access_reviews() {
 async fn malformed_bodies_and_media_types_lose_nothing() {
     let (sandbox, client) = start(SandboxConfig::default()).await;
     let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
-    cms.create(&PostParams::default(), &config_map("safe", json!({})))
+    cms.create(&PostParams::default(), &config_map("safe", &json!({})))
         .await
         .unwrap();
     let http = reqwest::Client::new();
     let url = format!("{}/api/v1/namespaces/default/configmaps", sandbox.url());
-    let cases: [(reqwest::Method, String, &str, &str, u16, &str); 5] = [
+    let ssar = format!(
+        "{}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        sandbox.url()
+    );
+    let cases: [(reqwest::Method, String, &str, &str, u16, &str); 10] = [
+        (
+            reqwest::Method::PUT,
+            format!("{url}/safe"),
+            "application/json",
+            "[1]",
+            400,
+            "BadRequest",
+        ),
+        (
+            reqwest::Method::PATCH,
+            format!("{url}/fresh"),
+            "application/apply-patch+yaml",
+            "{\"metadata\": \"x\"}",
+            201,
+            "",
+        ),
+        (
+            reqwest::Method::PATCH,
+            format!("{url}/safe"),
+            "application/json-patch+json",
+            "[{\"op\": \"replace\", \"path\": \"\", \"value\": [1]}]",
+            400,
+            "BadRequest",
+        ),
+        (
+            reqwest::Method::POST,
+            ssar,
+            "application/json",
+            "[1]",
+            400,
+            "BadRequest",
+        ),
+        (
+            reqwest::Method::GET,
+            format!("{url}?labelSelector=a+in+b"),
+            "application/json",
+            "",
+            400,
+            "BadRequest",
+        ),
         (
             reqwest::Method::POST,
             url.clone(),
@@ -855,8 +916,10 @@ async fn malformed_bodies_and_media_types_lose_nothing() {
             .unwrap();
         assert_eq!(reply.status().as_u16(), code, "{method} {content_type}");
         let status: Value = reply.json().await.unwrap();
-        assert_eq!(status["kind"], "Status");
-        assert_eq!(status["reason"], reason, "{status}");
+        if code >= 400 {
+            assert_eq!(status["kind"], "Status");
+            assert_eq!(status["reason"], reason, "{status}");
+        }
     }
     let protobuf: Value = http
         .post(&url)
@@ -1101,7 +1164,7 @@ async fn discovery_tables_and_openapi_over_http() {
         .unwrap();
     let (resource, caps) = discovery
         .groups()
-        .flat_map(|g| g.recommended_resources())
+        .flat_map(kube::discovery::ApiGroup::recommended_resources)
         .find(|(r, _)| r.plural == "rollouts")
         .unwrap();
     assert_eq!(resource.group, "argoproj.io");
@@ -1201,4 +1264,86 @@ async fn discovery_tables_and_openapi_over_http() {
         404
     );
     sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_are_shared_between_v1_and_events_k8s_io() {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use k8s_openapi::api::events::v1::Event;
+    let (sandbox, client) = start(SandboxConfig::default()).await;
+    let recorder = kube::runtime::events::Recorder::new(
+        client.clone(),
+        kube::runtime::events::Reporter {
+            controller: "rolltop-test".into(),
+            instance: None,
+        },
+    );
+    let regarding = k8s_openapi::api::core::v1::ObjectReference {
+        kind: Some("Rollout".into()),
+        name: Some("checkout".into()),
+        namespace: Some("default".into()),
+        api_version: Some("argoproj.io/v1alpha1".into()),
+        ..Default::default()
+    };
+    recorder
+        .publish(
+            &kube::runtime::events::Event {
+                type_: kube::runtime::events::EventType::Normal,
+                reason: "RolloutPaused".into(),
+                note: Some("paused at step 2".into()),
+                action: "Pause".into(),
+                secondary: None,
+            },
+            &regarding,
+        )
+        .await
+        .unwrap();
+    let core: Api<CoreEvent> = Api::default_namespaced(client.clone());
+    let seen = core
+        .list(&ListParams::default().fields("involvedObject.name=checkout"))
+        .await
+        .unwrap();
+    assert_eq!(seen.items.len(), 1);
+    assert_eq!(seen.items[0].message.as_deref(), Some("paused at step 2"));
+    assert_eq!(seen.items[0].reason.as_deref(), Some("RolloutPaused"));
+    let new: Api<Event> = Api::default_namespaced(client.clone());
+    let listed = new
+        .list(&ListParams::default().fields("regarding.name=checkout"))
+        .await
+        .unwrap();
+    assert_eq!(listed.items[0].note.as_deref(), Some("paused at step 2"));
+    assert_eq!(
+        listed.items[0].reporting_controller.as_deref(),
+        Some("rolltop-test")
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn sandbox_command_rejects_unimplemented_scenarios_and_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = |scenario: &str, deny: &[&str], listen: &str| rolltop::cli::args::SandboxArgs {
+        kubeconfig_out: dir.path().join("kc"),
+        listen: listen.into(),
+        data_dir: None,
+        scenario: scenario.into(),
+        metrics_listen: None,
+        deny: deny.iter().map(|d| (*d).to_owned()).collect(),
+        ready_delay: "1s".into(),
+    };
+    let error = rolltop::sandbox::run(&args("r1", &[], "127.0.0.1:0"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.to_string(), "not implemented yet: scenario r1");
+    let error = rolltop::sandbox::run(&args("none", &["patch"], "127.0.0.1:0"))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("invalid --deny rule \"patch\""),
+        "{error}"
+    );
+    let error = rolltop::sandbox::run(&args("none", &[], "nonsense"))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("--listen"), "{error}");
 }
