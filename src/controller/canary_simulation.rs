@@ -970,3 +970,191 @@ fn expired_pause_duration_status_patch() {
     assert_eq!(patch["controllerPause"], Value::Null);
     assert!(patch.as_object().unwrap().contains_key("controllerPause"));
 }
+
+fn blue_green_rollout(replicas: i32, blue_green: &Value) -> Rollout {
+    let mut r = rollout(replicas, &json!({}));
+    r.spec.strategy = Some(serde_json::from_value(json!({ "blueGreen": blue_green })).unwrap());
+    r
+}
+
+impl World {
+    fn selector_of(&self, service: &str) -> String {
+        self.services
+            .iter()
+            .find(|s| s.name_any() == service)
+            .unwrap()
+            .spec
+            .as_ref()
+            .unwrap()
+            .selector
+            .as_ref()
+            .unwrap()
+            .get("rollouts-pod-template-hash")
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// `(desired, current, updated, ready, available)` as the CLI prints them.
+    fn counts(&self) -> (i32, i32, i32, i32, i32) {
+        let s = self.status();
+        (
+            self.rollout.spec.replicas.unwrap_or(1),
+            s.replicas.unwrap_or(0),
+            s.updated_replicas.unwrap_or(0),
+            s.ready_replicas.unwrap_or(0),
+            s.available_replicas.unwrap_or(0),
+        )
+    }
+}
+
+/// §8 S33 TestBlueGreenUpdate: active switch once rev2 is available, old RS kept for
+/// scaleDownDelaySeconds, exact event sequence.
+#[test]
+fn s33_basic_blue_green() {
+    let mut w = World::new(blue_green_rollout(
+        3,
+        &json!({"activeService": "demo-active", "scaleDownDelaySeconds": 10}),
+    ));
+    w.services = vec![service("demo-active")];
+    w.settle();
+    assert_eq!(w.phase(), ("Healthy".into(), String::new()));
+    assert_eq!(w.counts(), (3, 3, 3, 3, 3));
+    let h1 = w.hash_of("nginx:1");
+    assert_eq!(w.selector_of("demo-active"), h1);
+    assert_eq!(
+        w.status().selector,
+        Some(format!("app=demo,rollouts-pod-template-hash={h1}"))
+    );
+    let start = w.events.len();
+    w.set_image("nginx:2");
+    w.settle();
+    let h2 = w.hash_of("nginx:2");
+    assert_eq!(w.selector_of("demo-active"), h2);
+    assert_eq!(w.counts(), (3, 6, 3, 3, 3));
+    assert_eq!(w.phase(), ("Healthy".into(), String::new()));
+    assert_eq!(w.status().stable_rs, Some(h2.clone()));
+    assert_eq!(w.last_requeue, Some(Duration::from_secs(11)));
+    let rs1 = w
+        .replica_sets
+        .iter()
+        .find(|rs| World::image_of(rs) == "nginx:1")
+        .unwrap();
+    assert!(rs1.annotations().contains_key("scale-down-deadline"));
+    w.advance(11);
+    w.settle();
+    assert_eq!((w.pods("nginx:1"), w.pods("nginx:2")), (0, 3));
+    assert_eq!(w.counts(), (3, 3, 3, 3, 3));
+    assert_eq!(
+        w.reasons_since(0)[..start],
+        [
+            "RolloutUpdated",
+            "NewReplicaSetCreated",
+            "RolloutNotCompleted",
+            "ScalingReplicaSet",
+            "RolloutCompleted",
+            "SwitchService"
+        ]
+    );
+    assert_eq!(
+        w.reasons_since(start),
+        [
+            "RolloutUpdated",
+            "NewReplicaSetCreated",
+            "RolloutNotCompleted",
+            "ScalingReplicaSet",
+            "SwitchService",
+            "RolloutCompleted",
+            "ScalingReplicaSet"
+        ]
+    );
+    assert!(w.has_event(
+        "SwitchService",
+        &format!("Switched selector for service 'demo-active' from '{h1}' to '{h2}'")
+    ));
+    assert!(w.has_event(
+        "RolloutCompleted",
+        &format!("Rollout completed update to revision 2 ({h2}): Completed blue-green update")
+    ));
+}
+
+/// TestKubectlWaitForPaused: auto-promotion disabled pauses with `BlueGreenPause` (Paused
+/// condition True, active still rev1) until promoted.
+#[test]
+fn blue_green_manual_promotion() {
+    let mut w = World::new(blue_green_rollout(
+        2,
+        &json!({"activeService": "demo-active", "previewService": "demo-preview", "autoPromotionEnabled": false}),
+    ));
+    w.services = vec![service("demo-active"), service("demo-preview")];
+    w.settle();
+    let h1 = w.hash_of("nginx:1");
+    w.set_image("nginx:2");
+    w.settle();
+    let h2 = w.hash_of("nginx:2");
+    assert_eq!(w.phase(), ("Paused".into(), "BlueGreenPause".into()));
+    assert_eq!(w.condition("Paused").0, "True");
+    assert_eq!(
+        (w.selector_of("demo-active"), w.selector_of("demo-preview")),
+        (h1.clone(), h2.clone())
+    );
+    let bg = w.status().blue_green.unwrap();
+    assert_eq!(
+        (bg.active_selector, bg.preview_selector),
+        (Some(h1.clone()), Some(h2.clone()))
+    );
+    assert_eq!(w.status().stable_rs, Some(h1));
+    w.promote();
+    w.settle();
+    assert_eq!(w.phase(), ("Healthy".into(), String::new()));
+    assert_eq!(w.condition("Paused").0, "False");
+    assert_eq!(w.selector_of("demo-active"), h2);
+    assert_eq!(w.status().stable_rs, Some(h2));
+}
+
+/// §8 S34 TestBlueGreenPreviewReplicaCount: rev2 runs 1 pod while paused, scales to R before
+/// the active switch.
+#[test]
+fn s34_preview_replica_count() {
+    let mut w = World::new(blue_green_rollout(
+        2,
+        &json!({"activeService": "demo-active", "previewService": "demo-preview",
+                "previewReplicaCount": 1, "autoPromotionEnabled": false, "scaleDownDelaySeconds": 5}),
+    ));
+    w.services = vec![service("demo-active"), service("demo-preview")];
+    w.settle();
+    w.set_image("nginx:2");
+    w.settle();
+    assert_eq!(w.phase(), ("Paused".into(), "BlueGreenPause".into()));
+    assert_eq!((w.pods("nginx:2"), w.pods("nginx:1")), (1, 2));
+    assert_eq!(w.counts(), (2, 3, 1, 2, 2));
+    w.promote();
+    w.settle();
+    assert_eq!(w.phase(), ("Healthy".into(), String::new()));
+    assert_eq!(w.counts(), (2, 4, 2, 2, 2));
+    assert_eq!(w.selector_of("demo-active"), w.hash_of("nginx:2"));
+}
+
+/// Blue-green abort switches the active Service back to the stable RS; Degraded.
+#[test]
+fn blue_green_abort_switches_back() {
+    let mut w = World::new(blue_green_rollout(
+        1,
+        &json!({"activeService": "demo-active", "autoPromotionEnabled": false}),
+    ));
+    w.services = vec![service("demo-active")];
+    w.settle();
+    let h1 = w.hash_of("nginx:1");
+    w.set_image("nginx:2");
+    w.settle();
+    assert_eq!(w.phase().1, "BlueGreenPause");
+    w.patch_status(&json!({"abort": true}));
+    w.settle();
+    assert_eq!(
+        w.phase(),
+        (
+            "Degraded".into(),
+            "RolloutAborted: Rollout aborted update to revision 2".into()
+        )
+    );
+    assert_eq!(w.selector_of("demo-active"), h1);
+}

@@ -11,6 +11,8 @@
 //! Not yet: traffic routing, analysis and experiment steps (an `analysis` step never completes),
 //! restartAt, ephemeral metadata, anti-affinity injection, history GC, blue-green (a no-op).
 
+mod blue_green;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -36,14 +38,15 @@ use crate::controller::replicas::canary::{
     desired_canary_target, new_rs_progress_met,
 };
 use crate::controller::replicas::scale_down::{
-    CanaryScaleDownInput, OtherReplicaSet, plan_canary_scale_down,
+    CanaryScaleDownInput, OtherReplicaSet, SCALE_DOWN_DEADLINE_ANNOTATION, ScaleDownDeadline,
+    parse_scale_down_deadline, plan_canary_scale_down,
 };
 use crate::controller::replicas::{
     CanaryResize, CanaryResizeInput, DEFAULT_MAX_TRAFFIC_WEIGHT, ReplicaSetSize, next_canary_resize,
 };
 use crate::controller::rollout_status::{
-    DesiredCondition, PhaseInput, canary_rollout_phase, kind, merge_patch_diff, reason,
-    remove_condition, set_condition, state,
+    DesiredCondition, PhaseInput, kind, merge_patch_diff, reason, remove_condition, rollout_phase,
+    set_condition, state,
 };
 use crate::controller::snapshot::{
     DESIRED_REPLICAS_ANNOTATION, MANAGED_BY_ANNOTATION, REVISION_ANNOTATION,
@@ -153,6 +156,8 @@ struct RsView {
     size: ReplicaSetSize,
     ready: i32,
     desired_annotation: Option<i32>,
+    deadline: Option<ScaleDownDeadline>,
+    selector: String,
 }
 
 impl RsView {
@@ -164,6 +169,11 @@ impl RsView {
             size: replica_set_size(rs),
             ready: replica_set_ready(rs),
             desired_annotation: replica_set_desired_annotation(rs),
+            deadline: rs
+                .annotations()
+                .get(SCALE_DOWN_DEADLINE_ANNOTATION)
+                .map(|v| parse_scale_down_deadline(v)),
+            selector: format_match_labels(rs.spec.selector.match_labels.as_ref()),
         }
     }
 }
@@ -220,6 +230,8 @@ struct Planner<'a> {
     others: Vec<RsView>,
     created_new_rs: bool,
     reset_this_pass: bool,
+    /// Service selectors switched in this pass (name → hash).
+    switched: BTreeMap<String, String>,
 }
 
 impl<'a> Planner<'a> {
@@ -247,6 +259,7 @@ impl<'a> Planner<'a> {
             others: Vec::new(),
             created_new_rs: false,
             reset_this_pass: false,
+            switched: BTreeMap::new(),
         }
     }
 
@@ -296,8 +309,8 @@ impl<'a> Planner<'a> {
             self.invalid_spec(&message);
             return;
         }
-        // Blue-green and workloadRef rollouts are not planned yet (no-op, no status write).
-        if self.rollout.canary().is_none() {
+        let blue_green = self.rollout.blue_green().is_some();
+        if self.rollout.canary().is_none() && !blue_green {
             return;
         }
         let Some(template) = self.rollout.spec.template.clone() else {
@@ -313,6 +326,10 @@ impl<'a> Planner<'a> {
             self.status.aborted_at = None;
         }
         if self.check_paused_conditions() {
+            return;
+        }
+        if blue_green {
+            self.run_blue_green();
             return;
         }
         let template_changed = self.status.current_pod_hash.as_deref()
@@ -351,7 +368,7 @@ impl<'a> Planner<'a> {
             false,
         );
         self.status.set_observed_generation(self.generation());
-        let (phase, msg) = canary_rollout_phase(&self.status, &self.phase_input());
+        let (phase, msg) = rollout_phase(&self.status, &self.phase_input());
         self.status.phase_text = Some(phase.to_owned());
         self.status.message = Some(msg);
         // No requeue: a spec edit is a watch event, so waiting costs nothing and avoids a
@@ -371,6 +388,13 @@ impl<'a> Planner<'a> {
             restart_pending,
             replicas: self.replicas,
             traffic_routed: self.rollout.traffic_routing().is_some(),
+            blue_green_active_selector: self.rollout.blue_green().map(|_| {
+                self.status
+                    .blue_green
+                    .as_ref()
+                    .and_then(|b| b.active_selector.clone())
+                    .unwrap_or_default()
+            }),
         }
     }
 
@@ -685,7 +709,7 @@ impl<'a> Planner<'a> {
             }
         }
         if changed {
-            let (phase, msg) = canary_rollout_phase(&self.status, &self.phase_input());
+            let (phase, msg) = rollout_phase(&self.status, &self.phase_input());
             self.status.phase_text = Some(phase.to_owned());
             self.status.message = Some(msg);
             self.write_status_patch();
@@ -781,7 +805,7 @@ impl<'a> Planner<'a> {
             let Some(svc) = self.snap.service(&service) else {
                 continue;
             };
-            let current = service_hash_selector(svc).map(str::to_owned);
+            let current = self.service_selector(&service);
             if current.as_deref() == Some(target.hash.as_str()) {
                 continue;
             }
@@ -796,23 +820,46 @@ impl<'a> Planner<'a> {
             if !ready {
                 continue;
             }
-            self.actions.push(Action::PatchService {
-                name: service.clone(),
-                patch: json!({
-                    "metadata": {"annotations": {MANAGED_BY_ANNOTATION: self.rollout.name_any()}},
-                    "spec": {"selector": {POD_TEMPLATE_HASH_LABEL: target.hash}},
-                }),
-            });
-            self.event(
-                "SwitchService",
-                format!(
-                    "Switched selector for service '{service}' from '{}' to '{}'",
-                    current.unwrap_or_default(),
-                    target.hash
-                ),
-                EventType::Normal,
-            );
+            self.point_service(&service, &target.hash);
         }
+    }
+
+    /// The Service's hash selector as of this pass (including switches planned in it).
+    fn service_selector(&self, name: &str) -> Option<String> {
+        if let Some(hash) = self.switched.get(name) {
+            return Some(hash.clone());
+        }
+        self.snap
+            .service(name)
+            .and_then(service_hash_selector)
+            .map(str::to_owned)
+    }
+
+    /// Points a Service's hash selector at `hash` (no-op when it already does or is missing).
+    fn point_service(&mut self, service: &str, hash: &str) {
+        if self.snap.service(service).is_none() {
+            return;
+        }
+        let current = self.service_selector(service);
+        if current.as_deref() == Some(hash) {
+            return;
+        }
+        self.actions.push(Action::PatchService {
+            name: service.to_owned(),
+            patch: json!({
+                "metadata": {"annotations": {MANAGED_BY_ANNOTATION: self.rollout.name_any()}},
+                "spec": {"selector": {POD_TEMPLATE_HASH_LABEL: hash}},
+            }),
+        });
+        self.event(
+            "SwitchService",
+            format!(
+                "Switched selector for service '{service}' from '{}' to '{hash}'",
+                current.unwrap_or_default(),
+            ),
+            EventType::Normal,
+        );
+        self.switched.insert(service.to_owned(), hash.to_owned());
     }
 
     fn progress_threshold(&self) -> Option<ReplicaProgressThreshold> {
@@ -1146,14 +1193,19 @@ impl<'a> Planner<'a> {
                 }
             }
         }
+        self.settle_pause_and_abort_fields();
+    }
+
+    /// §3.6 bookkeeping applied when status is persisted.
+    fn settle_pause_and_abort_fields(&mut self) {
         if !self.aborted() {
-            // §3.6: not aborted ⇒ no abortedAt (kept through the retry pass so a retried
-            // analysis sees it).
+            // Not aborted ⇒ no abortedAt (kept through the retry pass so a retried analysis
+            // sees it).
             self.status.abort = None;
             self.status.aborted_at = None;
         }
         if self.status.pause_conditions().is_empty() {
-            // §3.6: an empty list means no controller pause either.
+            // An empty list means no controller pause either.
             self.status.pause_conditions = None;
             self.status.controller_pause = None;
         }
@@ -1209,21 +1261,40 @@ impl<'a> Planner<'a> {
         });
         let updated = self.new_rs.as_ref().map_or(0, |r| r.size.status);
         let generation = self.generation();
-        let status = &mut self.status;
-        status.replicas = Some(replicas);
-        status.hpa_replicas = Some(replicas);
-        status.updated_replicas = Some(updated);
-        status.ready_replicas = Some(ready);
-        status.available_replicas = Some(available);
-        status.selector = Some(format_match_labels(
+        let blue_green = self.rollout.blue_green().is_some();
+        // Blue-green reports ready/available/HPA/selector from the active RS (spec §2.1).
+        let active_hash = self
+            .status
+            .blue_green
+            .as_ref()
+            .and_then(|b| b.active_selector.clone());
+        let active = self
+            .all_views()
+            .find(|rs| blue_green && Some(&rs.hash) == active_hash.as_ref())
+            .cloned();
+        let rollout_selector = format_match_labels(
             self.rollout
                 .spec
                 .selector
                 .as_ref()
                 .and_then(|s| s.match_labels.as_ref()),
-        ));
+        );
+        let status = &mut self.status;
+        status.replicas = Some(replicas);
+        status.updated_replicas = Some(updated);
+        if let Some(active) = active {
+            status.hpa_replicas = Some(active.size.status);
+            status.ready_replicas = Some(active.ready);
+            status.available_replicas = Some(active.size.available);
+            status.selector = Some(active.selector);
+        } else {
+            status.hpa_replicas = Some(if blue_green { 0 } else { replicas });
+            status.ready_replicas = Some(ready);
+            status.available_replicas = Some(available);
+            status.selector = Some(rollout_selector);
+        }
         status.current_pod_hash = Some(new_hash.clone());
-        status.current_step_hash = Some(self.step_hash.clone());
+        status.current_step_hash = (!blue_green).then(|| self.step_hash.clone());
         if self.steps.is_empty() {
             status.current_step_index = None;
         }
@@ -1233,7 +1304,7 @@ impl<'a> Planner<'a> {
         status.set_observed_generation(generation);
         remove_condition(&mut self.status, kind::INVALID_SPEC);
         self.conditions(&new_name, new_revision, &new_hash);
-        let (phase, msg) = canary_rollout_phase(&self.status, &self.phase_input());
+        let (phase, msg) = rollout_phase(&self.status, &self.phase_input());
         self.status.phase_text = Some(phase.to_owned());
         self.status.message = Some(msg);
         self.write_status_patch();
@@ -1250,11 +1321,30 @@ impl<'a> Planner<'a> {
             || old.stable_rs != new.stable_rs
             || old.current_step_index != new.current_step_index
             || old.current_step_hash != new.current_step_hash
+            || old
+                .blue_green
+                .as_ref()
+                .map(|b| (&b.active_selector, &b.preview_selector))
+                != new
+                    .blue_green
+                    .as_ref()
+                    .map(|b| (&b.active_selector, &b.preview_selector))
     }
 
     /// `RolloutHealthy` for canary (§2.3).
     fn healthy(&self) -> bool {
         let s = &self.status;
+        if let Some(bg) = self.rollout.blue_green() {
+            let selectors = s.blue_green.clone().unwrap_or_default();
+            let preview_ok = bg.preview_service.as_deref().is_none_or(str::is_empty)
+                || selectors.preview_selector == s.current_pod_hash;
+            return s.updated_replicas == Some(self.replicas)
+                && s.available_replicas == Some(self.replicas)
+                && s.stable_rs.is_some()
+                && s.stable_rs == s.current_pod_hash
+                && selectors.active_selector == s.current_pod_hash
+                && preview_ok;
+        }
         s.updated_replicas == Some(self.replicas)
             && s.available_replicas == Some(self.replicas)
             && s.replicas == Some(self.replicas)

@@ -137,7 +137,7 @@ pub fn remove_condition(status: &mut RolloutStatus, kind: &str) -> bool {
 }
 
 /// Inputs of [`rollout_phase`] besides the conditions and pause conditions in the status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhaseInput {
     /// `spec.paused`.
     pub spec_paused: bool,
@@ -147,10 +147,12 @@ pub struct PhaseInput {
     pub replicas: i32,
     /// Traffic routing configured (canary).
     pub traffic_routed: bool,
+    /// Blue-green: `Some(activeSelector)` (empty when unset); `None` for canary.
+    pub blue_green_active_selector: Option<String>,
 }
 
-/// `CalculateRolloutPhase` for canary (spec §2.2): first match wins. Returns `(phase, message)`.
-pub fn canary_rollout_phase(status: &RolloutStatus, input: &PhaseInput) -> (&'static str, String) {
+/// `CalculateRolloutPhase` (spec §2.2): first match wins. Returns `(phase, message)`.
+pub fn rollout_phase(status: &RolloutStatus, input: &PhaseInput) -> (&'static str, String) {
     for cond in status.conditions() {
         if cond.kind == kind::INVALID_SPEC {
             return (
@@ -191,13 +193,26 @@ pub fn canary_rollout_phase(status: &RolloutStatus, input: &PhaseInput) -> (&'st
             "updated replicas are still becoming available".to_owned(),
         );
     }
+    let stable = status.stable_rs.as_deref().unwrap_or_default();
+    if let Some(active) = input.blue_green_active_selector.as_deref() {
+        if active.is_empty() || Some(active) != status.current_pod_hash.as_deref() {
+            return ("Progressing", "active service cutover pending".to_owned());
+        }
+        if stable.is_empty() || Some(stable) != status.current_pod_hash.as_deref() {
+            // Post-promotion analysis is not planned yet, so this is the only wording.
+            return (
+                "Progressing",
+                "waiting for post-promotion verification to complete".to_owned(),
+            );
+        }
+        return ("Healthy", String::new());
+    }
     if !input.traffic_routed && total > updated {
         return (
             "Progressing",
             "old replicas are pending termination".to_owned(),
         );
     }
-    let stable = status.stable_rs.as_deref().unwrap_or_default();
     if stable.is_empty() || Some(stable) != status.current_pod_hash.as_deref() {
         return (
             "Progressing",
@@ -310,34 +325,32 @@ mod tests {
             restart_pending: false,
             replicas: 2,
             traffic_routed: false,
+            blue_green_active_selector: None,
         };
         let mut status: RolloutStatus = serde_json::from_value(json!({
             "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2,
             "stableRS": "h", "currentPodHash": "h"
         }))
         .unwrap();
-        assert_eq!(
-            canary_rollout_phase(&status, &input),
-            ("Healthy", String::new())
-        );
+        assert_eq!(rollout_phase(&status, &input), ("Healthy", String::new()));
         status.stable_rs = Some("old".into());
         assert_eq!(
-            canary_rollout_phase(&status, &input).1,
+            rollout_phase(&status, &input).1,
             "waiting for all steps to complete"
         );
         status.replicas = Some(3);
         assert_eq!(
-            canary_rollout_phase(&status, &input).1,
+            rollout_phase(&status, &input).1,
             "old replicas are pending termination"
         );
         status.available_replicas = Some(1);
         assert_eq!(
-            canary_rollout_phase(&status, &input).1,
+            rollout_phase(&status, &input).1,
             "updated replicas are still becoming available"
         );
         status.updated_replicas = Some(1);
         assert_eq!(
-            canary_rollout_phase(&status, &input).1,
+            rollout_phase(&status, &input).1,
             "more replicas need to be updated"
         );
         status.pause_conditions = Some(vec![crate::crd::rollout::PauseCondition {
@@ -346,14 +359,14 @@ mod tests {
             extra: std::collections::BTreeMap::default(),
         }]);
         assert_eq!(
-            canary_rollout_phase(&status, &input),
+            rollout_phase(&status, &input),
             ("Paused", "CanaryPauseStep".to_owned())
         );
         let paused = PhaseInput {
             spec_paused: true,
-            ..input
+            ..input.clone()
         };
-        assert_eq!(canary_rollout_phase(&status, &paused).1, "manually paused");
+        assert_eq!(rollout_phase(&status, &paused).1, "manually paused");
         set_condition(
             &mut status,
             &DesiredCondition {
@@ -366,7 +379,7 @@ mod tests {
             false,
         );
         assert_eq!(
-            canary_rollout_phase(&status, &paused),
+            rollout_phase(&status, &paused),
             (
                 "Degraded",
                 "RolloutAborted: Rollout aborted update to revision 2".to_owned()

@@ -33,6 +33,8 @@ pub const INVALID_STEP: &str =
 pub const INVALID_STRATEGY: &str = "Multiple Strategies can not be listed";
 /// Same stable and canary Service.
 pub const DUPLICATED_SERVICES_CANARY: &str = "This rollout uses the same service for the stable and canary services, but two different services are required.";
+/// Same active and preview Service (also both empty).
+pub const DUPLICATED_SERVICES_BLUE_GREEN: &str = "This rollout uses the same service for the active and preview services, but two different services are required.";
 /// Traffic routing without both Services.
 pub const INVALID_TRAFFIC_ROUTING: &str =
     "Canary service and Stable service must to be set to use Traffic Routing";
@@ -188,7 +190,17 @@ fn strategy_error(rollout: &Rollout) -> Option<String> {
             INVALID_STRATEGY,
         )),
         (Some(canary), None) => canary_error(canary),
-        (None, Some(_)) => None,
+        (None, Some(bg)) => {
+            let active = bg.active_service.as_deref().unwrap_or_default();
+            if Some(active) == bg.preview_service.as_deref().or(Some("")) {
+                return Some(invalid(
+                    "spec.strategy.activeService",
+                    &quoted(active),
+                    DUPLICATED_SERVICES_BLUE_GREEN,
+                ));
+            }
+            None
+        }
     }
 }
 
@@ -374,16 +386,24 @@ fn canary_error(canary: &CanaryStrategy) -> Option<String> {
 /// Referenced Services must exist and must not be managed by another Rollout (pitfall §9.13).
 fn referenced_service_error(snapshot: &Snapshot) -> Option<String> {
     let rollout = &snapshot.rollout;
-    let canary = rollout.canary()?;
     let name = rollout.name_any();
-    for (field, service) in [
-        ("stableService", canary.stable_service.as_deref()),
-        ("canaryService", canary.canary_service.as_deref()),
-    ] {
+    let referenced = if let Some(canary) = rollout.canary() {
+        [
+            ("canary.stableService", canary.stable_service.as_deref()),
+            ("canary.canaryService", canary.canary_service.as_deref()),
+        ]
+    } else {
+        let bg = rollout.blue_green()?;
+        [
+            ("blueGreen.activeService", bg.active_service.as_deref()),
+            ("blueGreen.previewService", bg.preview_service.as_deref()),
+        ]
+    };
+    for (field, service) in referenced {
         let Some(service) = service.filter(|s| !s.is_empty()) else {
             continue;
         };
-        let path = format!("spec.strategy.canary.{field}");
+        let path = format!("spec.strategy.{field}");
         let Some(svc) = snapshot.service(service) else {
             return Some(invalid(
                 &path,

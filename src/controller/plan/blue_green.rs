@@ -1,0 +1,350 @@
+//! The blue-green half of the planner (spec §6): preview Service to the new ReplicaSet at once,
+//! stable and new RS sizes (with `previewReplicaCount`), the old RSs' scale-down delay, the
+//! `BlueGreenPause` and auto-promotion, the active Service switch once the new RS is saturated,
+//! and promotion. Not planned yet: pre/post-promotion analysis, the abort scale-down delay of the
+//! new RS (it is left at its size), target-group verification.
+
+use super::{Action, EventType, Planner, format_time, json, parse_time, reason};
+use crate::controller::replicas::blue_green::{
+    BlueGreenNewReplicaSetInput, PreviewCheckPointInput, blue_green_new_rs_replicas,
+    is_ready_for_pause, is_saturated, scale_up_preview_check_point,
+};
+use crate::controller::replicas::scale_down::{
+    BlueGreenScaleDownInput, OtherReplicaSet, SCALE_DOWN_DEADLINE_ANNOTATION, StrategyKind,
+    format_scale_down_deadline, plan_blue_green_scale_down, scale_down_delay,
+};
+use crate::crd::BlueGreenStrategy;
+use crate::crd::rollout::{BlueGreenStatus, PauseCondition};
+
+/// Pause-condition reason of the blue-green pause before promotion.
+pub const BLUE_GREEN_PAUSE: &str = "BlueGreenPause";
+
+impl Planner<'_> {
+    /// One blue-green pass after the shared preamble (new RS, classification, paused
+    /// conditions).
+    pub(super) fn run_blue_green(&mut self) {
+        let Some(bg) = self.rollout.blue_green().cloned() else {
+            return;
+        };
+        let Some(new) = self.new_rs.clone() else {
+            return;
+        };
+        let halted = self.spec_paused() || self.inconclusive();
+        if !halted && let Some(preview) = bg.preview_service.clone().filter(|s| !s.is_empty()) {
+            self.point_service(&preview, &new.hash);
+        }
+        if self.status.current_pod_hash.as_deref() != Some(new.hash.as_str()) {
+            self.reset_for_new_template();
+            if let Some(status) = self.status.blue_green.as_mut() {
+                status.scale_up_preview_check_point = None;
+                status.pre_promotion_analysis_run_status = None;
+                status.post_promotion_analysis_run_status = None;
+            }
+            self.record_selectors(&bg);
+            self.persist();
+            return;
+        }
+        self.scale_blue_green(&bg);
+        let pause_completed = self.blue_green_pause(&bg);
+        self.switch_active(&bg, pause_completed);
+        self.blue_green_status(&bg, pause_completed);
+        self.persist();
+    }
+
+    fn inconclusive(&self) -> bool {
+        self.status
+            .pause_conditions()
+            .iter()
+            .any(|p| p.reason == super::INCONCLUSIVE_ANALYSIS_RUN)
+    }
+
+    fn active_selector(&self, bg: &BlueGreenStrategy) -> Option<String> {
+        bg.active_service
+            .as_deref()
+            .and_then(|svc| self.service_selector(svc))
+    }
+
+    fn checkpoint(&self) -> bool {
+        self.status
+            .blue_green
+            .as_ref()
+            .and_then(|b| b.scale_up_preview_check_point)
+            == Some(true)
+    }
+
+    fn desired_new_replicas(&self, bg: &BlueGreenStrategy) -> i32 {
+        // The stable RS always runs R: on the initial deploy (promoted before the active
+        // Service points anywhere) previewReplicaCount would otherwise block saturation.
+        let active_is_new =
+            self.active_selector(bg) == Some(self.new_hash()) || self.fully_promoted();
+        blue_green_new_rs_replicas(&BlueGreenNewReplicaSetInput {
+            replicas: self.replicas,
+            preview_replica_count: bg.preview_replica_count,
+            active_is_new_rs: active_is_new,
+            promote_full: self.promote_full(),
+            paused: self.spec_paused() || !self.status.pause_conditions().is_empty(),
+            scale_up_preview_check_point: self.checkpoint(),
+        })
+    }
+
+    /// §6.1 step 6: stable → R, new → desired, old RSs through the delay helper; deadlines on
+    /// the new and stable RS are removed.
+    fn scale_blue_green(&mut self, bg: &BlueGreenStrategy) {
+        for rs in self
+            .new_rs
+            .iter()
+            .chain(self.distinct_stable())
+            .cloned()
+            .collect::<Vec<_>>()
+        {
+            if rs.deadline.is_some() {
+                self.actions.push(Action::PatchReplicaSet {
+                    name: rs.name.clone(),
+                    patch: json!({"metadata": {"annotations": {SCALE_DOWN_DEADLINE_ANNOTATION: null}}}),
+                });
+            }
+        }
+        // Unlike canary, blue-green still scales while `spec.paused` (spec §3.6).
+        if let Some(stable) = self.distinct_stable().cloned()
+            && (stable.size.spec != self.replicas
+                || stable.desired_annotation != Some(self.replicas))
+        {
+            self.scale(&stable.name, self.replicas);
+        }
+        if let Some(new) = self.new_rs.clone() {
+            let desired = if self.aborted() {
+                new.size.spec
+            } else {
+                self.desired_new_replicas(bg)
+            };
+            if new.size.spec != desired
+                || (desired > 0 && new.desired_annotation != Some(self.replicas))
+            {
+                self.scale(&new.name, desired);
+            }
+        }
+        let active = self.active_selector(bg);
+        let preview = bg
+            .preview_service
+            .as_deref()
+            .and_then(|svc| self.service_selector(svc));
+        let others: Vec<OtherReplicaSet> = self
+            .others
+            .iter()
+            .map(|rs| OtherReplicaSet {
+                revision: rs.revision,
+                size: rs.size,
+                referenced: Some(&rs.hash) == active.as_ref() || Some(&rs.hash) == preview.as_ref(),
+                scale_down_deadline: rs.deadline,
+            })
+            .collect();
+        let plan = plan_blue_green_scale_down(&BlueGreenScaleDownInput {
+            replicas: self.replicas,
+            others: &others,
+            blocked: self.inconclusive(),
+            scale_down_delay: scale_down_delay(
+                StrategyKind::BlueGreen,
+                bg.scale_down_delay_seconds,
+            ),
+            scale_down_delay_revision_limit: bg.scale_down_delay_revision_limit,
+            now: self.now,
+        });
+        if let Some(at) = plan.requeue_at {
+            self.requeue_at(at + chrono::Duration::seconds(1));
+        }
+        for change in plan.changes {
+            let Some(rs) = self.others.get(change.index).cloned() else {
+                continue;
+            };
+            if let Some(at) = change.add_deadline {
+                self.actions.push(Action::PatchReplicaSet {
+                    name: rs.name.clone(),
+                    patch: json!({"metadata": {"annotations": {
+                        SCALE_DOWN_DEADLINE_ANNOTATION: format_scale_down_deadline(at)
+                    }}}),
+                });
+            }
+            if change.replicas != rs.size.spec {
+                self.scale(&rs.name, change.replicas);
+            }
+        }
+    }
+
+    fn fast_tracked(&self, bg: &BlueGreenStrategy) -> bool {
+        let active = self.active_selector(bg);
+        self.promote_full()
+            || self.fully_promoted()
+            || active.as_deref().is_none_or(str::is_empty)
+            || active == Some(self.new_hash())
+    }
+
+    /// §6.3 `reconcileBlueGreenPause` and `CompletedBlueGreenPause`: returns whether the pause
+    /// before promotion is complete.
+    fn blue_green_pause(&mut self, bg: &BlueGreenStrategy) -> bool {
+        let Some(new) = self.new_rs.clone() else {
+            return false;
+        };
+        let desired = self.desired_new_replicas(bg);
+        if self.aborted() || self.spec_paused() || !is_ready_for_pause(Some(new.size), desired) {
+            return false;
+        }
+        let auto = bg.auto_promotion_enabled.unwrap_or(true);
+        let seconds = i64::from(bg.auto_promotion_seconds.unwrap_or(0).max(0));
+        if self.fast_tracked(bg) || self.checkpoint() || (auto && seconds == 0) {
+            self.remove_pause(BLUE_GREEN_PAUSE);
+            return true;
+        }
+        let started = self
+            .status
+            .pause_conditions()
+            .iter()
+            .find(|p| p.reason == BLUE_GREEN_PAUSE)
+            .map(|p| parse_time(&p.start_time).unwrap_or(self.now));
+        match started {
+            None if self.status.controller_pause == Some(true) => true,
+            None => {
+                self.status
+                    .pause_conditions
+                    .get_or_insert_with(Vec::new)
+                    .push(PauseCondition {
+                        reason: BLUE_GREEN_PAUSE.to_owned(),
+                        start_time: format_time(self.now),
+                        extra: std::collections::BTreeMap::default(),
+                    });
+                self.status.controller_pause = Some(true);
+                self.event(
+                    reason::PAUSED,
+                    format!("Rollout is paused ({BLUE_GREEN_PAUSE})"),
+                    EventType::Normal,
+                );
+                if auto {
+                    self.requeue_at(self.now + chrono::Duration::seconds(seconds + 1));
+                }
+                false
+            }
+            Some(start) if auto => {
+                let at = start + chrono::Duration::seconds(seconds);
+                if self.now > at {
+                    self.remove_pause(BLUE_GREEN_PAUSE);
+                    true
+                } else {
+                    self.requeue_at(at + chrono::Duration::seconds(1));
+                    false
+                }
+            }
+            Some(_) => false,
+        }
+    }
+
+    fn remove_pause(&mut self, reason: &str) {
+        if let Some(conds) = self.status.pause_conditions.as_mut() {
+            conds.retain(|p| p.reason != reason);
+        }
+    }
+
+    /// §6.3 active switch: to the new RS once it is saturated and the pause is over (or
+    /// fast-tracked), back to the stable RS when aborted.
+    fn switch_active(&mut self, bg: &BlueGreenStrategy, pause_completed: bool) {
+        let Some(active) = bg.active_service.clone() else {
+            return;
+        };
+        if self.spec_paused() || self.inconclusive() {
+            return;
+        }
+        let Some(new) = self.new_rs.clone() else {
+            return;
+        };
+        let current = self.service_selector(&active);
+        let target = if self.aborted() {
+            self.status.stable_rs.clone().filter(|s| !s.is_empty())
+        } else {
+            let desired = self.desired_new_replicas(bg);
+            let ready = is_ready_for_pause(Some(new.size), desired)
+                && is_saturated(Some(new.size), new.desired_annotation, self.replicas);
+            if ready && (self.fast_tracked(bg) || pause_completed) {
+                Some(new.hash.clone())
+            } else {
+                current.clone()
+            }
+        };
+        if let Some(target) = target
+            && current.as_ref() != Some(&target)
+        {
+            self.point_service(&active, &target);
+        }
+    }
+
+    fn record_selectors(&mut self, bg: &BlueGreenStrategy) {
+        let active = self.active_selector(bg);
+        let preview = bg
+            .preview_service
+            .as_deref()
+            .and_then(|svc| self.service_selector(svc));
+        let status = self
+            .status
+            .blue_green
+            .get_or_insert_with(BlueGreenStatus::default);
+        status.active_selector = active;
+        status.preview_selector = preview;
+    }
+
+    /// §6.3 promotion and the preview checkpoint.
+    fn blue_green_status(&mut self, bg: &BlueGreenStrategy, pause_completed: bool) {
+        let Some(new) = self.new_rs.clone() else {
+            return;
+        };
+        self.record_selectors(bg);
+        let checkpoint = scale_up_preview_check_point(&PreviewCheckPointInput {
+            preview_replica_count: bg.preview_replica_count,
+            previous: self.checkpoint(),
+            aborted_with_template_change: false,
+            fully_promoted_or_unknown: self.fully_promoted(),
+            pre_promotion_successful: true,
+            pause_completed,
+            new_rs_available: new.size.available,
+        });
+        if let Some(status) = self.status.blue_green.as_mut() {
+            status.scale_up_preview_check_point = checkpoint.then_some(true);
+        }
+        let active = self.active_selector(bg).unwrap_or_default();
+        let stable = self.status.stable_rs.clone().unwrap_or_default();
+        let why = if stable.is_empty() || active.is_empty() {
+            Some("Initial deploy")
+        } else if active != new.hash {
+            None
+        } else if self.promote_full() {
+            Some("Full promotion requested")
+        } else if self.fully_promoted() {
+            Some("Fast rollback")
+        } else if self.aborted() {
+            None
+        } else {
+            Some("Completed blue-green update")
+        };
+        if let Some(why) = why {
+            if !self.fully_promoted() {
+                self.event(
+                    reason::COMPLETED,
+                    format!(
+                        "Rollout completed update to revision {} ({}): {why}",
+                        new.revision, new.hash
+                    ),
+                    EventType::Normal,
+                );
+            }
+            self.status.pause_conditions = None;
+            self.status.promote_full = None;
+            self.status.abort = None;
+            self.status.stable_rs = Some(new.hash.clone());
+            if let Some(status) = self.status.blue_green.as_mut() {
+                status.scale_up_preview_check_point = None;
+            }
+        } else if self.aborted() {
+            self.status.pause_conditions = None;
+            if self.status.aborted_at.is_none() {
+                self.status.aborted_at = Some(format_time(self.now));
+            }
+        }
+        self.settle_pause_and_abort_fields();
+    }
+}
