@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
@@ -147,6 +147,13 @@ pub async fn apply(client: &Client, rollout: &Rollout, plan: &Plan) -> Result<()
                     .patch(rs, &merge, &Patch::Merge(&patch))
                     .await
                     .map_err(fail("scale ReplicaSet", rs))?;
+            }
+            Action::DeleteReplicaSet { name: rs } => {
+                match replica_sets.delete(rs, &DeleteParams::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(status)) if status.code == 404 => {}
+                    Err(source) => return Err(fail("delete ReplicaSet", rs)(source)),
+                }
             }
             Action::PatchReplicaSet { name: rs, patch } => {
                 replica_sets

@@ -130,6 +130,11 @@ impl World {
                     );
                 }
                 Action::PatchReplicaSet { name, patch } => merge_into(self.rs_named(name), patch),
+                Action::DeleteReplicaSet { name } => {
+                    let before = self.replica_sets.len();
+                    self.replica_sets.retain(|rs| rs.name_any() != *name);
+                    assert_eq!(self.replica_sets.len() + 1, before, "deleted {name} twice");
+                }
                 Action::PatchRollout(patch) => merge_into(&mut self.rollout, patch),
                 Action::PatchRolloutStatus(patch) => {
                     let mut status = serde_json::to_value(&self.rollout.status).unwrap();
@@ -1157,4 +1162,47 @@ fn blue_green_abort_switches_back() {
         )
     );
     assert_eq!(w.selector_of("demo-active"), h1);
+}
+
+/// §7.5: old ReplicaSets beyond `revisionHistoryLimit` are deleted once scaled down.
+#[test]
+fn revision_history_limit_deletes_oldest_scaled_down_replica_sets() {
+    let mut w = World::new(rollout(1, &json!({})));
+    w.rollout.spec.revision_history_limit = Some(1);
+    w.settle();
+    for image in ["nginx:2", "nginx:3", "nginx:4"] {
+        w.set_image(image);
+        w.settle();
+    }
+    let mut images: Vec<String> = w.replica_sets.iter().map(World::image_of).collect();
+    images.sort();
+    assert_eq!(images, ["nginx:3", "nginx:4"]);
+    assert_eq!(w.phase().0, "Healthy");
+}
+
+/// `progressDeadlineAbort` (S40's canary counterpart): the timeout aborts the update with the
+/// deadline as reason and the canary is scaled back.
+#[test]
+fn progress_deadline_abort() {
+    let mut w = World::new(rollout(2, &json!({"maxSurge": 1, "maxUnavailable": 0})));
+    w.settle();
+    w.crashing.push("nginx:bad".into());
+    w.edit_spec(&json!({"progressDeadlineSeconds": 5, "progressDeadlineAbort": true}));
+    w.set_image("nginx:bad");
+    w.settle();
+    assert_eq!(w.pods("nginx:bad"), 1);
+    w.advance(6);
+    w.settle();
+    let rs = format!("demo-{}", w.hash_of("nginx:bad"));
+    assert_eq!(
+        w.phase(),
+        (
+            "Degraded".into(),
+            format!(
+                "RolloutAborted: Rollout aborted update to revision 2: ReplicaSet \"{rs}\" has timed out progressing."
+            )
+        )
+    );
+    assert_eq!(w.status().abort, Some(true));
+    assert_eq!((w.pods("nginx:bad"), w.pods("nginx:1")), (0, 2));
 }

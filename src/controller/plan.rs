@@ -38,8 +38,9 @@ use crate::controller::replicas::canary::{
     desired_canary_target, new_rs_progress_met,
 };
 use crate::controller::replicas::scale_down::{
-    CanaryScaleDownInput, OtherReplicaSet, SCALE_DOWN_DEADLINE_ANNOTATION, ScaleDownDeadline,
-    parse_scale_down_deadline, plan_canary_scale_down,
+    CanaryScaleDownInput, DEFAULT_REVISION_HISTORY_LIMIT, HistoryReplicaSet, OtherReplicaSet,
+    SCALE_DOWN_DEADLINE_ANNOTATION, ScaleDownDeadline, parse_scale_down_deadline,
+    plan_canary_scale_down, replica_sets_to_garbage_collect,
 };
 use crate::controller::replicas::{
     CanaryResize, CanaryResizeInput, DEFAULT_MAX_TRAFFIC_WEIGHT, ReplicaSetSize, next_canary_resize,
@@ -97,6 +98,11 @@ pub enum Action {
         replicas: i32,
         /// Value for the desired-replicas annotation (`spec.replicas` of the Rollout).
         desired_replicas: i32,
+    },
+    /// Delete an old ReplicaSet beyond `revisionHistoryLimit` (spec §7.5).
+    DeleteReplicaSet {
+        /// ReplicaSet name.
+        name: String,
     },
     /// JSON merge patch of a ReplicaSet's metadata (revision bump after a rollback).
     PatchReplicaSet {
@@ -158,6 +164,8 @@ struct RsView {
     desired_annotation: Option<i32>,
     deadline: Option<ScaleDownDeadline>,
     selector: String,
+    created: Option<DateTime<Utc>>,
+    generation_observed: bool,
 }
 
 impl RsView {
@@ -174,8 +182,22 @@ impl RsView {
                 .get(SCALE_DOWN_DEADLINE_ANNOTATION)
                 .map(|v| parse_scale_down_deadline(v)),
             selector: format_match_labels(rs.spec.selector.match_labels.as_ref()),
+            created: replica_set_created(rs),
+            generation_observed: rs
+                .status
+                .as_ref()
+                .and_then(|s| s.observed_generation)
+                .unwrap_or(0)
+                >= rs.metadata.generation.unwrap_or(0),
         }
     }
+}
+
+fn existing_reason_is(
+    condition: Option<&crate::crd::rollout::RolloutCondition>,
+    reason: &str,
+) -> bool {
+    condition.is_some_and(|c| c.reason.as_deref() == Some(reason))
 }
 
 /// Reduces a CRD step to the arithmetic's step enum (validation ran before).
@@ -346,6 +368,7 @@ impl<'a> Planner<'a> {
             self.persist();
             return;
         }
+        self.garbage_collect_history();
         self.reconcile_services();
         let resized = self.scale_canary();
         if !resized && !self.aborted() {
@@ -822,6 +845,41 @@ impl<'a> Planner<'a> {
             }
             self.point_service(&service, &target.hash);
         }
+    }
+
+    /// §7.5: delete the oldest fully scaled-down other RSs beyond `revisionHistoryLimit`.
+    fn garbage_collect_history(&mut self) {
+        let history: Vec<HistoryReplicaSet> = self
+            .others
+            .iter()
+            .map(|rs| HistoryReplicaSet {
+                created_at: rs.created,
+                size: rs.size,
+                observed_generation_current: rs.generation_observed,
+                being_deleted: false,
+            })
+            .collect();
+        let limit = self
+            .rollout
+            .spec
+            .revision_history_limit
+            .unwrap_or(DEFAULT_REVISION_HISTORY_LIMIT);
+        let doomed = replica_sets_to_garbage_collect(&history, limit);
+        if doomed.is_empty() {
+            return;
+        }
+        let mut index = 0;
+        let mut kept = Vec::new();
+        for rs in std::mem::take(&mut self.others) {
+            if doomed.contains(&index) {
+                self.actions
+                    .push(Action::DeleteReplicaSet { name: rs.name });
+            } else {
+                kept.push(rs);
+            }
+            index += 1;
+        }
+        self.others = kept;
     }
 
     /// The Service's hash selector as of this pass (including switches planned in it).
@@ -1360,7 +1418,11 @@ impl<'a> Planner<'a> {
         let aborted = self.aborted();
         let progressed = self.progressed();
         let existing = self.status.condition(kind::PROGRESSING).cloned();
-        if aborted {
+        let keeps_abort_reason = existing_reason_is(existing.as_ref(), reason::ABORTED)
+            && existing.as_ref().is_some_and(|c| c.status == state::FALSE);
+        if aborted && keeps_abort_reason {
+            // Keep the controller's abort reason (e.g. the progress deadline) as written.
+        } else if aborted {
             let message = format!("Rollout aborted update to revision {revision}");
             let changed = set_condition(
                 &mut self.status,
@@ -1402,7 +1464,7 @@ impl<'a> Planner<'a> {
             );
         }
         if !aborted && !healthy && !paused {
-            self.progress_deadline(rs_name, progressed);
+            self.progress_deadline(rs_name, revision, progressed);
         }
         let available = self.status.available_replicas.unwrap_or(0) >= self.replicas;
         set_condition(
@@ -1477,7 +1539,7 @@ impl<'a> Planner<'a> {
     /// §2.3 timeout: no progress for `progressDeadlineSeconds` while not paused on a pause,
     /// analysis or experiment step ⇒ Progressing False `ProgressDeadlineExceeded`; otherwise
     /// requeue just after the deadline.
-    fn progress_deadline(&mut self, rs_name: &str, progressed: bool) {
+    fn progress_deadline(&mut self, rs_name: &str, revision: i64, progressed: bool) {
         let Some(existing) = self.status.condition(kind::PROGRESSING).cloned() else {
             return;
         };
@@ -1514,6 +1576,27 @@ impl<'a> Planner<'a> {
         let deadline = last + chrono::Duration::seconds(i64::from(seconds));
         if !progressed && self.now > deadline {
             let message = format!("ReplicaSet \"{rs_name}\" has timed out progressing.");
+            let completed = self.status.stable_rs.is_some()
+                && self.status.stable_rs == self.status.current_pod_hash;
+            if self.rollout.spec.progress_deadline_abort == Some(true) && !completed {
+                // `progressDeadlineAbort`: the controller aborts with the deadline as reason.
+                let message = format!("Rollout aborted update to revision {revision}: {message}");
+                self.status.abort = Some(true);
+                self.status.aborted_at = Some(format_time(self.now));
+                set_condition(
+                    &mut self.status,
+                    &DesiredCondition {
+                        kind: kind::PROGRESSING,
+                        status: state::FALSE,
+                        reason: reason::ABORTED,
+                        message: message.clone(),
+                    },
+                    self.now,
+                    false,
+                );
+                self.event(reason::ABORTED, message, EventType::Warning);
+                return;
+            }
             set_condition(
                 &mut self.status,
                 &DesiredCondition {

@@ -44,6 +44,7 @@ impl Planner<'_> {
             self.persist();
             return;
         }
+        self.garbage_collect_history();
         self.scale_blue_green(&bg);
         let pause_completed = self.blue_green_pause(&bg);
         self.switch_active(&bg, pause_completed);
