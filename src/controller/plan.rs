@@ -868,16 +868,14 @@ impl<'a> Planner<'a> {
         if doomed.is_empty() {
             return;
         }
-        let mut index = 0;
         let mut kept = Vec::new();
-        for rs in std::mem::take(&mut self.others) {
+        for (index, rs) in std::mem::take(&mut self.others).into_iter().enumerate() {
             if doomed.contains(&index) {
                 self.actions
                     .push(Action::DeleteReplicaSet { name: rs.name });
             } else {
                 kept.push(rs);
             }
-            index += 1;
         }
         self.others = kept;
     }
