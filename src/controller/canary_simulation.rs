@@ -1206,3 +1206,50 @@ fn progress_deadline_abort() {
     assert_eq!(w.status().abort, Some(true));
     assert_eq!((w.pods("nginx:bad"), w.pods("nginx:1")), (0, 2));
 }
+
+/// §3.9 / S32 rollback window: a rollback to the previous revision skips the steps (inside
+/// the window); with one more revision in between it runs the steps again (outside).
+#[test]
+fn s32_rollback_window() {
+    let canary = json!({"steps": [{"setWeight": 50}, {"pause": {}}]});
+    let mut w = World::new(rollout(2, &canary));
+    w.rollout.spec.rollback_window = Some(serde_json::from_value(json!({"revisions": 1})).unwrap());
+    w.settle();
+    w.set_image("nginx:2");
+    w.settle();
+    w.promote();
+    w.settle();
+    assert_eq!(w.phase().0, "Healthy");
+    w.set_image("nginx:1");
+    w.settle();
+    assert_eq!(
+        w.phase(),
+        ("Healthy".into(), String::new()),
+        "inside the window"
+    );
+    assert_eq!((w.pods("nginx:1"), w.pods("nginx:2")), (2, 0));
+    let h1 = w.hash_of("nginx:1");
+    assert!(w.has_event(
+        "RolloutCompleted",
+        &format!("Rollout completed update to revision 3 ({h1}): Rollback within window")
+    ));
+    // Outside: promote nginx:3 and nginx:4, then roll back to nginx:2, whose RS is older than
+    // the stable nginx:4 with nginx:3's RS created strictly between them (1 ≥ window 1).
+    w.set_image("nginx:3");
+    w.settle();
+    w.promote();
+    w.settle();
+    w.set_image("nginx:4");
+    w.settle();
+    w.promote();
+    w.settle();
+    assert_eq!(w.phase().0, "Healthy");
+    // Target nginx:2 (created 2nd), stable nginx:4 (created 4th): nginx:3 lies between.
+    w.set_image("nginx:2");
+    w.settle();
+    assert_eq!(
+        w.phase(),
+        ("Paused".into(), "CanaryPauseStep".into()),
+        "outside the window"
+    );
+}

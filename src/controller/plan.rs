@@ -758,8 +758,12 @@ impl<'a> Planner<'a> {
             canary.current_background_analysis_run_status = None;
             canary.step_plugin_statuses = None;
         }
-        self.status.current_step_index =
-            canary_steps::step_index_after_reset(self.steps.len(), new_is_stable, false);
+        self.status.current_step_index = canary_steps::step_index_after_reset(
+            self.steps.len(),
+            new_is_stable,
+            self.within_rollback_window()
+                && self.new_rs.as_ref().is_some_and(|rs| rs.size.spec > 0),
+        );
         if new_is_stable && !self.steps.is_empty() {
             self.event(
                 "SkipSteps",
@@ -934,13 +938,29 @@ impl<'a> Planner<'a> {
         resolve_canary_fenceposts(surge.as_ref(), unavailable.as_ref(), self.replicas).ok()
     }
 
+    /// §3.9 rollback window: the new RS is older than the stable RS and fewer than
+    /// `rollbackWindow.revisions` ReplicaSets were created between them.
+    fn within_rollback_window(&self) -> bool {
+        let window = self
+            .rollout
+            .spec
+            .rollback_window
+            .as_ref()
+            .and_then(|w| w.revisions);
+        let (Some(new), Some(stable)) = (self.new_rs.as_ref(), self.distinct_stable()) else {
+            return false;
+        };
+        let between: Vec<DateTime<Utc>> = self.others.iter().filter_map(|o| o.created).collect();
+        canary_steps::is_rollback_within_window(window, new.created, stable.created, &between)
+    }
+
     /// The canary weight the replica math aims at this pass.
     fn desired_weight(&self) -> i32 {
         let effective = canary_steps::effective_step_index(
             self.steps.len(),
             self.status.current_step_index,
             self.promote_full(),
-            false,
+            self.within_rollback_window(),
         );
         desired_canary_target(&DesiredCanaryInput {
             steps: &self.steps,
@@ -1107,7 +1127,7 @@ impl<'a> Planner<'a> {
             &self.steps,
             self.status.current_step_index,
             self.spec_paused(),
-            self.promote_full(),
+            self.promote_full() || self.within_rollback_window(),
             self.status.controller_pause == Some(true),
             self.canary_pause_started_at(),
         );
@@ -1150,14 +1170,14 @@ impl<'a> Planner<'a> {
         let Some(new) = self.new_rs.clone() else {
             return;
         };
-        if self.promote_full() {
+        if self.promote_full() || self.within_rollback_window() {
             self.status.pause_conditions = None;
         }
         let effective = canary_steps::effective_step_index(
             steps_len,
             self.status.current_step_index,
             self.promote_full(),
-            false,
+            self.within_rollback_window(),
         );
         let new_rs_ready = new_rs_progress_met(
             Some(ReplicaSetSize {
@@ -1178,7 +1198,7 @@ impl<'a> Planner<'a> {
             new_rs_ready,
             promote_full: self.promote_full(),
             new_is_stable: self.fully_promoted(),
-            rollback_within_window: false,
+            rollback_within_window: self.within_rollback_window(),
             steps_len,
             current_step_index: effective,
         });
