@@ -1144,7 +1144,7 @@ fn s34_preview_replica_count() {
 fn blue_green_abort_switches_back() {
     let mut w = World::new(blue_green_rollout(
         1,
-        &json!({"activeService": "demo-active", "autoPromotionEnabled": false}),
+        &json!({"activeService": "demo-active", "autoPromotionEnabled": false, "abortScaleDownDelaySeconds": 2}),
     ));
     w.services = vec![service("demo-active")];
     w.settle();
@@ -1162,6 +1162,13 @@ fn blue_green_abort_switches_back() {
         )
     );
     assert_eq!(w.selector_of("demo-active"), h1);
+    // TestBlueGreenScaleDownOnAbort: the preview RS goes to 0 after the abort delay.
+    assert_eq!(w.pods("nginx:2"), 1);
+    assert_eq!(w.last_requeue, Some(Duration::from_secs(3)));
+    w.advance(3);
+    w.settle();
+    assert_eq!((w.pods("nginx:2"), w.pods("nginx:1")), (0, 1));
+    assert_eq!(w.phase().0, "Degraded");
 }
 
 /// §7.5: old ReplicaSets beyond `revisionHistoryLimit` are deleted once scaled down.

@@ -1,8 +1,8 @@
 //! The blue-green half of the planner (spec §6): preview Service to the new ReplicaSet at once,
 //! stable and new RS sizes (with `previewReplicaCount`), the old RSs' scale-down delay, the
 //! `BlueGreenPause` and auto-promotion, the active Service switch once the new RS is saturated,
-//! and promotion. Not planned yet: pre/post-promotion analysis, the abort scale-down delay of the
-//! new RS (it is left at its size), target-group verification.
+//! promotion, and the abort scale-down delay of the new RS. Not planned yet: pre/post-promotion
+//! analysis, target-group verification.
 
 use super::{Action, EventType, Planner, format_time, json, parse_time, reason};
 use crate::controller::replicas::blue_green::{
@@ -10,7 +10,8 @@ use crate::controller::replicas::blue_green::{
     is_ready_for_pause, is_saturated, scale_up_preview_check_point,
 };
 use crate::controller::replicas::scale_down::{
-    BlueGreenScaleDownInput, OtherReplicaSet, SCALE_DOWN_DEADLINE_ANNOTATION, StrategyKind,
+    AbortedNewReplicaSet, BlueGreenScaleDownInput, OtherReplicaSet, SCALE_DOWN_DEADLINE_ANNOTATION,
+    StrategyKind, abort_scale_down_delay, decide_aborted_new_replica_set,
     format_scale_down_deadline, plan_blue_green_scale_down, scale_down_delay,
 };
 use crate::crd::BlueGreenStrategy;
@@ -91,6 +92,8 @@ impl Planner<'_> {
     /// §6.1 step 6: stable → R, new → desired, old RSs through the delay helper; deadlines on
     /// the new and stable RS are removed.
     fn scale_blue_green(&mut self, bg: &BlueGreenStrategy) {
+        let aborted = self.aborted();
+        let new_name = self.new_rs.as_ref().map(|rs| rs.name.clone());
         for rs in self
             .new_rs
             .iter()
@@ -98,7 +101,8 @@ impl Planner<'_> {
             .cloned()
             .collect::<Vec<_>>()
         {
-            if rs.deadline.is_some() {
+            // While aborted the new RS's deadline is the abort delay: keep it.
+            if rs.deadline.is_some() && !(aborted && Some(&rs.name) == new_name.as_ref()) {
                 self.actions.push(Action::PatchReplicaSet {
                     name: rs.name.clone(),
                     patch: json!({"metadata": {"annotations": {SCALE_DOWN_DEADLINE_ANNOTATION: null}}}),
@@ -114,7 +118,7 @@ impl Planner<'_> {
         }
         if let Some(new) = self.new_rs.clone() {
             let desired = if self.aborted() {
-                new.size.spec
+                self.aborted_new_replicas(bg, &new)
             } else {
                 self.desired_new_replicas(bg)
             };
@@ -168,6 +172,47 @@ impl Planner<'_> {
             if change.replicas != rs.size.spec {
                 self.scale(&rs.name, change.replicas);
             }
+        }
+    }
+
+    /// §3.7 blue-green abort: the new (preview) RS keeps its size until the stable RS is fully
+    /// available, then gets `scale-down-deadline = now + abortScaleDownDelaySeconds` (default
+    /// 30 s; 0 = never) and goes to 0 after it.
+    fn aborted_new_replicas(&mut self, bg: &BlueGreenStrategy, new: &super::RsView) -> i32 {
+        let delay =
+            abort_scale_down_delay(StrategyKind::BlueGreen, bg.abort_scale_down_delay_seconds);
+        let Some(stable) = self.distinct_stable().cloned() else {
+            return new.size.spec;
+        };
+        let Some(abort_delay) = delay.delay else {
+            return new.size.spec;
+        };
+        match decide_aborted_new_replica_set(
+            new.deadline,
+            abort_delay,
+            stable.size.available,
+            self.replicas,
+            self.now,
+        ) {
+            AbortedNewReplicaSet::Hold {
+                add_deadline,
+                requeue_at,
+            } => {
+                if let Some(at) = add_deadline {
+                    self.actions.push(Action::PatchReplicaSet {
+                        name: new.name.clone(),
+                        patch: json!({"metadata": {"annotations": {
+                            SCALE_DOWN_DEADLINE_ANNOTATION: format_scale_down_deadline(at)
+                        }}}),
+                    });
+                }
+                if let Some(at) = requeue_at {
+                    self.requeue_at(at + chrono::Duration::seconds(1));
+                }
+                new.size.spec
+            }
+            AbortedNewReplicaSet::ScaleToZero => 0,
+            AbortedNewReplicaSet::ScaleToComputed => self.desired_new_replicas(bg),
         }
     }
 
