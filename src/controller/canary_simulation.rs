@@ -1260,3 +1260,70 @@ fn s32_rollback_window() {
         "outside the window"
     );
 }
+
+/// §8 S39 TestBlueGreenScaleDownDelay: at most `scaleDownDelayRevisionLimit` old RSs stay up
+/// inside their delay; lowering the limit scales the extra one down.
+#[test]
+fn s39_blue_green_scale_down_delay_revision_limit() {
+    let mut w = World::new(blue_green_rollout(
+        1,
+        &json!({"activeService": "demo-active", "scaleDownDelaySeconds": 86400, "scaleDownDelayRevisionLimit": 2}),
+    ));
+    w.services = vec![service("demo-active")];
+    w.settle();
+    w.set_image("nginx:2");
+    w.settle();
+    assert_eq!((w.pods("nginx:1"), w.pods("nginx:2")), (1, 1));
+    assert_eq!(w.counts(), (1, 2, 1, 1, 1));
+    for image in ["nginx:3", "nginx:4"] {
+        w.set_image(image);
+        w.settle();
+    }
+    assert_eq!(
+        (
+            w.pods("nginx:4"),
+            w.pods("nginx:3"),
+            w.pods("nginx:2"),
+            w.pods("nginx:1")
+        ),
+        (1, 1, 1, 0)
+    );
+    assert_eq!(w.counts(), (1, 3, 1, 1, 1));
+    w.edit_spec(&json!({"strategy": {"blueGreen": {"scaleDownDelayRevisionLimit": 1}}}));
+    w.settle();
+    assert_eq!((w.pods("nginx:3"), w.pods("nginx:2")), (1, 0));
+    assert_eq!(w.counts(), (1, 2, 1, 1, 1));
+}
+
+/// Blue-green InvalidSpec rows: same active/preview Service, scale-down limit above the history
+/// limit, missing active Service.
+#[test]
+fn blue_green_invalid_specs() {
+    let cases = [
+        (
+            json!({"activeService": "demo-active", "previewService": "demo-active"}),
+            "spec.strategy.activeService: Invalid value: \"demo-active\": This rollout uses the same service for the active and preview services, but two different services are required.",
+        ),
+        (
+            json!({"activeService": "demo-active", "scaleDownDelayRevisionLimit": 11}),
+            "spec.strategy.scaleDownDelayRevisionLimit: Invalid value: 11: This rollout's revision history limit can not be smaller than the rollout's scale down limit",
+        ),
+        (
+            json!({"activeService": "gone"}),
+            "spec.strategy.blueGreen.activeService: Invalid value: \"gone\": services \"gone\" not found",
+        ),
+    ];
+    for (bg, err) in cases {
+        let mut w = World::new(blue_green_rollout(1, &bg));
+        w.services = vec![service("demo-active")];
+        w.settle();
+        assert_eq!(
+            w.phase(),
+            (
+                "Degraded".into(),
+                format!("InvalidSpec: The Rollout \"demo\" is invalid: {err}")
+            )
+        );
+        assert!(w.replica_sets.is_empty());
+    }
+}

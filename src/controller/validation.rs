@@ -35,6 +35,9 @@ pub const INVALID_STRATEGY: &str = "Multiple Strategies can not be listed";
 pub const DUPLICATED_SERVICES_CANARY: &str = "This rollout uses the same service for the stable and canary services, but two different services are required.";
 /// Same active and preview Service (also both empty).
 pub const DUPLICATED_SERVICES_BLUE_GREEN: &str = "This rollout uses the same service for the active and preview services, but two different services are required.";
+/// Blue-green `scaleDownDelayRevisionLimit` above `revisionHistoryLimit`.
+pub const SCALE_DOWN_LIMIT_LARGER_THAN_REVISION_LIMIT: &str =
+    "This rollout's revision history limit can not be smaller than the rollout's scale down limit";
 /// Traffic routing without both Services.
 pub const INVALID_TRAFFIC_ROUTING: &str =
     "Canary service and Stable service must to be set to use Traffic Routing";
@@ -197,6 +200,16 @@ fn strategy_error(rollout: &Rollout) -> Option<String> {
                     "spec.strategy.activeService",
                     &quoted(active),
                     DUPLICATED_SERVICES_BLUE_GREEN,
+                ));
+            }
+            let history = rollout.spec.revision_history_limit.unwrap_or(10);
+            if let Some(limit) = bg.scale_down_delay_revision_limit
+                && history < limit
+            {
+                return Some(invalid(
+                    "spec.strategy.scaleDownDelayRevisionLimit",
+                    &limit.to_string(),
+                    SCALE_DOWN_LIMIT_LARGER_THAN_REVISION_LIMIT,
                 ));
             }
             None
