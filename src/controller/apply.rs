@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::controller::plan::{Action, EventType, Plan};
 use crate::controller::snapshot::{DESIRED_REPLICAS_ANNOTATION, Snapshot};
-use crate::crd::{AnalysisRun, Rollout};
+use crate::crd::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Rollout};
 
 /// The event source component name.
 pub const EVENT_COMPONENT: &str = "rollouts-controller";
@@ -94,10 +94,22 @@ pub async fn read_snapshot(
         .await
         .map_err(list_error("Service"))?
         .items;
+    let analysis_templates = Api::<AnalysisTemplate>::namespaced(client.clone(), namespace)
+        .list(&params)
+        .await
+        .map_err(list_error("AnalysisTemplate"))?
+        .items;
+    let cluster_analysis_templates = Api::<ClusterAnalysisTemplate>::all(client.clone())
+        .list(&params)
+        .await
+        .map_err(list_error("ClusterAnalysisTemplate"))?
+        .items;
     Ok(Snapshot {
         rollout,
         replica_sets,
         analysis_runs,
+        analysis_templates,
+        cluster_analysis_templates,
         services,
         now,
     })
@@ -186,6 +198,12 @@ pub async fn apply(client: &Client, rollout: &Rollout, plan: &Plan) -> Result<()
                     .create(&PostParams::default(), run)
                     .await
                     .map_err(fail("create AnalysisRun", &run.name_any()))?;
+            }
+            Action::PatchAnalysisRun { name: run, patch } => {
+                Api::<AnalysisRun>::namespaced(client.clone(), &namespace)
+                    .patch(run, &merge, &Patch::Merge(patch))
+                    .await
+                    .map_err(fail("patch AnalysisRun", run))?;
             }
             Action::RecordEvent {
                 reason,

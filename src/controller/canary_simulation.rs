@@ -25,11 +25,13 @@ use crate::controller::snapshot::{
     DESIRED_REPLICAS_ANNOTATION, REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION, Snapshot,
     replica_set_hash,
 };
-use crate::crd::Rollout;
+use crate::crd::{AnalysisRun, AnalysisTemplate, Rollout};
 
 struct World {
     rollout: Rollout,
     replica_sets: Vec<ReplicaSet>,
+    analysis_runs: Vec<AnalysisRun>,
+    analysis_templates: Vec<AnalysisTemplate>,
     services: Vec<Service>,
     now: DateTime<Utc>,
     events: Vec<(String, String)>,
@@ -76,6 +78,8 @@ impl World {
         World {
             rollout,
             replica_sets: Vec::new(),
+            analysis_runs: Vec::new(),
+            analysis_templates: Vec::new(),
             services: Vec::new(),
             now: DateTime::from_timestamp(1_750_000_000, 0).unwrap(),
             events: Vec::new(),
@@ -89,7 +93,9 @@ impl World {
         Snapshot {
             rollout: self.rollout.clone(),
             replica_sets: self.replica_sets.clone(),
-            analysis_runs: Vec::new(),
+            analysis_runs: self.analysis_runs.clone(),
+            analysis_templates: self.analysis_templates.clone(),
+            cluster_analysis_templates: Vec::new(),
             services: self.services.clone(),
             now: self.now,
         }
@@ -149,7 +155,22 @@ impl World {
                         .unwrap();
                     merge_into(svc, patch);
                 }
-                Action::CreateAnalysisRun(_) => panic!("no analysis in these scenarios"),
+                Action::CreateAnalysisRun(run) => {
+                    assert!(
+                        self.analysis_runs
+                            .iter()
+                            .all(|r| r.name_any() != run.name_any())
+                    );
+                    self.analysis_runs.push((**run).clone());
+                }
+                Action::PatchAnalysisRun { name, patch } => {
+                    let run = self
+                        .analysis_runs
+                        .iter_mut()
+                        .find(|r| r.name_any() == *name)
+                        .unwrap();
+                    merge_into(run, patch);
+                }
                 Action::RecordEvent {
                     reason, message, ..
                 } => self.events.push((reason.clone(), message.clone())),
@@ -1326,4 +1347,148 @@ fn blue_green_invalid_specs() {
         );
         assert!(w.replica_sets.is_empty());
     }
+}
+
+fn sleep_job_template() -> AnalysisTemplate {
+    serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
+        "metadata": {"name": "sleep-job", "namespace": "default"},
+        "spec": {
+            "args": [{"name": "exit-code", "value": "0"}, {"name": "canary-hash"}],
+            "metrics": [{"name": "sleep-job", "count": 1, "provider": {"job": {"spec": {"template": {"spec": {
+                "containers": [{"name": "sleep", "image": "busybox", "command": ["sh", "-c", "exit {{args.exit-code}}"]}],
+                "restartPolicy": "Never"}}}}}}]
+        }
+    }))
+    .unwrap()
+}
+
+impl World {
+    /// Plays the analysis engine: the run's phase becomes `phase`.
+    fn finish_run(&mut self, name: &str, phase: &str, message: &str) {
+        let run = self
+            .analysis_runs
+            .iter_mut()
+            .find(|r| r.name_any() == name)
+            .unwrap();
+        merge_into(
+            run,
+            &json!({"status": {"phase": phase, "message": message}}),
+        );
+    }
+}
+
+/// §8 S4 TestReduceWeightAndHonorMaxUnavailable: lowering the weight surges stable first; a
+/// failing step analysis aborts (Degraded, one AnalysisRun) and scales back the same way.
+#[test]
+fn s4_reduce_weight_and_failing_step_analysis() {
+    let mut w = World::new(rollout(
+        3,
+        &json!({"maxSurge": 2, "maxUnavailable": 0, "steps": [
+            {"setWeight": 100}, {"pause": {}}, {"setWeight": 0}, {"pause": {}}, {"setWeight": 100},
+            {"analysis": {"templates": [{"templateName": "sleep-job"}],
+                          "args": [{"name": "exit-code", "value": "1"},
+                                   {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}}]}}]}),
+    ));
+    w.analysis_templates.push(sleep_job_template());
+    w.settle();
+    w.set_image("nginx:2");
+    w.settle();
+    assert_eq!(w.status().current_step_index, Some(1));
+    assert_eq!((w.pods("nginx:2"), w.pods("nginx:1")), (3, 0));
+    w.promote();
+    w.settle_with(false);
+    assert_eq!(w.status().current_step_index, Some(2));
+    assert_eq!(
+        (w.pods("nginx:2"), w.pods("nginx:1")),
+        (3, 2),
+        "stable surges first"
+    );
+    w.settle();
+    assert_eq!(w.status().current_step_index, Some(3));
+    assert_eq!((w.pods("nginx:2"), w.pods("nginx:1")), (0, 3));
+    w.promote();
+    w.settle();
+    assert_eq!(w.status().current_step_index, Some(5));
+    assert_eq!(w.analysis_runs.len(), 1);
+    let run = w.analysis_runs[0].clone();
+    let h2 = w.hash_of("nginx:2");
+    assert_eq!(run.name_any(), format!("demo-{h2}-2-5"));
+    assert_eq!(run.labels()["rollout-type"], "Step");
+    assert_eq!(run.labels()["step-index"], "5");
+    assert_eq!(run.labels()["app"], "demo");
+    let args = run.spec.args.clone().unwrap();
+    let arg = |name: &str| args.iter().find(|a| a.name == name).unwrap().value.clone();
+    assert_eq!(arg("exit-code").as_deref(), Some("1"));
+    assert_eq!(arg("canary-hash"), Some(h2.clone()));
+    assert_eq!(w.phase().0, "Progressing");
+    w.finish_run(
+        &run.name_any(),
+        "Failed",
+        "Metric \"sleep-job\" assessed Failed",
+    );
+    w.settle_with(false);
+    assert_eq!(
+        w.phase(),
+        (
+            "Degraded".into(),
+            "RolloutAborted: Rollout aborted update to revision 2: Step-based analysis phase failed: Metric \"sleep-job\" assessed Failed".into()
+        )
+    );
+    assert_eq!(w.analysis_runs.len(), 1);
+    assert_eq!((w.pods("nginx:2"), w.pods("nginx:1")), (3, 2));
+    w.settle();
+    assert_eq!((w.pods("nginx:2"), w.pods("nginx:1")), (0, 3));
+    assert_eq!(w.phase().0, "Degraded");
+}
+
+/// A successful step run completes the step; an inconclusive one pauses
+/// (`InconclusiveAnalysisRun`) and halts scaling; abort terminates a running run.
+#[test]
+fn step_analysis_success_inconclusive_and_cancel() {
+    let steps = json!({"steps": [{"setWeight": 50}, {"analysis": {"templates": [{"templateName": "sleep-job"}]}}, {"pause": {}}]});
+    let mut w = World::new(rollout(2, &steps));
+    w.analysis_templates.push(sleep_job_template());
+    w.settle();
+    w.set_image("nginx:2");
+    w.settle();
+    assert_eq!(w.status().current_step_index, Some(1));
+    let run = w.analysis_runs[0].name_any();
+    let current = w
+        .status()
+        .canary
+        .unwrap()
+        .current_step_analysis_run_status
+        .unwrap();
+    assert_eq!(current.name, run);
+    w.finish_run(&run, "Successful", "");
+    w.settle();
+    assert_eq!(w.status().current_step_index, Some(2));
+    assert_eq!(w.phase(), ("Paused".into(), "CanaryPauseStep".into()));
+
+    // Inconclusive: a new update, a new run, then a pause.
+    w.set_image("nginx:3");
+    w.settle();
+    let run = w.analysis_runs.last().unwrap().name_any();
+    assert_eq!(w.analysis_runs.len(), 2);
+    w.finish_run(&run, "Inconclusive", "");
+    w.settle();
+    assert_eq!(
+        w.phase(),
+        ("Paused".into(), "InconclusiveAnalysisRun".into())
+    );
+    // Abort while a run is still running cancels it.
+    w.set_image("nginx:4");
+    w.settle();
+    let run = w.analysis_runs.last().unwrap().name_any();
+    assert_eq!(w.analysis_runs.len(), 3);
+    w.patch_status(&json!({"abort": true}));
+    w.settle();
+    let live = w
+        .analysis_runs
+        .iter()
+        .find(|r| r.name_any() == run)
+        .unwrap();
+    assert!(live.is_terminating());
+    assert_eq!(w.phase().0, "Degraded");
 }

@@ -12,6 +12,7 @@
 //! restartAt, ephemeral metadata, anti-affinity injection, history GC, blue-green (a no-op).
 
 mod blue_green;
+mod step_analysis;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -123,8 +124,15 @@ pub enum Action {
         /// Merge patch.
         patch: Value,
     },
-    /// Create an AnalysisRun (not produced yet: analysis steps are not planned).
+    /// Create an AnalysisRun (a canary step run).
     CreateAnalysisRun(Box<crate::crd::AnalysisRun>),
+    /// JSON merge patch of an AnalysisRun (`spec.terminate: true` to cancel it).
+    PatchAnalysisRun {
+        /// AnalysisRun name.
+        name: String,
+        /// Merge patch.
+        patch: Value,
+    },
     /// Record a Kubernetes Event on the Rollout.
     RecordEvent {
         /// Reason (spec §2.4).
@@ -254,6 +262,8 @@ struct Planner<'a> {
     reset_this_pass: bool,
     /// Service selectors switched in this pass (name → hash).
     switched: BTreeMap<String, String>,
+    /// Why the controller aborted in this pass (appended to the abort message).
+    abort_reason: Option<String>,
 }
 
 impl<'a> Planner<'a> {
@@ -282,6 +292,7 @@ impl<'a> Planner<'a> {
             created_new_rs: false,
             reset_this_pass: false,
             switched: BTreeMap::new(),
+            abort_reason: None,
         }
     }
 
@@ -370,6 +381,11 @@ impl<'a> Planner<'a> {
         }
         self.garbage_collect_history();
         self.reconcile_services();
+        if self.reconcile_step_analysis() {
+            // An inconclusive pause was added: write status and stop (§3.4 step 10).
+            self.persist();
+            return;
+        }
         let resized = self.scale_canary();
         if !resized && !self.aborted() {
             self.reconcile_pause_step();
@@ -1241,13 +1257,16 @@ impl<'a> Planner<'a> {
                 replicas_at_desired,
                 weights_verified: None,
                 experiment_successful: false,
-                analysis_successful: false,
+                analysis_successful: self.step_analysis_successful(),
                 plugin_completed: false,
             };
             if canary_steps::is_current_step_complete(&step, &progress, self.now) {
                 let next = canary_steps::advance_step_index(Some(len_i32(index)));
                 self.status.current_step_index = Some(next);
                 let had_pause = self.canary_pause_started_at().is_some();
+                if let Some(canary) = self.status.canary.as_mut() {
+                    canary.current_step_analysis_run_status = None;
+                }
                 if let Some(conds) = self.status.pause_conditions.as_mut() {
                     conds.retain(|p| p.reason != CANARY_PAUSE_STEP);
                 }
@@ -1441,7 +1460,10 @@ impl<'a> Planner<'a> {
         if aborted && keeps_abort_reason {
             // Keep the controller's abort reason (e.g. the progress deadline) as written.
         } else if aborted {
-            let message = format!("Rollout aborted update to revision {revision}");
+            let message = match self.abort_reason.as_deref() {
+                Some(why) => format!("Rollout aborted update to revision {revision}: {why}"),
+                None => format!("Rollout aborted update to revision {revision}"),
+            };
             let changed = set_condition(
                 &mut self.status,
                 &DesiredCondition {

@@ -1,5 +1,6 @@
 //! What one reconcile of one Rollout sees (spec §3.1 steps 3–4): the Rollout, the ReplicaSets it
-//! owns, its AnalysisRuns, the Services it references and the reconcile time. This module only
+//! owns, its AnalysisRuns and the templates to create them from, the Services it references and
+//! the reconcile time. This module only
 //! *reads* those objects into the small values the planner and the replica arithmetic need
 //! (sizes, hashes, revisions, annotations); it never decides anything and never does I/O. The
 //! shell (`apply`, the kube-runtime loop) fills a [`Snapshot`] from watch caches.
@@ -13,7 +14,7 @@ use kube::ResourceExt;
 
 use crate::controller::hash::POD_TEMPLATE_HASH_LABEL;
 use crate::controller::replicas::ReplicaSetSize;
-use crate::crd::{AnalysisRun, Rollout};
+use crate::crd::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Rollout};
 
 /// `rollout.argoproj.io/revision` on Rollouts, ReplicaSets and AnalysisRuns.
 pub const REVISION_ANNOTATION: &str = "rollout.argoproj.io/revision";
@@ -34,6 +35,10 @@ pub struct Snapshot {
     pub replica_sets: Vec<ReplicaSet>,
     /// AnalysisRuns in the namespace owned by the Rollout.
     pub analysis_runs: Vec<AnalysisRun>,
+    /// AnalysisTemplates in the namespace (for step runs).
+    pub analysis_templates: Vec<AnalysisTemplate>,
+    /// ClusterAnalysisTemplates (for step runs with `clusterScope: true`).
+    pub cluster_analysis_templates: Vec<ClusterAnalysisTemplate>,
     /// Services in the namespace (at least those the strategy names).
     pub services: Vec<Service>,
     /// The reconcile time.
