@@ -1492,3 +1492,46 @@ fn step_analysis_success_inconclusive_and_cancel() {
     assert!(live.is_terminating());
     assert_eq!(w.phase().0, "Degraded");
 }
+
+/// §8 S8 TestCanaryPromoteFull (without the never-reached background analysis): promote into a
+/// step analysis, promote past it (the CLI bumps the index; the run is cancelled), abort, then
+/// promote --full → Healthy with still one AnalysisRun.
+#[test]
+fn s8_promote_through_analysis_abort_then_promote_full() {
+    let mut w = World::new(rollout(
+        1,
+        &json!({"steps": [
+            {"pause": {"duration": "24h"}},
+            {"analysis": {"templates": [{"templateName": "sleep-job"}]}},
+            {"pause": {}},
+            {"analysis": {"templates": [{"templateName": "sleep-job"}]}}]}),
+    ));
+    w.analysis_templates.push(sleep_job_template());
+    w.settle();
+    w.set_image("nginx:2");
+    w.settle();
+    assert_eq!(w.phase(), ("Paused".into(), "CanaryPauseStep".into()));
+    assert_eq!(w.status().current_step_index, Some(0));
+    w.promote();
+    w.settle();
+    assert_eq!(w.status().current_step_index, Some(1));
+    assert_eq!(w.phase().0, "Progressing");
+    assert_eq!(w.analysis_runs.len(), 1);
+    w.finish_run(&w.analysis_runs[0].name_any(), "Running", "");
+    w.promote();
+    w.settle();
+    assert_eq!(w.status().current_step_index, Some(2));
+    assert!(
+        w.analysis_runs[0].is_terminating(),
+        "the step run is cancelled"
+    );
+    assert_eq!(w.phase(), ("Paused".into(), "CanaryPauseStep".into()));
+    w.patch_status(&json!({"abort": true}));
+    w.settle();
+    assert_eq!(w.phase().0, "Degraded");
+    w.patch_status(&json!({"promoteFull": true}));
+    w.settle();
+    assert_eq!(w.phase(), ("Healthy".into(), String::new()));
+    assert_eq!(w.analysis_runs.len(), 1);
+    assert_eq!((w.pods("nginx:2"), w.pods("nginx:1")), (1, 0));
+}

@@ -1187,7 +1187,9 @@ impl<'a> Planner<'a> {
             return;
         };
         if self.promote_full() || self.within_rollback_window() {
+            // §3.5: full promotion and rollbacks within the window clear pauses and abort.
             self.status.pause_conditions = None;
+            self.status.abort = None;
         }
         let effective = canary_steps::effective_step_index(
             steps_len,
