@@ -1535,3 +1535,55 @@ fn s8_promote_through_analysis_abort_then_promote_full() {
     assert_eq!(w.analysis_runs.len(), 1);
     assert_eq!((w.pods("nginx:2"), w.pods("nginx:1")), (1, 0));
 }
+
+/// §3.12 background analysis: starts at `startingStep`, is cancelled at promotion, and a failed
+/// run aborts with the background reason.
+#[test]
+fn background_analysis_lifecycle() {
+    let canary = json!({
+        "analysis": {"templates": [{"templateName": "sleep-job"}], "startingStep": 1},
+        "steps": [{"setWeight": 50}, {"pause": {}}]
+    });
+    let mut w = World::new(rollout(2, &canary));
+    w.analysis_templates.push(sleep_job_template());
+    w.settle();
+    assert!(w.analysis_runs.is_empty(), "no run on the initial deploy");
+    w.set_image("nginx:2");
+    w.settle();
+    assert_eq!(w.status().current_step_index, Some(1));
+    assert_eq!(w.analysis_runs.len(), 1);
+    let run = w.analysis_runs[0].clone();
+    let h2 = w.hash_of("nginx:2");
+    assert_eq!(run.name_any(), format!("demo-{h2}-2"));
+    assert_eq!(run.labels()["rollout-type"], "Background");
+    w.finish_run(&run.name_any(), "Running", "");
+    w.promote();
+    w.settle();
+    assert_eq!(w.phase(), ("Healthy".into(), String::new()));
+    assert!(
+        w.analysis_runs[0].is_terminating(),
+        "cancelled at promotion"
+    );
+    assert!(
+        w.status()
+            .canary
+            .unwrap()
+            .current_background_analysis_run_status
+            .is_none()
+    );
+
+    w.set_image("nginx:3");
+    w.settle();
+    let run = w.analysis_runs.last().unwrap().name_any();
+    assert_eq!(w.analysis_runs.len(), 2);
+    w.finish_run(&run, "Error", "metric errored");
+    w.settle();
+    assert_eq!(
+        w.phase(),
+        (
+            "Degraded".into(),
+            "RolloutAborted: Rollout aborted update to revision 3: Background analysis phase error: metric errored".into()
+        )
+    );
+    assert_eq!((w.pods("nginx:3"), w.pods("nginx:2")), (0, 2));
+}

@@ -381,7 +381,7 @@ impl<'a> Planner<'a> {
         }
         self.garbage_collect_history();
         self.reconcile_services();
-        if self.reconcile_step_analysis() {
+        if self.reconcile_step_analysis() || self.reconcile_background_analysis() {
             // An inconclusive pause was added: write status and stop (§3.4 step 10).
             self.persist();
             return;

@@ -2,8 +2,9 @@
 //! templates (args merged, `podTemplateHashValue` and `metadata.*` field refs resolved), follow
 //! its phase (Successful completes the step, Inconclusive pauses with `InconclusiveAnalysisRun`,
 //! Failed/Error abort with the reference's reason), and terminate runs that are no longer
-//! current (abort, promote --full, step left). Evaluating the run is the analysis engine's job.
-//! Background analysis is not planned yet.
+//! current (abort, promote --full, step left). The background run (`canary.analysis`) follows
+//! the same phase rules from `startingStep` until promotion. Evaluating runs is the analysis
+//! engine's job.
 
 use std::collections::BTreeMap;
 
@@ -170,11 +171,138 @@ impl Planner<'_> {
         false
     }
 
+    /// Background analysis (§3.12): runs from `startingStep` until promotion; Failed/Error
+    /// abort, Inconclusive pauses. Returns true when an inconclusive pause was added.
+    pub(super) fn reconcile_background_analysis(&mut self) -> bool {
+        let Some(background) = self.rollout.canary().and_then(|c| c.analysis.clone()) else {
+            return false;
+        };
+        let current = self
+            .status
+            .canary
+            .as_ref()
+            .and_then(|c| c.current_background_analysis_run_status.clone());
+        let live = current.as_ref().and_then(|c| {
+            self.snap
+                .analysis_runs
+                .iter()
+                .find(|run| run.name_any() == c.name)
+                .cloned()
+        });
+        let index = self.status.current_step_index.unwrap_or(0);
+        let started = index >= background.starting_step.unwrap_or(0);
+        let skip = self.aborted()
+            || self.promote_full()
+            || self.fully_promoted()
+            || self.status.stable_rs.as_deref().is_none_or(str::is_empty)
+            || self.within_rollback_window();
+        let stale = live.as_ref().is_some_and(|run| {
+            run.labels()
+                .get(POD_TEMPLATE_HASH_LABEL)
+                .map(String::as_str)
+                != self.new_rs.as_ref().map(|rs| rs.hash.as_str())
+        });
+        if skip || !started || stale {
+            if let Some(run) = live.as_ref()
+                && !run.is_terminating()
+                && run.phase().is_none_or(|p| !is_terminal(p))
+            {
+                self.actions.push(Action::PatchAnalysisRun {
+                    name: run.name_any(),
+                    patch: serde_json::json!({"spec": {"terminate": true}}),
+                });
+            }
+            if current.is_some() {
+                self.set_background_run_status(None);
+            }
+            if skip || !started {
+                return false;
+            }
+        }
+        if let Some(run) = live.filter(|_| !stale) {
+            let phase = run.phase();
+            let message = run.status.as_ref().and_then(|s| s.message.clone());
+            self.set_background_run_status(Some(RolloutAnalysisRunStatus {
+                name: run.name_any(),
+                status: phase
+                    .map(AnalysisPhase::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                message: message.clone(),
+                extra: BTreeMap::default(),
+            }));
+            match phase {
+                Some(AnalysisPhase::Failed | AnalysisPhase::Error) => {
+                    let verb = if phase == Some(AnalysisPhase::Failed) {
+                        "failed"
+                    } else {
+                        "error"
+                    };
+                    self.status.abort = Some(true);
+                    self.abort_reason = Some(format!(
+                        "Background analysis phase {verb}: {}",
+                        message.unwrap_or_default()
+                    ));
+                }
+                Some(AnalysisPhase::Inconclusive)
+                    if !self
+                        .status
+                        .pause_conditions()
+                        .iter()
+                        .any(|p| p.reason == INCONCLUSIVE_ANALYSIS_RUN) =>
+                {
+                    self.status
+                        .pause_conditions
+                        .get_or_insert_with(Vec::new)
+                        .push(PauseCondition {
+                            reason: INCONCLUSIVE_ANALYSIS_RUN.to_owned(),
+                            start_time: format_time(self.now),
+                            extra: BTreeMap::default(),
+                        });
+                    self.status.controller_pause = Some(true);
+                    return true;
+                }
+                _ => {}
+            }
+            return false;
+        }
+        if let Some(run) = self.new_run(&background.analysis, None) {
+            self.set_background_run_status(Some(RolloutAnalysisRunStatus {
+                name: run.name_any(),
+                status: String::new(),
+                message: None,
+                extra: BTreeMap::default(),
+            }));
+            self.actions.push(Action::CreateAnalysisRun(Box::new(run)));
+        }
+        false
+    }
+
+    fn set_background_run_status(&mut self, value: Option<RolloutAnalysisRunStatus>) {
+        self.status
+            .canary
+            .get_or_insert_with(Default::default)
+            .current_background_analysis_run_status = value;
+    }
+
     /// Builds the step run: `<rollout>-<hash>-<revision>-<step>` (`.1`, `.2`… when taken).
     fn new_step_run(&self, analysis: &RolloutAnalysis, step_index: usize) -> Option<AnalysisRun> {
+        self.new_run(analysis, Some(step_index))
+    }
+
+    /// Builds a step run (`step_index` given) or the background run
+    /// (`<rollout>-<hash>-<revision>`).
+    fn new_run(
+        &self,
+        analysis: &RolloutAnalysis,
+        step_index: Option<usize>,
+    ) -> Option<AnalysisRun> {
         let new = self.new_rs.as_ref()?;
         let rollout_name = self.rollout.name_any();
-        let base = format!("{rollout_name}-{}-{}-{step_index}", new.hash, new.revision);
+        let base = match step_index {
+            Some(step) => format!("{rollout_name}-{}-{}-{step}", new.hash, new.revision),
+            None => format!("{rollout_name}-{}-{}", new.hash, new.revision),
+        };
         let taken = |name: &str| self.snap.analysis_runs.iter().any(|r| r.name_any() == name);
         let name = std::iter::once(base.clone())
             .chain((1..=self.snap.analysis_runs.len()).map(|n| format!("{base}.{n}")))
@@ -218,8 +346,12 @@ impl Planner<'_> {
             .and_then(|s| s.match_labels.clone())
             .unwrap_or_default();
         labels.insert(POD_TEMPLATE_HASH_LABEL.to_owned(), new.hash.clone());
-        labels.insert(ROLLOUT_TYPE_LABEL.to_owned(), "Step".to_owned());
-        labels.insert(STEP_INDEX_LABEL.to_owned(), step_index.to_string());
+        if let Some(step) = step_index {
+            labels.insert(ROLLOUT_TYPE_LABEL.to_owned(), "Step".to_owned());
+            labels.insert(STEP_INDEX_LABEL.to_owned(), step.to_string());
+        } else {
+            labels.insert(ROLLOUT_TYPE_LABEL.to_owned(), "Background".to_owned());
+        }
         Some(AnalysisRun {
             metadata: ObjectMeta {
                 name: Some(name),
