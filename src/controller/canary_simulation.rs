@@ -1587,3 +1587,19 @@ fn background_analysis_lifecycle() {
     );
     assert_eq!((w.pods("nginx:3"), w.pods("nginx:2")), (0, 2));
 }
+
+/// §3.1 step 8: an unset `spec.replicas` is written as 1 before anything else happens.
+#[test]
+fn unset_replicas_defaults_to_one() {
+    let mut w = World::new(rollout(1, &json!({})));
+    w.rollout.spec.replicas = None;
+    let p = plan(&w.snapshot());
+    assert_eq!(
+        p.actions,
+        vec![Action::PatchRollout(json!({"spec": {"replicas": 1}}))]
+    );
+    w.settle();
+    assert_eq!(w.rollout.spec.replicas, Some(1));
+    assert_eq!(w.pods("nginx:1"), 1);
+    assert_eq!(w.phase().0, "Healthy");
+}

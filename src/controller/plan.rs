@@ -112,7 +112,8 @@ pub enum Action {
         /// Merge patch.
         patch: Value,
     },
-    /// JSON merge patch of the Rollout's metadata (the revision annotation).
+    /// JSON merge patch of the Rollout object (the revision annotation; `spec.replicas: 1` when
+    /// unset).
     PatchRollout(Value),
     /// JSON merge patch of the Rollout's status, relative to `status` (the shell wraps it as
     /// `{"status": …}` for the subresource).
@@ -344,6 +345,12 @@ impl<'a> Planner<'a> {
         }
         let blue_green = self.rollout.blue_green().is_some();
         if self.rollout.canary().is_none() && !blue_green {
+            return;
+        }
+        if self.rollout.spec.replicas.is_none() {
+            // §3.1 step 8: the controller writes the default into the spec (HPA needs a value).
+            self.actions
+                .push(Action::PatchRollout(json!({"spec": {"replicas": 1}})));
             return;
         }
         let Some(template) = self.rollout.spec.template.clone() else {
