@@ -1603,3 +1603,70 @@ fn unset_replicas_defaults_to_one() {
     assert_eq!(w.pods("nginx:1"), 1);
     assert_eq!(w.phase().0, "Healthy");
 }
+
+/// §8 S35 TestBlueGreenAnalysis and S37 TestBlueGreenPostPromotionFail: the pre run gates the
+/// pause, the post run gates promotion; a failed post run switches the active Service back.
+#[test]
+fn s35_s37_blue_green_pre_and_post_analysis() {
+    let bg = json!({"activeService": "demo-active", "previewService": "demo-preview",
+                    "autoPromotionEnabled": false,
+                    "prePromotionAnalysis": {"templates": [{"templateName": "sleep-job"}]},
+                    "postPromotionAnalysis": {"templates": [{"templateName": "sleep-job"}]}});
+    for post_outcome in ["Successful", "Failed"] {
+        let mut w = World::new(blue_green_rollout(1, &bg));
+        w.services = vec![service("demo-active"), service("demo-preview")];
+        w.analysis_templates.push(sleep_job_template());
+        w.settle();
+        assert!(
+            w.analysis_runs.is_empty(),
+            "no analysis on the first deploy"
+        );
+        let h1 = w.hash_of("nginx:1");
+        w.set_image("nginx:2");
+        w.settle();
+        let h2 = w.hash_of("nginx:2");
+        assert_eq!(w.analysis_runs.len(), 1);
+        let pre = w.analysis_runs[0].name_any();
+        assert_eq!(pre, format!("demo-{h2}-2-pre"));
+        assert_eq!(w.analysis_runs[0].labels()["rollout-type"], "PrePromotion");
+        assert_eq!(w.phase().0, "Progressing");
+        w.finish_run(&pre, "Successful", "");
+        w.settle();
+        assert_eq!(w.phase(), ("Paused".into(), "BlueGreenPause".into()));
+        assert_eq!(
+            (w.selector_of("demo-active"), w.selector_of("demo-preview")),
+            (h1.clone(), h2.clone())
+        );
+        w.promote();
+        w.settle();
+        assert_eq!(w.selector_of("demo-active"), h2);
+        assert_eq!(w.analysis_runs.len(), 2);
+        let post = w.analysis_runs[1].name_any();
+        assert_eq!(post, format!("demo-{h2}-2-post"));
+        assert_eq!(
+            w.phase(),
+            (
+                "Progressing".into(),
+                "waiting for analysis to complete".into()
+            )
+        );
+        assert_eq!(w.counts(), (1, 2, 1, 1, 1));
+        w.finish_run(&post, post_outcome, "boom");
+        w.settle();
+        if post_outcome == "Successful" {
+            assert_eq!(w.phase(), ("Healthy".into(), String::new()));
+            assert_eq!(w.status().stable_rs, Some(h2.clone()));
+        } else {
+            assert_eq!(
+                w.phase(),
+                (
+                    "Degraded".into(),
+                    "RolloutAborted: Rollout aborted update to revision 2: Blue/green post-promotion analysis phase failed: boom".into()
+                )
+            );
+            assert_eq!(w.selector_of("demo-active"), h1);
+            assert_eq!(w.selector_of("demo-preview"), h2);
+            assert_eq!(w.status().stable_rs, Some(h1.clone()));
+        }
+    }
+}

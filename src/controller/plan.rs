@@ -441,6 +441,19 @@ impl<'a> Planner<'a> {
                     .and_then(|b| b.active_selector.clone())
                     .unwrap_or_default()
             }),
+            post_promotion_analysis_pending: self
+                .rollout
+                .blue_green()
+                .is_some_and(|bg| bg.post_promotion_analysis.is_some())
+                && !self
+                    .status
+                    .blue_green
+                    .as_ref()
+                    .and_then(|b| b.post_promotion_analysis_run_status.as_ref())
+                    .is_some_and(|run| {
+                        ["Successful", "Failed", "Error", "Inconclusive"]
+                            .contains(&run.status.as_str())
+                    }),
         }
     }
 

@@ -149,6 +149,8 @@ pub struct PhaseInput {
     pub traffic_routed: bool,
     /// Blue-green: `Some(activeSelector)` (empty when unset); `None` for canary.
     pub blue_green_active_selector: Option<String>,
+    /// Blue-green: post-promotion analysis is configured and its run is missing or not complete.
+    pub post_promotion_analysis_pending: bool,
 }
 
 /// `CalculateRolloutPhase` (spec §2.2): first match wins. Returns `(phase, message)`.
@@ -199,11 +201,12 @@ pub fn rollout_phase(status: &RolloutStatus, input: &PhaseInput) -> (&'static st
             return ("Progressing", "active service cutover pending".to_owned());
         }
         if stable.is_empty() || Some(stable) != status.current_pod_hash.as_deref() {
-            // Post-promotion analysis is not planned yet, so this is the only wording.
-            return (
-                "Progressing",
-                "waiting for post-promotion verification to complete".to_owned(),
-            );
+            let message = if input.post_promotion_analysis_pending {
+                "waiting for analysis to complete"
+            } else {
+                "waiting for post-promotion verification to complete"
+            };
+            return ("Progressing", message.to_owned());
         }
         return ("Healthy", String::new());
     }
@@ -326,6 +329,7 @@ mod tests {
             replicas: 2,
             traffic_routed: false,
             blue_green_active_selector: None,
+            post_promotion_analysis_pending: false,
         };
         let mut status: RolloutStatus = serde_json::from_value(json!({
             "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2,

@@ -1,10 +1,18 @@
 //! The blue-green half of the planner (spec §6): preview Service to the new ReplicaSet at once,
 //! stable and new RS sizes (with `previewReplicaCount`), the old RSs' scale-down delay, the
 //! `BlueGreenPause` and auto-promotion, the active Service switch once the new RS is saturated,
-//! promotion, and the abort scale-down delay of the new RS. Not planned yet: pre/post-promotion
-//! analysis, target-group verification.
+//! promotion, the abort scale-down delay of the new RS, and the pre/post-promotion AnalysisRuns
+//! (`<rollout>-<hash>-<revision>-pre|post`). Not planned yet: target-group verification.
 
-use super::{Action, EventType, Planner, format_time, json, parse_time, reason};
+use std::collections::BTreeMap;
+
+use kube::ResourceExt;
+
+use super::step_analysis::is_terminal;
+use super::{
+    Action, EventType, INCONCLUSIVE_ANALYSIS_RUN, Planner, format_time, json, parse_time, reason,
+};
+use crate::controller::hash::POD_TEMPLATE_HASH_LABEL;
 use crate::controller::replicas::blue_green::{
     BlueGreenNewReplicaSetInput, PreviewCheckPointInput, blue_green_new_rs_replicas,
     is_ready_for_pause, is_saturated, scale_up_preview_check_point,
@@ -14,7 +22,9 @@ use crate::controller::replicas::scale_down::{
     StrategyKind, abort_scale_down_delay, decide_aborted_new_replica_set,
     format_scale_down_deadline, plan_blue_green_scale_down, scale_down_delay,
 };
+use crate::crd::AnalysisPhase;
 use crate::crd::BlueGreenStrategy;
+use crate::crd::rollout::RolloutAnalysisRunStatus;
 use crate::crd::rollout::{BlueGreenStatus, PauseCondition};
 
 /// Pause-condition reason of the blue-green pause before promotion.
@@ -47,8 +57,16 @@ impl Planner<'_> {
         }
         self.garbage_collect_history();
         self.scale_blue_green(&bg);
-        let pause_completed = self.blue_green_pause(&bg);
+        let pre_ok = self.blue_green_analysis(&bg, Promotion::Pre);
+        if self.inconclusive() {
+            // An inconclusive run halts service switching (§3.6): write status only.
+            self.record_selectors(&bg);
+            self.persist();
+            return;
+        }
+        let pause_completed = self.blue_green_pause(&bg, pre_ok);
         self.switch_active(&bg, pause_completed);
+        self.blue_green_analysis(&bg, Promotion::Post);
         self.blue_green_status(&bg, pause_completed);
         self.persist();
     }
@@ -226,7 +244,7 @@ impl Planner<'_> {
 
     /// §6.3 `reconcileBlueGreenPause` and `CompletedBlueGreenPause`: returns whether the pause
     /// before promotion is complete.
-    fn blue_green_pause(&mut self, bg: &BlueGreenStrategy) -> bool {
+    fn blue_green_pause(&mut self, bg: &BlueGreenStrategy, pre_ok: bool) -> bool {
         let Some(new) = self.new_rs.clone() else {
             return false;
         };
@@ -236,7 +254,15 @@ impl Planner<'_> {
         }
         let auto = bg.auto_promotion_enabled.unwrap_or(true);
         let seconds = i64::from(bg.auto_promotion_seconds.unwrap_or(0).max(0));
-        if self.fast_tracked(bg) || self.checkpoint() || (auto && seconds == 0) {
+        if self.fast_tracked(bg) || self.checkpoint() {
+            self.remove_pause(BLUE_GREEN_PAUSE);
+            return true;
+        }
+        if !pre_ok {
+            // The pause only starts once pre-promotion analysis succeeded.
+            return false;
+        }
+        if auto && seconds == 0 {
             self.remove_pause(BLUE_GREEN_PAUSE);
             return true;
         }
@@ -362,7 +388,13 @@ impl Planner<'_> {
             Some("Full promotion requested")
         } else if self.fully_promoted() {
             Some("Fast rollback")
-        } else if self.aborted() {
+        } else if self.aborted()
+            || (bg.post_promotion_analysis.is_some()
+                && self
+                    .blue_green_run_status(Promotion::Post)
+                    .map(|s| s.status)
+                    != Some(AnalysisPhase::Successful.as_str().to_owned()))
+        {
             None
         } else {
             Some("Completed blue-green update")
@@ -392,5 +424,166 @@ impl Planner<'_> {
             }
         }
         self.settle_pause_and_abort_fields();
+    }
+}
+
+/// Which blue-green AnalysisRun.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Promotion {
+    /// `prePromotionAnalysis` (infix `pre`).
+    Pre,
+    /// `postPromotionAnalysis` (infix `post`).
+    Post,
+}
+
+impl Planner<'_> {
+    fn blue_green_run_status(&self, which: Promotion) -> Option<RolloutAnalysisRunStatus> {
+        let status = self.status.blue_green.as_ref()?;
+        match which {
+            Promotion::Pre => status.pre_promotion_analysis_run_status.clone(),
+            Promotion::Post => status.post_promotion_analysis_run_status.clone(),
+        }
+    }
+
+    fn set_blue_green_run_status(
+        &mut self,
+        which: Promotion,
+        value: Option<RolloutAnalysisRunStatus>,
+    ) {
+        let status = self
+            .status
+            .blue_green
+            .get_or_insert_with(BlueGreenStatus::default);
+        match which {
+            Promotion::Pre => status.pre_promotion_analysis_run_status = value,
+            Promotion::Post => status.post_promotion_analysis_run_status = value,
+        }
+    }
+
+    /// §6.4: create and follow the pre- or post-promotion run. Returns whether that gate is
+    /// passed (not configured, skipped by a fast track, or its current run Successful).
+    fn blue_green_analysis(&mut self, bg: &BlueGreenStrategy, which: Promotion) -> bool {
+        let analysis = match which {
+            Promotion::Pre => bg.pre_promotion_analysis.clone(),
+            Promotion::Post => bg.post_promotion_analysis.clone(),
+        };
+        let Some(analysis) = analysis else {
+            return true;
+        };
+        let Some(new) = self.new_rs.clone() else {
+            return false;
+        };
+        let active = self.active_selector(bg);
+        let active_is_new = active.as_deref() == Some(new.hash.as_str());
+        let skip = self.aborted()
+            || self.promote_full()
+            || self.fully_promoted()
+            || (which == Promotion::Pre
+                && (active_is_new || active.as_deref().is_none_or(str::is_empty)));
+        let should_start = match which {
+            Promotion::Pre => is_ready_for_pause(Some(new.size), self.desired_new_replicas(bg)),
+            Promotion::Post => {
+                active_is_new && is_saturated(Some(new.size), new.desired_annotation, self.replicas)
+            }
+        };
+        let current = self.blue_green_run_status(which);
+        let live = current.as_ref().and_then(|c| {
+            self.snap
+                .analysis_runs
+                .iter()
+                .find(|run| run.name_any() == c.name)
+                .cloned()
+        });
+        let stale = live.as_ref().is_some_and(|run| {
+            run.labels()
+                .get(POD_TEMPLATE_HASH_LABEL)
+                .map(String::as_str)
+                != Some(new.hash.as_str())
+        });
+        if skip || stale {
+            if let Some(run) = live.as_ref()
+                && !run.is_terminating()
+                && run.phase().is_none_or(|p| !is_terminal(p))
+            {
+                self.actions.push(Action::PatchAnalysisRun {
+                    name: run.name_any(),
+                    patch: json!({"spec": {"terminate": true}}),
+                });
+            }
+            if stale {
+                self.set_blue_green_run_status(which, None);
+            }
+            if skip {
+                // Promoted or fast-tracked: the gate does not apply (aborted: it is closed).
+                return !self.aborted();
+            }
+        }
+        if let Some(run) = live.filter(|_| !stale) {
+            let phase = run.phase();
+            let message = run.status.as_ref().and_then(|s| s.message.clone());
+            self.set_blue_green_run_status(
+                which,
+                Some(RolloutAnalysisRunStatus {
+                    name: run.name_any(),
+                    status: phase
+                        .map(AnalysisPhase::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    message: message.clone(),
+                    extra: BTreeMap::default(),
+                }),
+            );
+            match phase {
+                Some(AnalysisPhase::Successful) => return true,
+                Some(AnalysisPhase::Failed | AnalysisPhase::Error) => {
+                    let verb = if phase == Some(AnalysisPhase::Failed) {
+                        "failed"
+                    } else {
+                        "error"
+                    };
+                    let stage = match which {
+                        Promotion::Pre => "pre-promotion",
+                        Promotion::Post => "post-promotion",
+                    };
+                    self.status.abort = Some(true);
+                    self.abort_reason = Some(format!(
+                        "Blue/green {stage} analysis phase {verb}: {}",
+                        message.unwrap_or_default()
+                    ));
+                }
+                Some(AnalysisPhase::Inconclusive) if !self.inconclusive() => {
+                    self.status
+                        .pause_conditions
+                        .get_or_insert_with(Vec::new)
+                        .push(PauseCondition {
+                            reason: INCONCLUSIVE_ANALYSIS_RUN.to_owned(),
+                            start_time: format_time(self.now),
+                            extra: BTreeMap::default(),
+                        });
+                    self.status.controller_pause = Some(true);
+                }
+                _ => {}
+            }
+            return false;
+        }
+        if should_start {
+            let (infix, kind) = match which {
+                Promotion::Pre => ("pre", "PrePromotion"),
+                Promotion::Post => ("post", "PostPromotion"),
+            };
+            if let Some(run) = self.build_run(&analysis, Some(infix), kind, None) {
+                self.set_blue_green_run_status(
+                    which,
+                    Some(RolloutAnalysisRunStatus {
+                        name: run.name_any(),
+                        status: String::new(),
+                        message: None,
+                        extra: BTreeMap::default(),
+                    }),
+                );
+                self.actions.push(Action::CreateAnalysisRun(Box::new(run)));
+            }
+        }
+        false
     }
 }

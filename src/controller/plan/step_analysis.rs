@@ -297,10 +297,25 @@ impl Planner<'_> {
         analysis: &RolloutAnalysis,
         step_index: Option<usize>,
     ) -> Option<AnalysisRun> {
+        match step_index {
+            Some(step) => self.build_run(analysis, Some(&step.to_string()), "Step", Some(step)),
+            None => self.build_run(analysis, None, "Background", None),
+        }
+    }
+
+    /// Builds a run named `<rollout>-<hash>-<revision>[-<infix>]` with the given
+    /// `rollout-type` label.
+    pub(super) fn build_run(
+        &self,
+        analysis: &RolloutAnalysis,
+        infix: Option<&str>,
+        rollout_type: &str,
+        step_index: Option<usize>,
+    ) -> Option<AnalysisRun> {
         let new = self.new_rs.as_ref()?;
         let rollout_name = self.rollout.name_any();
-        let base = match step_index {
-            Some(step) => format!("{rollout_name}-{}-{}-{step}", new.hash, new.revision),
+        let base = match infix {
+            Some(infix) => format!("{rollout_name}-{}-{}-{infix}", new.hash, new.revision),
             None => format!("{rollout_name}-{}-{}", new.hash, new.revision),
         };
         let taken = |name: &str| self.snap.analysis_runs.iter().any(|r| r.name_any() == name);
@@ -346,11 +361,9 @@ impl Planner<'_> {
             .and_then(|s| s.match_labels.clone())
             .unwrap_or_default();
         labels.insert(POD_TEMPLATE_HASH_LABEL.to_owned(), new.hash.clone());
+        labels.insert(ROLLOUT_TYPE_LABEL.to_owned(), rollout_type.to_owned());
         if let Some(step) = step_index {
-            labels.insert(ROLLOUT_TYPE_LABEL.to_owned(), "Step".to_owned());
             labels.insert(STEP_INDEX_LABEL.to_owned(), step.to_string());
-        } else {
-            labels.insert(ROLLOUT_TYPE_LABEL.to_owned(), "Background".to_owned());
         }
         Some(AnalysisRun {
             metadata: ObjectMeta {
@@ -433,7 +446,7 @@ impl Planner<'_> {
     }
 }
 
-fn is_terminal(phase: AnalysisPhase) -> bool {
+pub(super) fn is_terminal(phase: AnalysisPhase) -> bool {
     matches!(
         phase,
         AnalysisPhase::Successful
