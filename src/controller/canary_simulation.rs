@@ -1670,3 +1670,45 @@ fn s35_s37_blue_green_pre_and_post_analysis() {
         }
     }
 }
+
+/// §8 S36 TestBlueGreenPrePromotionFail: a failed pre-promotion run aborts (active stays on
+/// rev1, preview on rev2); retry creates a `.1` run whose success lets the update finish.
+#[test]
+fn s36_blue_green_pre_promotion_failure_and_retry() {
+    let mut w = World::new(blue_green_rollout(
+        2,
+        &json!({"activeService": "demo-active", "previewService": "demo-preview",
+                "previewReplicaCount": 1, "abortScaleDownDelaySeconds": 0,
+                "prePromotionAnalysis": {"templates": [{"templateName": "sleep-job"}]}}),
+    ));
+    w.services = vec![service("demo-active"), service("demo-preview")];
+    w.analysis_templates.push(sleep_job_template());
+    w.settle();
+    let h1 = w.hash_of("nginx:1");
+    w.set_image("nginx:2");
+    w.settle();
+    let h2 = w.hash_of("nginx:2");
+    let pre = w.analysis_runs[0].name_any();
+    w.finish_run(&pre, "Failed", "exit 1");
+    w.settle();
+    assert_eq!(w.phase().0, "Degraded");
+    assert_eq!(w.analysis_runs.len(), 1);
+    assert_eq!(
+        (w.selector_of("demo-active"), w.selector_of("demo-preview")),
+        (h1.clone(), h2.clone())
+    );
+    assert_eq!(w.status().stable_rs, Some(h1));
+    w.patch_status(&json!({"abort": false}));
+    w.settle();
+    assert_eq!(w.analysis_runs.len(), 2);
+    let retry = w.analysis_runs[1].name_any();
+    assert_eq!(retry, format!("{pre}.1"));
+    w.finish_run(&retry, "Successful", "");
+    w.settle();
+    assert_eq!(w.phase(), ("Healthy".into(), String::new()));
+    assert_eq!(
+        (w.selector_of("demo-active"), w.selector_of("demo-preview")),
+        (h2.clone(), h2.clone())
+    );
+    assert_eq!(w.status().stable_rs, Some(h2));
+}

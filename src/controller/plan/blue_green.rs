@@ -518,6 +518,17 @@ impl Planner<'_> {
                 return !self.aborted();
             }
         }
+        // Retry (abort cleared, abortedAt still set): a failed run is replaced by a new one.
+        let retrying = !self.aborted() && self.status.aborted_at.is_some();
+        let live = live.filter(|run| {
+            !(retrying
+                && matches!(
+                    run.phase(),
+                    Some(
+                        AnalysisPhase::Failed | AnalysisPhase::Error | AnalysisPhase::Inconclusive
+                    )
+                ))
+        });
         if let Some(run) = live.filter(|_| !stale) {
             let phase = run.phase();
             let message = run.status.as_ref().and_then(|s| s.message.clone());
