@@ -13,6 +13,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::unknown::skip_extra;
+
 /// Fields of an object that this version of rolltop does not model, kept verbatim.
 pub type Extra = BTreeMap<String, Value>;
 
@@ -47,7 +49,7 @@ pub struct AnalysisTemplateSpec {
     /// Nested template references, resolved recursively when a run is built.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub templates: Option<Vec<AnalysisTemplateRef>>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -132,7 +134,7 @@ pub struct AnalysisRunSpec {
     pub measurement_retention: Option<Vec<MeasurementRetention>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl_strategy: Option<TtlStrategy>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -146,7 +148,7 @@ pub struct TtlStrategy {
     pub seconds_after_failure: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seconds_after_success: Option<i32>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -177,7 +179,7 @@ pub struct Metric {
     pub consecutive_success_limit: Option<IntOrString>,
     #[serde(default)]
     pub provider: MetricProvider,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -211,7 +213,7 @@ pub struct MetricProvider {
     /// Metric plugins by name (`argoproj-labs/sample-prometheus: {...}`), configuration kept raw.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugin: Option<BTreeMap<String, Value>>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -263,7 +265,7 @@ pub struct PrometheusMetric {
     pub headers: Option<Vec<WebMetricHeader>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub range_query: Option<PrometheusRangeQuery>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -277,7 +279,7 @@ pub struct PrometheusAuthentication {
     pub oauth2: Option<OAuth2Config>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuth>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -291,7 +293,7 @@ pub struct Sigv4Config {
     pub profile: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -307,7 +309,7 @@ pub struct OAuth2Config {
     pub client_secret: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -319,7 +321,7 @@ pub struct BasicAuth {
     pub username: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -333,7 +335,7 @@ pub struct PrometheusRangeQuery {
     pub end: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -343,7 +345,7 @@ pub struct PrometheusRangeQuery {
 pub struct WebMetricHeader {
     pub key: String,
     pub value: String,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -369,7 +371,7 @@ pub struct WebMetric {
     pub insecure: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authentication: Option<WebMetricAuthentication>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -379,7 +381,7 @@ pub struct WebMetric {
 pub struct WebMetricAuthentication {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oauth2: Option<OAuth2Config>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -392,7 +394,7 @@ pub struct JobMetric {
     /// A `batch/v1` JobSpec, kept raw; see [`JobMetric::job_spec`].
     #[serde(default)]
     pub spec: Value,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -411,7 +413,7 @@ pub struct ObjectLabelsAnnotations {
     pub labels: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -425,7 +427,7 @@ pub struct Argument {
     pub value: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_from: Option<ValueFrom>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -441,7 +443,7 @@ pub struct ValueFrom {
     /// Rollout arguments only: `Stable` or `Latest`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pod_template_hash_value: Option<String>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -451,7 +453,7 @@ pub struct ValueFrom {
 pub struct SecretKeyRef {
     pub name: String,
     pub key: String,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -460,7 +462,7 @@ pub struct SecretKeyRef {
 #[serde(rename_all = "camelCase")]
 pub struct FieldRef {
     pub field_path: String,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -469,7 +471,7 @@ pub struct FieldRef {
 #[serde(rename_all = "camelCase")]
 pub struct DryRun {
     pub metric_name: String,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -479,7 +481,7 @@ pub struct DryRun {
 pub struct MeasurementRetention {
     pub metric_name: String,
     pub limit: i32,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -490,7 +492,7 @@ pub struct AnalysisTemplateRef {
     pub template_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_scope: Option<bool>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -567,7 +569,7 @@ pub struct AnalysisRunStatus {
     pub run_summary: Option<RunSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run_summary: Option<RunSummary>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -613,7 +615,7 @@ pub struct RunSummary {
     pub inconclusive: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<i32>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -648,7 +650,7 @@ pub struct MetricResult {
     /// Provider metadata, e.g. `ResolvedPrometheusQuery`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -682,7 +684,7 @@ pub struct Measurement {
     /// When an asynchronous provider (Job) should be polled again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resume_at: Option<String>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 

@@ -2,11 +2,10 @@
 //! server-side apply.
 //!
 //! Names, short names, printer columns and subresources follow upstream Argo Rollouts (only
-//! Rollout serves `status` and `scale`; see [`crds`]). The
-//! schemas are deliberately permissive (`spec` and `status` are objects that preserve unknown
-//! fields, plus the few typed paths the scale subresource reads): a derived schema would make the
-//! API server prune or reject fields of newer Argo versions, and Argo's own controller validates
-//! specs itself.
+//! Rollout serves `status` and `scale`; see [`crds`]). The schemas are deliberately permissive
+//! (`spec` and `status` are objects that preserve unknown fields, plus the few typed paths the
+//! scale subresource reads): a derived schema would make the API server prune or reject fields of
+//! newer Argo versions, and Argo's own controller validates specs itself.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceDefinition, CustomResourceValidation, JSONSchemaProps,
@@ -116,7 +115,7 @@ fn finish(
 }
 
 /// The five Argo Rollouts CRDs: Rollout, AnalysisTemplate, ClusterAnalysisTemplate, AnalysisRun,
-/// Experiment (in that order).
+/// Experiment (in that order). Only Rollout serves subresources (`status`, `scale`).
 pub fn crds() -> Vec<CustomResourceDefinition> {
     let plain = || permissive_schema(json!({}), json!({}));
     // The scale subresource reads these three paths; typing them lets the API server and the HPA

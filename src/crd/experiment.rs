@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::analysis::{AnalysisPhase, Argument, DryRun, Extra, MeasurementRetention};
 use super::rollout::{PodTemplateMetadata, TemplateService};
+use super::unknown::skip_extra;
 
 /// The desired state of an Experiment.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -56,7 +57,7 @@ pub struct ExperimentSpec {
     pub measurement_retention: Option<Vec<MeasurementRetention>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub analysis_run_metadata: Option<PodTemplateMetadata>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -76,7 +77,7 @@ pub struct ExperimentTemplate {
     pub template: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<TemplateService>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -92,7 +93,7 @@ pub struct ExperimentAnalysis {
     pub args: Option<Vec<Argument>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required_for_completion: Option<bool>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -114,7 +115,7 @@ pub struct ExperimentStatus {
     pub conditions: Option<Vec<Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub analysis_runs: Option<Vec<ExperimentAnalysisRunStatus>>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -150,7 +151,7 @@ pub struct TemplateStatus {
     pub service_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pod_template_hash: Option<String>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -165,7 +166,7 @@ pub struct ExperimentAnalysisRunStatus {
     pub phase: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 

@@ -15,6 +15,7 @@ pub mod duration;
 pub mod experiment;
 pub mod rollout;
 pub mod time;
+pub mod unknown;
 
 pub use analysis::{
     AnalysisPhase, AnalysisRun, AnalysisRunSpec, AnalysisRunStatus, AnalysisTemplate,
@@ -28,6 +29,7 @@ pub use rollout::{
     BlueGreenStrategy, CanaryStep, CanaryStrategy, Rollout, RolloutPhase, RolloutSpec,
     RolloutStatus, StepKind, StrategyKind,
 };
+pub use unknown::{UnknownFieldsError, unknown_fields, unknown_fields_of};
 
 /// The API group of every Argo Rollouts kind.
 pub const GROUP: &str = "argoproj.io";

@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use super::analysis::{AnalysisTemplateRef, Argument, DryRun, Extra, MeasurementRetention};
 use super::duration::{DurationError, parse_pause_duration};
+use super::unknown::skip_extra;
 
 /// The desired state of a Rollout.
 // Several printer columns share `type_ = "integer"`; clippy mistakes them for repeated attributes.
@@ -103,7 +104,7 @@ pub struct RolloutSpec {
     pub analysis: Option<AnalysisRunStrategy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub strategy: Option<RolloutStrategy>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -121,7 +122,7 @@ pub struct WorkloadRef {
     /// `never` (or empty), `onsuccess`, `progressively`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale_down: Option<String>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -131,7 +132,7 @@ pub struct WorkloadRef {
 pub struct RollbackWindow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revisions: Option<i32>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -143,7 +144,7 @@ pub struct AnalysisRunStrategy {
     pub successful_run_history_limit: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unsuccessful_run_history_limit: Option<i32>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -155,7 +156,7 @@ pub struct RolloutStrategy {
     pub canary: Option<CanaryStrategy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blue_green: Option<BlueGreenStrategy>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -217,7 +218,7 @@ pub struct CanaryStrategy {
     pub min_pods_per_replica_set: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replica_progress_threshold: Option<ReplicaProgressThreshold>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -254,7 +255,7 @@ pub struct BlueGreenStrategy {
     pub preview_metadata: Option<PodTemplateMetadata>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub active_metadata: Option<PodTemplateMetadata>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -266,7 +267,7 @@ pub struct PodTemplateMetadata {
     pub labels: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -284,7 +285,7 @@ pub struct AntiAffinity {
         skip_serializing_if = "Option::is_none"
     )]
     pub required: Option<Value>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -293,7 +294,7 @@ pub struct AntiAffinity {
 #[serde(rename_all = "camelCase")]
 pub struct PreferredAntiAffinity {
     pub weight: i32,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -303,7 +304,7 @@ pub struct PreferredAntiAffinity {
 pub struct PingPong {
     pub ping_service: String,
     pub pong_service: String,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -315,7 +316,7 @@ pub struct ReplicaProgressThreshold {
     #[serde(rename = "type")]
     pub kind: String,
     pub value: i32,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -334,7 +335,7 @@ pub struct RolloutAnalysis {
     pub measurement_retention: Option<Vec<MeasurementRetention>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub analysis_run_metadata: Option<PodTemplateMetadata>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -378,7 +379,7 @@ pub struct CanaryStep {
     pub set_mirror_route: Option<SetMirrorRoute>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugin: Option<PluginStep>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -455,7 +456,7 @@ pub struct RolloutPause {
     /// Integer seconds, a unitless string of seconds, or a Go duration.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration: Option<IntOrString>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -476,7 +477,7 @@ pub struct SetCanaryScale {
     pub replicas: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub match_traffic_weight: Option<bool>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -487,7 +488,7 @@ pub struct SetHeaderRoute {
     pub name: String,
     #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
     pub matches: Option<Vec<HeaderRoutingMatch>>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -498,7 +499,7 @@ pub struct HeaderRoutingMatch {
     pub header_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub header_value: Option<StringMatch>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -512,7 +513,7 @@ pub struct StringMatch {
     pub prefix: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -525,7 +526,7 @@ pub struct SetMirrorRoute {
     pub matches: Option<Vec<RouteMatch>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub percentage: Option<i32>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -539,7 +540,7 @@ pub struct RouteMatch {
     pub path: Option<StringMatch>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, StringMatch>>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -550,7 +551,7 @@ pub struct PluginStep {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<Value>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -571,7 +572,7 @@ pub struct RolloutExperimentStep {
     pub analysis_run_metadata: Option<PodTemplateMetadata>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale_down_delay_seconds: Option<i32>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -593,7 +594,7 @@ pub struct RolloutExperimentTemplate {
     pub weight: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<TemplateService>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -603,7 +604,7 @@ pub struct RolloutExperimentTemplate {
 pub struct TemplateService {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -619,7 +620,7 @@ pub struct RolloutExperimentStepAnalysis {
     pub args: Option<Vec<Argument>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required_for_completion: Option<bool>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -652,7 +653,7 @@ pub struct TrafficRouting {
     /// Only for nginx and plugins; default 100.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_traffic_weight: Option<i32>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -661,7 +662,7 @@ pub struct TrafficRouting {
 #[serde(rename_all = "camelCase")]
 pub struct ManagedRoute {
     pub name: String,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -675,7 +676,7 @@ pub struct IstioTrafficRouting {
     pub virtual_services: Option<Vec<IstioVirtualService>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination_rule: Option<IstioDestinationRule>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -700,7 +701,7 @@ pub struct IstioVirtualService {
     pub tls_routes: Option<Vec<TlsRoute>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tcp_routes: Option<Vec<TcpRoute>>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -712,7 +713,7 @@ pub struct TlsRoute {
     pub port: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sni_hosts: Option<Vec<String>>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -722,7 +723,7 @@ pub struct TlsRoute {
 pub struct TcpRoute {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<i64>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -735,7 +736,7 @@ pub struct IstioDestinationRule {
     pub stable_subset_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub additional_subset_names: Option<Vec<String>>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -753,7 +754,7 @@ pub struct NginxTrafficRouting {
     pub additional_ingress_annotations: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub canary_ingress_annotations: Option<BTreeMap<String, String>>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -773,7 +774,7 @@ pub struct AlbTrafficRouting {
     pub annotation_prefix: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stickiness_config: Option<StickinessConfig>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -785,7 +786,7 @@ pub struct StickinessConfig {
     pub enabled: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<i64>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -797,7 +798,7 @@ pub struct SmiTrafficRouting {
     pub root_service: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traffic_split_name: Option<String>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -905,7 +906,7 @@ pub struct RolloutStatus {
     /// The 1.10 duration block (`rolloutStartedAt`, `finishedAt`, `completionStatus`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration: Option<Value>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -950,7 +951,7 @@ pub struct PauseCondition {
     pub reason: String,
     /// RFC 3339.
     pub start_time: String,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -971,7 +972,7 @@ pub struct RolloutCondition {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -993,7 +994,7 @@ pub struct CanaryStatus {
     pub stable_ping_pong: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step_plugin_statuses: Option<Vec<Value>>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -1011,7 +1012,7 @@ pub struct BlueGreenStatus {
     pub pre_promotion_analysis_run_status: Option<RolloutAnalysisRunStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub post_promotion_analysis_run_status: Option<RolloutAnalysisRunStatus>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -1024,7 +1025,7 @@ pub struct RolloutAnalysisRunStatus {
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -1039,7 +1040,7 @@ pub struct TrafficWeights {
     /// ALB target verification; `None` when not verified at all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verified: Option<bool>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 
@@ -1053,7 +1054,7 @@ pub struct WeightDestination {
     pub pod_template_hash: Option<String>,
     #[serde(default)]
     pub weight: i32,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing_if = "skip_extra")]
     pub extra: Extra,
 }
 

@@ -14,7 +14,7 @@ use rolltop::crd::{
     DurationError, Experiment, Rollout, RolloutPhase, RolloutSpec, StrategyKind, crds, crds_yaml,
     parse_go_duration, parse_pause_duration,
 };
-use rolltop::crd::{install, wait_established};
+use rolltop::crd::{InstallError, install, unknown_fields_of, wait_established};
 use rolltop::sandbox::{Sandbox, SandboxConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -51,12 +51,19 @@ fn typed<T: DeserializeOwned>(file: &str, kind: &str, name: &str) -> T {
     serde_json::from_value(doc).unwrap()
 }
 
-/// JSON -> typed -> JSON, and YAML text -> typed -> JSON: both must give back the input.
+/// JSON -> typed -> JSON, and YAML text -> typed -> YAML text -> typed: both must give back the
+/// input.
 fn round_trip<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug>(doc: &Value) -> Value {
     let from_json: T = serde_json::from_value(doc.clone()).unwrap();
     let yaml = serde_saphyr::to_string(doc).unwrap();
     let from_yaml: T = serde_saphyr::from_str(&yaml).unwrap();
     assert_eq!(from_json, from_yaml, "JSON and YAML readings differ");
+    let written_yaml = serde_saphyr::to_string(&from_json).unwrap();
+    let reread_yaml: T = serde_saphyr::from_str(&written_yaml).unwrap();
+    assert_eq!(
+        reread_yaml, from_json,
+        "writing YAML and reading it back changed the object"
+    );
     let written = serde_json::to_value(&from_json).unwrap();
     let reread: T = serde_json::from_value(written.clone()).unwrap();
     assert_eq!(reread, from_json, "a second round-trip changed the object");
@@ -1260,5 +1267,91 @@ async fn kubectl_uses_short_names_and_printer_columns() {
     assert_eq!(ar[0], ["NAME", "STATUS", "AGE"]);
     assert_eq!(ar[1][..2], ["rollouts-demo-5b9f8d7c6d-3-2", "Failed"]);
 
+    sandbox.shutdown().await;
+}
+
+#[test]
+fn only_the_future_fixture_has_unmodelled_fields() {
+    for file in fixture_files() {
+        for doc in documents(&file) {
+            let unknown = unknown_fields_of(&doc).unwrap();
+            if file == "future-fields.yaml" {
+                continue;
+            }
+            assert!(
+                unknown.is_empty(),
+                "{file}: {} {} has unmodelled fields {unknown:?}",
+                doc["kind"],
+                doc["metadata"]["name"]
+            );
+        }
+    }
+    let future: Vec<Vec<String>> = documents("future-fields.yaml")
+        .iter()
+        .map(|doc| unknown_fields_of(doc).unwrap())
+        .collect();
+    let expected: [&[&str]; 4] = [
+        &[
+            "spec.futureTopLevel",
+            "spec.strategy.futureStrategy",
+            "spec.strategy.canary.newThing",
+            "spec.strategy.canary.trafficRouting.istio.virtualService.futureVsField",
+            "spec.strategy.canary.trafficRouting.istio.futureIstioField",
+            "spec.strategy.canary.trafficRouting.futureRouter",
+            "spec.strategy.canary.steps[0].futureStepOption",
+            "spec.strategy.canary.steps[1].futureStepKind",
+            "spec.strategy.canary.steps[2].pause.futurePauseOption",
+            "spec.strategy.canary.steps[3].analysis.templates[0].futureRefField",
+            "spec.strategy.canary.steps[3].analysis.futureAnalysisField",
+            "status.futureStatusField",
+            "status.canary.futureCanaryStatus",
+            "status.canary.weights.canary.futureWeightField",
+            "status.conditions[0].futureConditionField",
+            "status.pauseConditions[0].futurePauseField",
+        ],
+        &[
+            "spec.futureSpecField",
+            "spec.metrics[0].futureMetricField",
+            "spec.metrics[0].provider.futureProvider",
+            "spec.metrics[1].provider.prometheus.futurePromField",
+            "spec.args[0].futureArgField",
+        ],
+        &[
+            "spec.metrics[0].provider.web.futureWebField",
+            "status.futureRunStatus",
+            "status.metricResults[0].futureResultField",
+            "status.metricResults[0].measurements[0].futureMeasurementField",
+        ],
+        &[
+            "spec.futureExperimentField",
+            "spec.templates[0].futureTemplateField",
+            "status.futureExperimentStatus",
+        ],
+    ];
+    assert_eq!(future, expected);
+}
+
+#[tokio::test]
+async fn install_names_the_crd_and_step_that_failed() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sandbox = Sandbox::start(SandboxConfig {
+        deny: vec!["patch:customresourcedefinitions".parse().unwrap()],
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = sandbox.client().await.unwrap();
+    let error = install(&client).await.unwrap_err();
+    assert!(
+        matches!(&error, InstallError::Apply { name, source: kube::Error::Api(status) }
+            if name == "rollouts.argoproj.io" && status.code == 403),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with("applying CustomResourceDefinition rollouts.argoproj.io: "),
+        "{error}"
+    );
     sandbox.shutdown().await;
 }
