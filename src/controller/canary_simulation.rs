@@ -1712,3 +1712,50 @@ fn s36_blue_green_pre_promotion_failure_and_retry() {
     );
     assert_eq!(w.status().stable_rs, Some(h2));
 }
+
+/// §8 S38 TestBlueGreenKitchenSink: previewReplicaCount 1, autoPromotionSeconds 10,
+/// scaleDownDelaySeconds 5, pre run succeeds, post run fails.
+#[test]
+fn s38_blue_green_kitchen_sink() {
+    let mut w = World::new(blue_green_rollout(
+        2,
+        &json!({"activeService": "demo-active", "previewService": "demo-preview",
+                "previewReplicaCount": 1, "autoPromotionSeconds": 10, "scaleDownDelaySeconds": 5,
+                "prePromotionAnalysis": {"templates": [{"templateName": "sleep-job"}]},
+                "postPromotionAnalysis": {"templates": [{"templateName": "sleep-job"}]}}),
+    ));
+    w.services = vec![service("demo-active"), service("demo-preview")];
+    w.analysis_templates.push(sleep_job_template());
+    w.settle();
+    let h1 = w.hash_of("nginx:1");
+    w.set_image("nginx:2");
+    w.settle();
+    let h2 = w.hash_of("nginx:2");
+    w.finish_run(&w.analysis_runs[0].name_any(), "Successful", "");
+    w.settle();
+    assert_eq!(w.phase(), ("Paused".into(), "BlueGreenPause".into()));
+    assert_eq!(
+        (w.selector_of("demo-active"), w.selector_of("demo-preview")),
+        (h1.clone(), h2.clone())
+    );
+    assert_eq!((w.pods("nginx:1"), w.pods("nginx:2")), (2, 1));
+    assert_eq!(w.counts(), (2, 3, 1, 2, 2));
+    assert_eq!(w.analysis_runs.len(), 1);
+    w.advance(5);
+    w.settle();
+    assert_eq!(w.phase().1, "BlueGreenPause");
+    w.advance(6);
+    w.settle();
+    assert_eq!(w.selector_of("demo-active"), h2);
+    assert_eq!(w.counts(), (2, 4, 2, 2, 2));
+    assert_eq!(w.analysis_runs.len(), 2);
+    w.finish_run(&w.analysis_runs[1].name_any(), "Failed", "");
+    w.settle();
+    assert_eq!(w.phase().0, "Degraded");
+    assert_eq!(
+        (w.selector_of("demo-active"), w.selector_of("demo-preview")),
+        (h1.clone(), h2)
+    );
+    assert_eq!(w.status().stable_rs, Some(h1));
+    assert_eq!((w.pods("nginx:1"), w.pods("nginx:2")), (2, 2));
+}
