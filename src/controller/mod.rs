@@ -3,14 +3,14 @@
 
 pub mod analysis;
 pub mod apply;
-#[cfg(test)]
-mod canary_simulation;
 pub mod canary_steps;
 pub mod fenceposts;
 pub mod hash;
 pub mod new_replica_set;
 pub mod plan;
 pub mod replicas;
+#[cfg(test)]
+mod rollout_simulation;
 pub mod rollout_status;
 pub mod snapshot;
 pub mod validation;

@@ -1,10 +1,11 @@
-//! Scenario tests for [`crate::controller::plan`]: a small in-memory world (Rollout, owned
-//! ReplicaSets, Services, recorded events, a clock) applies each [`Plan`]'s actions, plays a
-//! trivial ReplicaSet controller and kubelet (pods exist as soon as `spec.replicas` says so, and
-//! become available unless their image is marked as crashing), and replays the user actions of
+//! Scenario tests for [`crate::controller::plan`]. A small in-memory world (Rollout, owned
+//! ReplicaSets, AnalysisRuns, Services, recorded events, a clock) applies each [`Plan`]'s
+//! actions and plays a trivial ReplicaSet controller and kubelet: pods exist as soon as
+//! `spec.replicas` says so, and become available unless their image is marked as crashing. The
+//! tests play the analysis engine by setting run phases, and replay the user actions of
 //! `kubectl argo rollouts` as the status/spec patches spec §7.7 describes. Each test drives
 //! `plan` to a fixed point and asserts ReplicaSet sizes, status fields, messages and events along
-//! the §8 basic-canary scenarios.
+//! the §8 canary and blue-green scenarios.
 //!
 //! This is a pure simulation of the planner's logic only. It is **not** a substitute for the
 //! end-to-end tests against the sandbox API server (real watches, real patches, the `apply`
