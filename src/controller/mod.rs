@@ -2,8 +2,15 @@
 //! an `apply` step that patches through `kube::Client`. It never imports the cockpit.
 
 pub mod analysis;
+pub mod apply;
 pub mod canary_steps;
 pub mod fenceposts;
 pub mod hash;
 pub mod new_replica_set;
+pub mod plan;
 pub mod replicas;
+#[cfg(test)]
+mod rollout_simulation;
+pub mod rollout_status;
+pub mod snapshot;
+pub mod validation;
