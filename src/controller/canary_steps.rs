@@ -157,53 +157,16 @@ pub fn parse_pause_duration(raw: &RawPauseDuration) -> Result<Duration, ParsePau
     }
 }
 
-/// Parses Go's `time.ParseDuration` syntax: an optional sign and a sequence of decimal numbers
-/// (fractions allowed) each followed by a unit `ns`, `us`, `µs`, `ms`, `s`, `m` or `h`.
+/// Go's `time.ParseDuration` syntax, from the one parser in [`crate::crd::duration`].
 fn parse_go_duration(text: &str) -> Result<Duration, ParsePauseDurationError> {
-    let unparsable = || ParsePauseDurationError::Unparsable {
-        value: text.to_owned(),
-    };
-    let (negative, mut rest) = match text.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return Err(unparsable());
-    }
-    let mut total_nanos: f64 = 0.0;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(unparsable)?;
-        if number_len == 0 {
-            return Err(unparsable());
-        }
-        let number: f64 = rest[..number_len].parse().map_err(|_| unparsable())?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let nanos_per_unit = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(unparsable()),
-        };
-        rest = &rest[unit_len..];
-        total_nanos += number * nanos_per_unit;
-    }
-    if negative && total_nanos > 0.0 {
-        return Err(ParsePauseDurationError::Negative {
+    crate::crd::duration::parse_go_duration(text).map_err(|error| match error {
+        crate::crd::DurationError::Negative(_) => ParsePauseDurationError::Negative {
             value: text.to_owned(),
-        });
-    }
-    Ok(Duration::from_nanos(total_nanos.round() as u64))
+        },
+        _ => ParsePauseDurationError::Unparsable {
+            value: text.to_owned(),
+        },
+    })
 }
 
 /// What the controller knows about the current step's progress, for [`is_current_step_complete`].

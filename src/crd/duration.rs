@@ -43,6 +43,27 @@ fn unit_nanos(unit: &str) -> Option<u128> {
 /// Parses a Go duration string (`300ms`, `1.5h`, `2h45m`, `0`). Units: `ns`, `us`/`µs`, `ms`, `s`,
 /// `m`, `h`; a leading `+` is allowed; a leading `-` is rejected unless the value is zero.
 pub fn parse_go_duration(input: &str) -> Result<Duration, DurationError> {
+    let (negative, total) = parse_go_nanos(input)?;
+    if negative && total > 0 {
+        return Err(DurationError::Negative(input.to_owned()));
+    }
+    let secs = (total / 1_000_000_000) as u64;
+    let subsec = (total % 1_000_000_000) as u32;
+    Ok(Duration::new(secs, subsec))
+}
+
+/// Parses a Go duration string keeping its sign (`-1h` is an hour back), for offsets such as a
+/// metric's `rangeQuery.start`. Same syntax and errors as [`parse_go_duration`].
+pub fn parse_go_duration_signed(input: &str) -> Result<chrono::TimeDelta, DurationError> {
+    let (negative, total) = parse_go_nanos(input)?;
+    // parse_go_nanos caps the total at i64::MAX nanoseconds, Go's own limit.
+    let delta = chrono::TimeDelta::nanoseconds(total as i64);
+    Ok(if negative { -delta } else { delta })
+}
+
+/// The one implementation of Go's `time.ParseDuration` syntax: the sign and the magnitude in
+/// nanoseconds (at most `i64::MAX`, as in Go).
+fn parse_go_nanos(input: &str) -> Result<(bool, u128), DurationError> {
     let invalid = || DurationError::Invalid(input.to_owned());
     let (negative, mut rest) = match input.as_bytes().first() {
         Some(b'-') => (true, &input[1..]),
@@ -50,7 +71,7 @@ pub fn parse_go_duration(input: &str) -> Result<Duration, DurationError> {
         _ => (false, input),
     };
     if rest == "0" {
-        return Ok(Duration::ZERO);
+        return Ok((negative, 0));
     }
     if rest.is_empty() {
         return Err(invalid());
@@ -103,12 +124,7 @@ pub fn parse_go_duration(input: &str) -> Result<Duration, DurationError> {
     if total > i64::MAX as u128 {
         return Err(invalid());
     }
-    if negative && total > 0 {
-        return Err(DurationError::Negative(input.to_owned()));
-    }
-    let secs = (total / 1_000_000_000) as u64;
-    let subsec = (total % 1_000_000_000) as u32;
-    Ok(Duration::new(secs, subsec))
+    Ok((negative, total))
 }
 
 /// Parses a canary `pause.duration`: an integer is seconds, a string of digits is seconds, any

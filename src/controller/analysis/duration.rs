@@ -5,71 +5,10 @@
 
 use chrono::TimeDelta;
 
-/// Parses a Go duration; the error is Go's text (`time: invalid duration "x"`).
+/// Parses a Go duration; the error is Go's text (`time: invalid duration "x"`). The syntax lives
+/// in one place, [`crate::crd::duration`]; this keeps the engine's `String` errors.
 pub fn parse_go_duration(text: &str) -> Result<TimeDelta, String> {
-    let invalid = || format!("time: invalid duration {text:?}");
-    let (negative, mut rest) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if rest == "0" {
-        return Ok(TimeDelta::zero());
-    }
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total_nanos: u128 = 0;
-    while !rest.is_empty() {
-        let digits_end = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let (whole, after) = rest.split_at(digits_end);
-        let (fraction, after) = match after.strip_prefix('.') {
-            Some(after) => {
-                let end = after
-                    .find(|c: char| !c.is_ascii_digit())
-                    .unwrap_or(after.len());
-                after.split_at(end)
-            }
-            None => ("", after),
-        };
-        if whole.is_empty() && fraction.is_empty() {
-            return Err(invalid());
-        }
-        let unit_end = after
-            .find(|c: char| c == '.' || c.is_ascii_digit())
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_end);
-        if unit.is_empty() {
-            return Err(format!("time: missing unit in duration {text:?}"));
-        }
-        let unit_nanos: u128 = match unit {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => return Err(format!("time: unknown unit {unit:?} in duration {text:?}")),
-        };
-        let whole: u128 = if whole.is_empty() {
-            0
-        } else {
-            whole.parse().map_err(|_| invalid())?
-        };
-        let mut component = whole.checked_mul(unit_nanos).ok_or_else(invalid)?;
-        let mut scale = unit_nanos;
-        for digit in fraction.bytes() {
-            scale /= 10;
-            component += u128::from(digit - b'0') * scale;
-        }
-        total_nanos = total_nanos.checked_add(component).ok_or_else(invalid)?;
-        rest = after;
-    }
-    let nanos = i64::try_from(total_nanos).map_err(|_| invalid())?;
-    let delta = TimeDelta::nanoseconds(nanos);
-    Ok(if negative { -delta } else { delta })
+    crate::crd::duration::parse_go_duration_signed(text).map_err(|error| error.to_string())
 }
 
 /// A non-negative duration for `interval` / `initialDelay`.

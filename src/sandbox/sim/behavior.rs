@@ -196,20 +196,13 @@ pub fn command_exit_code(container: &Container) -> Option<i32> {
     None
 }
 
-/// Parses `500ms`, `5s`, `2m` or plain seconds (`3`, `1.5`).
+/// Parses a Go duration (`500ms`, `5s`, `2m`, `1h30m`) or plain seconds (`3`, `1.5`).
 pub fn parse_duration(value: &str) -> Option<Duration> {
     let value = value.trim();
-    let (number, scale) = if let Some(n) = value.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = value.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = value.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (value, 1.0)
-    };
-    let seconds = number.trim().parse::<f64>().ok()? * scale;
-    Duration::try_from_secs_f64(seconds).ok()
+    if let Ok(seconds) = value.parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds).ok();
+    }
+    crate::crd::parse_go_duration(value).ok()
 }
 
 #[cfg(test)]
