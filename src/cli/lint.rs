@@ -1,0 +1,1081 @@
+//! `rolltop lint FILE`: offline validation of Argo Rollouts manifests. The pure core,
+//! [`lint_documents`], reads a multi-document YAML stream and reports what the Argo controller
+//! would reject (InvalidSpec, with the reference's messages), what would break an analysis at run
+//! time (unguarded `result[...]` conditions, seeds R5) and what rolltop does not understand
+//! (unknown fields, usually typos). References between objects are checked only against what the
+//! file itself contains: nothing here talks to a cluster. [`run`] is the thin shell that reads
+//! the file, prints the report and chooses the exit code.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::Value;
+
+use crate::controller::analysis::condition::unguarded_result_index;
+use crate::controller::analysis::lint::{ConditionFinding, lint_conditions};
+use crate::controller::analysis::prometheus::PrometheusMetric as EnginePrometheus;
+use crate::controller::analysis::validation::validate_metrics;
+use crate::controller::analysis::web::WebMetric as EngineWeb;
+use crate::controller::analysis::{MetricDefinition, Provider};
+use crate::controller::fenceposts::{IntOrPercent, Rounding, both_fenceposts_literally_zero};
+use crate::crd::analysis::{AnalysisTemplateRef, AnalysisTemplateSpec, Argument, Metric};
+use crate::crd::rollout::{
+    BlueGreenStrategy, CanaryStrategy, IstioTrafficRouting, RolloutAnalysis, RolloutPause,
+};
+use crate::crd::{
+    AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Rollout, UnknownFieldsError,
+    parse_go_duration, unknown_fields_of,
+};
+
+/// How bad a finding is: errors make `rolltop lint` exit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Error => "error",
+            Self::Warning => "warning",
+        })
+    }
+}
+
+/// One problem in one document of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub severity: Severity,
+    /// 1-based index of the document in the stream (empty documents are not counted).
+    pub document: usize,
+    /// The document's `kind` (empty when the document could not be read).
+    pub kind: String,
+    /// The document's `metadata.name` (empty when unknown).
+    pub name: String,
+    /// Where in the document (`spec.strategy.canary.steps[1].setWeight`); empty for the whole.
+    pub path: String,
+    pub message: String,
+    /// How to fix it, when there is a concrete fix to offer.
+    pub suggestion: Option<String>,
+}
+
+/// The step kinds the reference lists in its "exactly one" message.
+const INVALID_STEP_MESSAGE: &str =
+    "Step must have one of the following set: experiment, setWeight, setCanaryScale or pause";
+const INVALID_TRAFFIC_ROUTING_MESSAGE: &str =
+    "Canary service and Stable service must to be set to use Traffic Routing";
+
+/// Field names that a wrongly-cased key most likely meant (`setweight` → `setWeight`).
+const KNOWN_FIELD_NAMES: &[&str] = &[
+    "setWeight",
+    "pause",
+    "experiment",
+    "analysis",
+    "setCanaryScale",
+    "setHeaderRoute",
+    "setMirrorRoute",
+    "plugin",
+    "duration",
+    "canaryService",
+    "stableService",
+    "activeService",
+    "previewService",
+    "trafficRouting",
+    "maxSurge",
+    "maxUnavailable",
+    "virtualService",
+    "virtualServices",
+    "destinationRule",
+    "templates",
+    "templateName",
+    "clusterScope",
+    "successCondition",
+    "failureCondition",
+    "failureLimit",
+    "inconclusiveLimit",
+    "consecutiveErrorLimit",
+    "consecutiveSuccessLimit",
+    "initialDelay",
+    "interval",
+    "count",
+    "provider",
+    "prometheus",
+    "address",
+    "query",
+    "autoPromotionEnabled",
+    "autoPromotionSeconds",
+    "prePromotionAnalysis",
+    "postPromotionAnalysis",
+    "scaleDownDelaySeconds",
+    "dynamicStableScale",
+    "managedRoutes",
+];
+
+/// What the file itself defines, for checking references between documents.
+#[derive(Default)]
+struct FileIndex {
+    /// Service name → `spec.selector`.
+    services: BTreeMap<String, BTreeMap<String, String>>,
+    /// VirtualService name → its HTTP routes as (name, destination hosts and subsets).
+    virtual_services: BTreeMap<String, Vec<HttpRoute>>,
+    /// AnalysisTemplate name → spec.
+    templates: BTreeMap<String, AnalysisTemplateSpec>,
+    /// ClusterAnalysisTemplate name → spec.
+    cluster_templates: BTreeMap<String, AnalysisTemplateSpec>,
+}
+
+struct HttpRoute {
+    name: Option<String>,
+    /// `destination.host` values.
+    hosts: Vec<String>,
+}
+
+/// One document, read.
+struct Document {
+    index: usize,
+    value: Value,
+}
+
+/// Lints every document of a YAML stream. Documents that are not Argo kinds only serve as
+/// reference targets (Services, Istio VirtualServices). Findings come in document order.
+pub fn lint_documents(text: &str) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut documents = Vec::new();
+    for (index, (first_line, chunk)) in split_documents(text).into_iter().enumerate() {
+        let index = index + 1;
+        // Blank lines in front keep the parser's line numbers those of the file.
+        let padded = format!("{}{chunk}", "\n".repeat(first_line));
+        match serde_saphyr::from_str::<Value>(&padded) {
+            Ok(Value::Null) => {}
+            Ok(value) => documents.push(Document { index, value }),
+            Err(error) => findings.push(Finding {
+                severity: Severity::Error,
+                document: index,
+                kind: String::new(),
+                name: String::new(),
+                path: String::new(),
+                message: format!(
+                    "malformed YAML: {}",
+                    one_line(&error.without_snippet().to_string())
+                ),
+                suggestion: None,
+            }),
+        }
+    }
+    let index = build_index(&documents);
+    for document in &documents {
+        lint_document(document, &index, &mut findings);
+    }
+    findings.sort_by_key(|f| f.document);
+    findings
+}
+
+/// Splits a stream at `---` document markers (and drops `...` end markers). Chunks with only
+/// comments and blank lines are dropped, so numbering counts real documents, as kubectl does.
+/// Each chunk comes with the 0-based line it starts on.
+fn split_documents(text: &str) -> Vec<(usize, &str)> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut start_line = 0;
+    let mut offset = 0;
+    for (number, line) in text.split_inclusive('\n').enumerate() {
+        let bare = line.trim_end();
+        let marker =
+            bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t") || bare == "...";
+        if marker {
+            chunks.push((start_line, &text[start..offset]));
+            // `--- {a: 1}`: content after the marker belongs to the new document.
+            (start, start_line) = if bare.starts_with("--- ") || bare.starts_with("---\t") {
+                (offset + 3, number)
+            } else {
+                (offset + line.len(), number + 1)
+            };
+        }
+        offset += line.len();
+    }
+    chunks.push((start_line, &text[start..]));
+    chunks
+        .into_iter()
+        .filter(|(_, chunk)| {
+            chunk.lines().any(|line| {
+                let line = line.trim();
+                !line.is_empty() && !line.starts_with('#')
+            })
+        })
+        .collect()
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn str_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn build_index(documents: &[Document]) -> FileIndex {
+    let mut index = FileIndex::default();
+    for document in documents {
+        let value = &document.value;
+        let name = str_at(value, "/metadata/name").to_owned();
+        match str_at(value, "/kind") {
+            "Service" => {
+                let selector = value
+                    .pointer("/spec/selector")
+                    .and_then(Value::as_object)
+                    .map(|labels| {
+                        labels
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                index.services.insert(name, selector);
+            }
+            "VirtualService" => {
+                let routes = value
+                    .pointer("/spec/http")
+                    .and_then(Value::as_array)
+                    .map(|routes| routes.iter().map(http_route).collect())
+                    .unwrap_or_default();
+                index.virtual_services.insert(name, routes);
+            }
+            "AnalysisTemplate" => {
+                if let Ok(template) = serde_json::from_value::<AnalysisTemplate>(value.clone()) {
+                    index.templates.insert(name, template.spec);
+                }
+            }
+            "ClusterAnalysisTemplate" => {
+                if let Ok(template) =
+                    serde_json::from_value::<ClusterAnalysisTemplate>(value.clone())
+                {
+                    index.cluster_templates.insert(name, template.spec.0);
+                }
+            }
+            _ => {}
+        }
+    }
+    index
+}
+
+fn http_route(route: &Value) -> HttpRoute {
+    let hosts = route
+        .get("route")
+        .and_then(Value::as_array)
+        .map(|destinations| {
+            destinations
+                .iter()
+                .map(|d| str_at(d, "/destination/host").to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    HttpRoute {
+        name: route.get("name").and_then(Value::as_str).map(str::to_owned),
+        hosts,
+    }
+}
+
+/// Collects the findings of one document.
+struct Report<'a> {
+    findings: &'a mut Vec<Finding>,
+    document: usize,
+    kind: String,
+    name: String,
+}
+
+impl Report<'_> {
+    fn push(
+        &mut self,
+        severity: Severity,
+        path: &str,
+        message: String,
+        suggestion: Option<String>,
+    ) {
+        self.findings.push(Finding {
+            severity,
+            document: self.document,
+            kind: self.kind.clone(),
+            name: self.name.clone(),
+            path: path.to_owned(),
+            message,
+            suggestion,
+        });
+    }
+
+    fn error(&mut self, path: &str, message: impl Into<String>) {
+        self.push(Severity::Error, path, message.into(), None);
+    }
+
+    fn error_hint(&mut self, path: &str, message: impl Into<String>, hint: impl Into<String>) {
+        self.push(Severity::Error, path, message.into(), Some(hint.into()));
+    }
+
+    fn warning(&mut self, path: &str, message: impl Into<String>, hint: Option<String>) {
+        self.push(Severity::Warning, path, message.into(), hint);
+    }
+}
+
+fn lint_document(document: &Document, index: &FileIndex, findings: &mut Vec<Finding>) {
+    let value = &document.value;
+    let kind = str_at(value, "/kind");
+    if !matches!(
+        kind,
+        "Rollout" | "AnalysisTemplate" | "ClusterAnalysisTemplate" | "AnalysisRun" | "Experiment"
+    ) {
+        return;
+    }
+    let mut report = Report {
+        findings,
+        document: document.index,
+        kind: kind.to_owned(),
+        name: str_at(value, "/metadata/name").to_owned(),
+    };
+    match unknown_fields_of(value) {
+        Ok(paths) => {
+            for path in paths {
+                let hint = misspelling_of(&path).map_or_else(
+                    || {
+                        "check the spelling: rolltop ignores this field, and so may Argo Rollouts"
+                            .to_owned()
+                    },
+                    |known| format!("did you mean `{known}`?"),
+                );
+                report.warning(
+                    &path,
+                    "unknown field: not part of the Argo Rollouts API rolltop models",
+                    Some(hint),
+                );
+            }
+        }
+        Err(UnknownFieldsError::Decode { source, .. }) => {
+            report.error("", format!("cannot read the {kind}: {source}"));
+            return;
+        }
+        Err(error @ UnknownFieldsError::NotArgoKind(_)) => {
+            report.error("", error.to_string());
+            return;
+        }
+    }
+    // `unknown_fields_of` decoded the same value successfully, so these decodes succeed too;
+    // the `if let` only keeps this panic-free.
+    match kind {
+        "Rollout" => {
+            if let Ok(rollout) = serde_json::from_value::<Rollout>(value.clone()) {
+                lint_rollout(&rollout, index, &mut report);
+            }
+        }
+        "AnalysisTemplate" => {
+            if let Ok(template) = serde_json::from_value::<AnalysisTemplate>(value.clone()) {
+                lint_metrics(&template.spec.metrics, "spec.metrics", &mut report);
+            }
+        }
+        "ClusterAnalysisTemplate" => {
+            if let Ok(template) = serde_json::from_value::<ClusterAnalysisTemplate>(value.clone()) {
+                lint_metrics(&template.spec.metrics, "spec.metrics", &mut report);
+            }
+        }
+        "AnalysisRun" => {
+            if let Ok(run) = serde_json::from_value::<AnalysisRun>(value.clone()) {
+                lint_metrics(&run.spec.metrics, "spec.metrics", &mut report);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The known field a wrongly-cased last path segment stands for.
+fn misspelling_of(path: &str) -> Option<&'static str> {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    let last = last.split('[').next().unwrap_or(last);
+    KNOWN_FIELD_NAMES
+        .iter()
+        .find(|known| known.eq_ignore_ascii_case(last) && **known != last)
+        .copied()
+}
+
+fn lint_rollout(rollout: &Rollout, index: &FileIndex, report: &mut Report<'_>) {
+    let spec = &rollout.spec;
+    if spec.workload_ref.is_none() {
+        match &spec.selector {
+            None => report.error(
+                "spec.selector",
+                "Rollout has missing field '.spec.selector'",
+            ),
+            Some(selector)
+                if selector
+                    .match_labels
+                    .as_ref()
+                    .is_none_or(BTreeMap::is_empty)
+                    && selector
+                        .match_expressions
+                        .as_ref()
+                        .is_none_or(Vec::is_empty) =>
+            {
+                report.error(
+                    "spec.selector",
+                    "This rollout is selecting all pods. A non-empty selector is required.",
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    let template_labels = template_labels(rollout);
+    let strategy = spec.strategy.as_ref();
+    let canary = strategy.and_then(|s| s.canary.as_ref());
+    let blue_green = strategy.and_then(|s| s.blue_green.as_ref());
+    match (canary, blue_green) {
+        (None, None) => report.error(
+            "spec.strategy",
+            "Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'",
+        ),
+        (Some(_), Some(_)) => {
+            report.error("spec.strategy", "Multiple Strategies can not be listed");
+        }
+        (Some(canary), None) => lint_canary(canary, index, &template_labels, report),
+        (None, Some(blue_green)) => lint_blue_green(blue_green, index, &template_labels, report),
+    }
+}
+
+fn template_labels(rollout: &Rollout) -> BTreeMap<String, String> {
+    rollout
+        .spec
+        .template
+        .as_ref()
+        .and_then(|t| t.pointer("/metadata/labels"))
+        .and_then(Value::as_object)
+        .map(|labels| {
+            labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn int_or_percent(value: &IntOrString) -> IntOrPercent {
+    match value {
+        IntOrString::Int(n) => IntOrPercent::Int(i64::from(*n)),
+        IntOrString::String(s) => IntOrPercent::Percent(s.clone()),
+    }
+}
+
+fn lint_canary(
+    canary: &CanaryStrategy,
+    index: &FileIndex,
+    template_labels: &BTreeMap<String, String>,
+    report: &mut Report<'_>,
+) {
+    const BASE: &str = "spec.strategy.canary";
+    let surge = canary.max_surge.as_ref().map(int_or_percent);
+    let unavailable = canary.max_unavailable.as_ref().map(int_or_percent);
+    let mut fenceposts_readable = true;
+    for (field, value) in [("maxSurge", &surge), ("maxUnavailable", &unavailable)] {
+        if let Some(value) = value
+            && let Err(error) = value.scaled(100, Rounding::Down)
+        {
+            fenceposts_readable = false;
+            report.error_hint(
+                &format!("{BASE}.{field}"),
+                error.to_string(),
+                "use a pod count (2) or a percentage (\"25%\"); a string without % is also \
+                 read as a percentage",
+            );
+        }
+    }
+    if fenceposts_readable && both_fenceposts_literally_zero(surge.as_ref(), unavailable.as_ref()) {
+        report.error_hint(
+            &format!("{BASE}.maxSurge"),
+            "MaxSurge and MaxUnavailable both can not be zero",
+            "allow at least one extra pod (maxSurge: 1) or one unavailable pod (maxUnavailable: 1)",
+        );
+    }
+
+    let canary_service = canary.canary_service.as_deref().unwrap_or_default();
+    let stable_service = canary.stable_service.as_deref().unwrap_or_default();
+    if !canary_service.is_empty() && canary_service == stable_service {
+        report.error(
+            &format!("{BASE}.stableService"),
+            "This rollout uses the same service for the stable and canary services, but two \
+             different services are required.",
+        );
+    }
+    let routing = canary.traffic_routing.as_ref();
+    let istio = routing.and_then(|r| r.istio.as_ref());
+    let needs_services = routing.is_some()
+        && istio.is_none_or(|i| i.destination_rule.is_none())
+        && canary.ping_pong.is_none();
+    if needs_services {
+        for (field, value) in [
+            ("stableService", stable_service),
+            ("canaryService", canary_service),
+        ] {
+            if value.is_empty() {
+                report.error_hint(
+                    &format!("{BASE}.{field}"),
+                    INVALID_TRAFFIC_ROUTING_MESSAGE,
+                    format!(
+                        "name the Service that selects the {} pods in {field}",
+                        &field[..6]
+                    ),
+                );
+            }
+        }
+    }
+    for (field, service) in [
+        ("canaryService", canary_service),
+        ("stableService", stable_service),
+    ] {
+        check_service(
+            &format!("{BASE}.{field}"),
+            service,
+            index,
+            template_labels,
+            report,
+        );
+    }
+    if let Some(istio) = istio {
+        lint_istio(istio, canary_service, stable_service, index, report);
+    }
+
+    for (i, step) in canary.steps.iter().flatten().enumerate() {
+        let path = format!("{BASE}.steps[{i}]");
+        let kinds = step.kind_names();
+        match kinds.as_slice() {
+            [] => report.error_hint(
+                &path,
+                INVALID_STEP_MESSAGE,
+                "give the step exactly one kind, e.g. `- setWeight: 20` or `- pause: {}`",
+            ),
+            [_] => {}
+            several => report.error_hint(
+                &path,
+                format!(
+                    "{INVALID_STEP_MESSAGE} (this step sets {})",
+                    several.join(" and ")
+                ),
+                "split it into one list item per kind",
+            ),
+        }
+        if let Some(weight) = step.set_weight {
+            let max = routing.and_then(|r| r.max_traffic_weight).unwrap_or(100);
+            if !(0..=max).contains(&weight) {
+                report.error(
+                    &format!("{path}.setWeight"),
+                    format!("SetWeight needs to be between 0 and {max}"),
+                );
+            }
+        }
+        if let Some(Err(error)) = step.pause.as_ref().and_then(RolloutPause::duration) {
+            report.error_hint(
+                &format!("{path}.pause.duration"),
+                format!("Duration needs to be greater than 0 ({error})"),
+                "use seconds (30) or a Go duration (\"30s\", \"5m\", \"1h30m\"); `pause: {}` waits \
+                 for a promote",
+            );
+        }
+        if step.set_canary_scale.is_some() && routing.is_none() {
+            report.error(
+                &format!("{path}.setCanaryScale"),
+                "SetCanaryScale requires TrafficRouting to be set",
+            );
+        }
+        if let Some(analysis) = &step.analysis {
+            check_analysis_refs(&format!("{path}.analysis"), analysis, true, index, report);
+        }
+    }
+    if let Some(background) = &canary.analysis {
+        check_analysis_refs(
+            &format!("{BASE}.analysis"),
+            &background.analysis,
+            false,
+            index,
+            report,
+        );
+    }
+}
+
+fn lint_blue_green(
+    blue_green: &BlueGreenStrategy,
+    index: &FileIndex,
+    template_labels: &BTreeMap<String, String>,
+    report: &mut Report<'_>,
+) {
+    const BASE: &str = "spec.strategy.blueGreen";
+    let active = blue_green.active_service.as_deref().unwrap_or_default();
+    let preview = blue_green.preview_service.as_deref().unwrap_or_default();
+    if active.is_empty() {
+        report.error_hint(
+            &format!("{BASE}.activeService"),
+            "Rollout has missing field '.spec.strategy.blueGreen.activeService'",
+            "name the Service that receives production traffic",
+        );
+    } else if active == preview {
+        report.error(
+            &format!("{BASE}.activeService"),
+            "This rollout uses the same service for the active and preview services, but two \
+             different services are required.",
+        );
+    }
+    if let Some(unavailable) = &blue_green.max_unavailable
+        && let Err(error) = int_or_percent(unavailable).scaled(100, Rounding::Down)
+    {
+        report.error(&format!("{BASE}.maxUnavailable"), error.to_string());
+    }
+    for (field, service) in [("activeService", active), ("previewService", preview)] {
+        if field == "previewService" && preview == active {
+            continue;
+        }
+        check_service(
+            &format!("{BASE}.{field}"),
+            service,
+            index,
+            template_labels,
+            report,
+        );
+    }
+    for (field, analysis) in [
+        ("prePromotionAnalysis", &blue_green.pre_promotion_analysis),
+        ("postPromotionAnalysis", &blue_green.post_promotion_analysis),
+    ] {
+        if let Some(analysis) = analysis {
+            check_analysis_refs(&format!("{BASE}.{field}"), analysis, true, index, report);
+        }
+    }
+}
+
+/// A Service named by the rollout: checked against the file's Service of that name (selector
+/// keys must match the pod template's labels); one missing from the file may be in the cluster.
+fn check_service(
+    path: &str,
+    service: &str,
+    index: &FileIndex,
+    template_labels: &BTreeMap<String, String>,
+    report: &mut Report<'_>,
+) {
+    if service.is_empty() || index.services.is_empty() {
+        return;
+    }
+    let Some(selector) = index.services.get(service) else {
+        report.warning(
+            path,
+            format!("Service \"{service}\" is not defined in this file"),
+            Some("it must exist in the rollout's namespace before the rollout starts".to_owned()),
+        );
+        return;
+    };
+    for (key, value) in selector {
+        if key == "rollouts-pod-template-hash" {
+            continue;
+        }
+        if template_labels.get(key) != Some(value) {
+            report.error_hint(
+                path,
+                format!("Service \"{service}\" has unmatch label \"{key}\" in rollout"),
+                format!(
+                    "the pod template needs the label {key}: {value}, or the Service's selector \
+                     must drop it"
+                ),
+            );
+        }
+    }
+}
+
+/// Routes named in `istio.virtualService(s)` must exist in a VirtualService of the file, and
+/// each must send traffic to both the canary and the stable Service.
+fn lint_istio(
+    istio: &IstioTrafficRouting,
+    canary_service: &str,
+    stable_service: &str,
+    index: &FileIndex,
+    report: &mut Report<'_>,
+) {
+    let uses_subsets = istio.destination_rule.is_some();
+    for (i, reference) in istio.all_virtual_services().into_iter().enumerate() {
+        // `name.namespace` (optionally `.svc.cluster.local`) names a VirtualService elsewhere.
+        let name = reference.name.split('.').next().unwrap_or_default();
+        let path = if istio
+            .virtual_service
+            .as_ref()
+            .is_some_and(|vs| std::ptr::eq(vs, reference))
+        {
+            "spec.strategy.canary.trafficRouting.istio.virtualService".to_owned()
+        } else {
+            let offset = usize::from(istio.virtual_service.is_some());
+            format!(
+                "spec.strategy.canary.trafficRouting.istio.virtualServices[{}]",
+                i - offset
+            )
+        };
+        let Some(routes) = index.virtual_services.get(name) else {
+            continue;
+        };
+        for (r, route_name) in reference.routes.iter().flatten().enumerate() {
+            let Some(route) = routes
+                .iter()
+                .find(|rt| rt.name.as_deref() == Some(route_name))
+            else {
+                let named: Vec<&str> = routes.iter().filter_map(|rt| rt.name.as_deref()).collect();
+                report.error_hint(
+                    &format!("{path}.routes[{r}]"),
+                    format!(
+                        "HTTP Route '{route_name}' is not found in the defined Virtual Service."
+                    ),
+                    if named.is_empty() {
+                        format!(
+                            "give the route in VirtualService \"{name}\" a `name: {route_name}`"
+                        )
+                    } else {
+                        format!(
+                            "VirtualService \"{name}\" has the routes {}",
+                            named.join(", ")
+                        )
+                    },
+                );
+                continue;
+            };
+            if uses_subsets {
+                continue;
+            }
+            for (role, service) in [("canary", canary_service), ("stable", stable_service)] {
+                let host_matches =
+                    |host: &String| host == service || host.split('.').next() == Some(service);
+                if !service.is_empty() && !route.hosts.iter().any(host_matches) {
+                    report.error_hint(
+                        &format!("{path}.routes[{r}]"),
+                        format!(
+                            "HTTP Route '{route_name}' of VirtualService \"{name}\" has no \
+                             destination with host '{service}' (the {role} service)"
+                        ),
+                        format!("add a destination `host: {service}` to the route"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The templates an analysis names: when the file defines them, their arguments must be
+/// passed and (for `finite`: step and blue-green analyses) every metric must end.
+fn check_analysis_refs(
+    path: &str,
+    analysis: &RolloutAnalysis,
+    finite: bool,
+    index: &FileIndex,
+    report: &mut Report<'_>,
+) {
+    for (i, reference) in analysis.templates().iter().enumerate() {
+        let template_path = format!("{path}.templates[{i}]");
+        let Some((kind, template)) = find_template(reference, index) else {
+            let other = if reference.cluster_scope == Some(true) {
+                index
+                    .templates
+                    .contains_key(&reference.template_name)
+                    .then_some(("an AnalysisTemplate", "remove `clusterScope: true`"))
+            } else {
+                index
+                    .cluster_templates
+                    .contains_key(&reference.template_name)
+                    .then_some(("a ClusterAnalysisTemplate", "add `clusterScope: true`"))
+            };
+            if let Some((defined, fix)) = other {
+                report.error_hint(
+                    &template_path,
+                    format!(
+                        "\"{}\" is defined in this file as {defined}, but the reference looks \
+                         for the other kind",
+                        reference.template_name
+                    ),
+                    fix,
+                );
+            } else {
+                let kind = template_kind(reference);
+                report.warning(
+                    &template_path,
+                    format!(
+                        "{kind} \"{}\" is not defined in this file",
+                        reference.template_name
+                    ),
+                    Some(format!(
+                        "it must exist in the cluster, or add the {kind} to this file"
+                    )),
+                );
+            }
+            continue;
+        };
+        check_arguments(
+            &template_path,
+            kind,
+            reference,
+            template,
+            analysis.args(),
+            report,
+        );
+        if finite {
+            for metric in &template.metrics {
+                let count = metric.count.as_ref().and_then(int_value).unwrap_or(0);
+                if count <= 0 && metric.interval.is_some() {
+                    let written = metric.count.as_ref().map_or_else(
+                        || "<nil>".to_owned(),
+                        |c| match c {
+                            IntOrString::Int(n) => n.to_string(),
+                            IntOrString::String(s) => s.clone(),
+                        },
+                    );
+                    report.error_hint(
+                        &template_path,
+                        format!(
+                            "{kind} {} has metric {} which runs indefinitely. Invalid value for \
+                             count: {written}",
+                            reference.template_name, metric.name
+                        ),
+                        "set a positive `count` on the metric, or run it as background analysis",
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn template_kind(reference: &AnalysisTemplateRef) -> &'static str {
+    if reference.cluster_scope == Some(true) {
+        "ClusterAnalysisTemplate"
+    } else {
+        "AnalysisTemplate"
+    }
+}
+
+fn find_template<'a>(
+    reference: &AnalysisTemplateRef,
+    index: &'a FileIndex,
+) -> Option<(&'static str, &'a AnalysisTemplateSpec)> {
+    let kind = template_kind(reference);
+    let templates = if reference.cluster_scope == Some(true) {
+        &index.cluster_templates
+    } else {
+        &index.templates
+    };
+    templates.get(&reference.template_name).map(|t| (kind, t))
+}
+
+/// Every template argument without a default value must be passed by the analysis.
+fn check_arguments(
+    path: &str,
+    kind: &str,
+    reference: &AnalysisTemplateRef,
+    template: &AnalysisTemplateSpec,
+    passed: &[Argument],
+    report: &mut Report<'_>,
+) {
+    let passed: BTreeSet<&str> = passed.iter().map(|a| a.name.as_str()).collect();
+    for argument in template.args.iter().flatten() {
+        let has_default = argument.value.is_some() || argument.value_from.is_some();
+        if !has_default && !passed.contains(argument.name.as_str()) {
+            report.error_hint(
+                path,
+                format!(
+                    "{kind} \"{}\" requires argument \"{}\", which this analysis does not pass",
+                    reference.template_name, argument.name
+                ),
+                format!(
+                    "add `args: [{{name: {}, value: ...}}]` to the analysis",
+                    argument.name
+                ),
+            );
+        }
+    }
+}
+
+fn int_value(value: &IntOrString) -> Option<i64> {
+    match value {
+        IntOrString::Int(n) => Some(i64::from(*n)),
+        // `{{args.count}}` cannot be known offline.
+        IntOrString::String(s) => s.trim().parse().ok(),
+    }
+}
+
+/// Metric validation (reference messages) and condition checks for a template or run.
+fn lint_metrics(metrics: &[Metric], base: &str, report: &mut Report<'_>) {
+    let mut definitions = Vec::new();
+    let mut all_parsed = true;
+    for (i, metric) in metrics.iter().enumerate() {
+        let path = format!("{base}[{i}]");
+        match metric_definition(metric) {
+            Ok(definition) => definitions.push((i, definition)),
+            Err((field, message)) => {
+                all_parsed = false;
+                report.error(
+                    &format!("{path}.{field}"),
+                    format!("metrics[{i}]: {message}"),
+                );
+            }
+        }
+    }
+    if all_parsed {
+        let parsed: Vec<MetricDefinition> = definitions.iter().map(|(_, d)| d.clone()).collect();
+        if let Err(message) = validate_metrics(&parsed) {
+            // The message starts with `metrics[i]`; point at that metric when it does.
+            let path = message
+                .strip_prefix("metrics[")
+                .and_then(|rest| rest.split_once(']'))
+                .map_or_else(|| base.to_owned(), |(i, _)| format!("{base}[{i}]"));
+            report.error(&path, message);
+        }
+    }
+    for (i, definition) in &definitions {
+        for finding in lint_conditions(definition) {
+            lint_condition_finding(&format!("{base}[{i}]"), &finding, report);
+        }
+    }
+}
+
+fn lint_condition_finding(path: &str, finding: &ConditionFinding, report: &mut Report<'_>) {
+    match finding {
+        ConditionFinding::UnguardedIndex {
+            field,
+            condition,
+            false_when_empty,
+            true_when_empty,
+        } => {
+            debug_assert!(unguarded_result_index(condition));
+            report.warning(
+                &format!("{path}.{field}"),
+                format!(
+                    "{field} \"{condition}\" indexes result without checking len(result): when \
+                     the query returns no data every measurement is Error, and the analysis \
+                     fails after consecutiveErrorLimit+1 of them"
+                ),
+                Some(format!(
+                    "use \"{false_when_empty}\" (no data counts as failure) or \
+                     \"{true_when_empty}\" (no data counts as success)"
+                )),
+            );
+        }
+        ConditionFinding::Invalid { field, .. }
+        | ConditionFinding::VectorComparedAsNumber { field, .. } => {
+            report.error(&format!("{path}.{field}"), finding.message());
+        }
+        ConditionFinding::NoConditions => {
+            report.warning(path, finding.message(), None);
+        }
+    }
+}
+
+/// Turns a CRD metric into the engine's definition, as far as offline validation needs it.
+/// `Err((field, message))` carries the reference's parse messages.
+fn metric_definition(metric: &Metric) -> Result<MetricDefinition, (&'static str, String)> {
+    let interval = metric
+        .interval
+        .as_deref()
+        .map(parse_go_duration)
+        .transpose()
+        .map_err(|e| ("interval", format!("invalid interval string: {e}")))?;
+    let initial_delay = metric
+        .initial_delay
+        .as_deref()
+        .map(parse_go_duration)
+        .transpose()
+        .map_err(|e| ("initialDelay", format!("invalid startDelay string: {e}")))?;
+    let kinds = metric.provider.kinds();
+    let provider = match kinds.as_slice() {
+        [] => Provider::None,
+        [_] => match (&metric.provider.prometheus, &metric.provider.web) {
+            (Some(prometheus), _) => Provider::Prometheus(EnginePrometheus {
+                address: prometheus.address.clone().unwrap_or_default(),
+                query: prometheus.query.clone().unwrap_or_default(),
+                ..EnginePrometheus::default()
+            }),
+            // Other providers stand in as "a provider whose result shape is unknown", which is
+            // how the condition checks treat the web provider.
+            _ => Provider::Web(EngineWeb::default()),
+        },
+        _ => return Err(("provider", "multiple providers specified".to_owned())),
+    };
+    Ok(MetricDefinition {
+        name: metric.name.clone(),
+        interval,
+        initial_delay,
+        count: metric.count.as_ref().and_then(int_value),
+        success_condition: metric.success_condition.clone().unwrap_or_default(),
+        failure_condition: metric.failure_condition.clone().unwrap_or_default(),
+        failure_limit: metric.failure_limit.as_ref().and_then(int_value),
+        inconclusive_limit: metric.inconclusive_limit.as_ref().and_then(int_value),
+        consecutive_error_limit: metric.consecutive_error_limit.as_ref().and_then(int_value),
+        consecutive_success_limit: metric
+            .consecutive_success_limit
+            .as_ref()
+            .and_then(int_value),
+        provider,
+        ..MetricDefinition::default()
+    })
+}
+
+/// The linter report: one `FILE:DOC kind/name: severity: path: message` line per finding, an
+/// indented `hint:` line when there is a fix, and the `N errors, M warnings` summary.
+pub fn render(file: &str, findings: &[Finding]) -> String {
+    let mut out = String::new();
+    for finding in findings {
+        let object = if finding.kind.is_empty() {
+            String::new()
+        } else if finding.name.is_empty() {
+            format!(" {}", finding.kind)
+        } else {
+            format!(" {}/{}", finding.kind, finding.name)
+        };
+        let path = if finding.path.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", finding.path)
+        };
+        let _ = writeln!(
+            out,
+            "{file}:{}{object}: {}: {path}{}",
+            finding.document, finding.severity, finding.message
+        );
+        if let Some(hint) = &finding.suggestion {
+            let _ = writeln!(out, "    hint: {hint}");
+        }
+    }
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = findings.len() - errors;
+    let _ = writeln!(
+        out,
+        "{errors} error{}, {warnings} warning{}",
+        if errors == 1 { "" } else { "s" },
+        if warnings == 1 { "" } else { "s" }
+    );
+    out
+}
+
+/// `rolltop lint FILE`: prints the report on stdout; exit 1 when there is an error (or the file
+/// cannot be read), else 0.
+pub fn run(file: &Path) -> ExitCode {
+    let label = file.display().to_string();
+    let bytes = match std::fs::read(file) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            eprintln!("error: reading {label}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        eprintln!("error: reading {label}: not a UTF-8 text file");
+        return ExitCode::FAILURE;
+    };
+    let findings = lint_documents(&text);
+    print!("{}", render(&label, &findings));
+    if findings.iter().any(|f| f.severity == Severity::Error) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
