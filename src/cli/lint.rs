@@ -1079,3 +1079,403 @@ pub fn run(file: &Path) -> ExitCode {
         ExitCode::SUCCESS
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A canary rollout whose strategy block is `strategy` (indented for `canary:`).
+    fn canary(strategy: &str) -> String {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {{name: demo}}\nspec:\n  \
+             selector: {{matchLabels: {{app: demo}}}}\n  template:\n    metadata: {{labels: {{app: \
+             demo}}}}\n    spec: {{containers: [{{name: demo, image: demo:1}}]}}\n  strategy:\n    \
+             canary:\n{strategy}"
+        )
+    }
+
+    fn template(name: &str, metrics: &str) -> String {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {{name: {name}}}\n\
+             spec:\n  metrics:\n{metrics}"
+        )
+    }
+
+    /// (severity, path, message) of every finding.
+    fn summary(text: &str) -> Vec<(Severity, String, String)> {
+        lint_documents(text)
+            .into_iter()
+            .map(|f| (f.severity, f.path, f.message))
+            .collect()
+    }
+
+    #[test]
+    fn rollout_rules_table() {
+        use Severity::{Error, Warning};
+        let cases: &[(&str, String, Severity, &str, &str)] = &[
+            (
+                "no step kind",
+                canary("      steps: [{}]\n"),
+                Error,
+                "spec.strategy.canary.steps[0]",
+                INVALID_STEP_MESSAGE,
+            ),
+            (
+                "two step kinds",
+                canary("      steps: [{setWeight: 10, pause: {}}]\n"),
+                Error,
+                "spec.strategy.canary.steps[0]",
+                "(this step sets setWeight and pause)",
+            ),
+            (
+                "weight above 100",
+                canary("      steps: [{setWeight: 101}]\n"),
+                Error,
+                "spec.strategy.canary.steps[0].setWeight",
+                "SetWeight needs to be between 0 and 100",
+            ),
+            (
+                "negative weight",
+                canary("      steps: [{setWeight: -1}]\n"),
+                Error,
+                "spec.strategy.canary.steps[0].setWeight",
+                "SetWeight needs to be between 0 and 100",
+            ),
+            (
+                "bad pause",
+                canary("      steps: [{pause: {duration: 5x}}]\n"),
+                Error,
+                "spec.strategy.canary.steps[0].pause.duration",
+                "Duration needs to be greater than 0",
+            ),
+            (
+                "bad maxSurge",
+                canary("      maxSurge: lots\n"),
+                Error,
+                "spec.strategy.canary.maxSurge",
+                "invalid percentage \"lots\"",
+            ),
+            (
+                "both fenceposts zero",
+                canary("      maxSurge: \"0%\"\n      maxUnavailable: 0\n"),
+                Error,
+                "spec.strategy.canary.maxSurge",
+                "MaxSurge and MaxUnavailable both can not be zero",
+            ),
+            (
+                "routing without services",
+                canary("      trafficRouting: {nginx: {stableIngress: demo}}\n"),
+                Error,
+                "spec.strategy.canary.stableService",
+                INVALID_TRAFFIC_ROUTING_MESSAGE,
+            ),
+            (
+                "same canary and stable",
+                canary("      canaryService: a\n      stableService: a\n"),
+                Error,
+                "spec.strategy.canary.stableService",
+                "same service for the stable and canary services",
+            ),
+            (
+                "setCanaryScale without routing",
+                canary("      steps: [{setCanaryScale: {replicas: 1}}]\n"),
+                Error,
+                "spec.strategy.canary.steps[0].setCanaryScale",
+                "SetCanaryScale requires TrafficRouting to be set",
+            ),
+            (
+                "typo",
+                canary("      steps: [{setweight: 10}]\n"),
+                Warning,
+                "spec.strategy.canary.steps[0].setweight",
+                "unknown field",
+            ),
+            (
+                "template elsewhere",
+                canary("      steps: [{analysis: {templates: [{templateName: t}]}}]\n"),
+                Warning,
+                "spec.strategy.canary.steps[0].analysis.templates[0]",
+                "AnalysisTemplate \"t\" is not defined in this file",
+            ),
+        ];
+        for (what, text, severity, path, message) in cases {
+            let found = summary(text);
+            assert!(
+                found
+                    .iter()
+                    .any(|(s, p, m)| s == severity && p == path && m.contains(message)),
+                "{what}: expected {severity} at {path} containing {message:?}, got {found:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn blue_green_rules() {
+        let rollout =
+            |block: &str| canary("").replace("    canary:\n", &format!("    blueGreen: {block}\n"));
+        let found = summary(&rollout("{previewService: p}"));
+        assert!(
+            found
+                .iter()
+                .any(|(_, p, m)| p == "spec.strategy.blueGreen.activeService"
+                    && m == "Rollout has missing field '.spec.strategy.blueGreen.activeService'")
+        );
+        let found = summary(&rollout("{activeService: s, previewService: s}"));
+        assert!(
+            found
+                .iter()
+                .any(|(_, _, m)| m.contains("same service for the active and preview"))
+        );
+        assert_eq!(
+            summary(&rollout("{activeService: a, previewService: p}")),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn strategy_and_selector_rules() {
+        let both = canary("      steps: []\n").replace(
+            "    canary:\n",
+            "    blueGreen: {activeService: a}\n    canary:\n",
+        );
+        assert!(
+            summary(&both)
+                .iter()
+                .any(|(_, _, m)| m == "Multiple Strategies can not be listed")
+        );
+        let none = canary("").replace("  strategy:\n    canary:\n", "  strategy: {}\n");
+        assert!(
+            summary(&none)
+                .iter()
+                .any(|(_, _, m)| m.contains("missing field '.spec.strategy.canary or"))
+        );
+        let all_pods = canary("      steps: []\n").replace("{matchLabels: {app: demo}}", "{}");
+        assert!(
+            summary(&all_pods)
+                .iter()
+                .any(|(_, _, m)| m.contains("selecting all pods"))
+        );
+    }
+
+    #[test]
+    fn clean_canary_has_no_findings() {
+        let text = canary(
+            "      maxSurge: \"25%\"\n      maxUnavailable: 0\n      steps:\n      - setWeight: 20\n      \
+             - pause: {duration: 1h30m}\n      - pause: {duration: \"30\"}\n      - pause: {}\n",
+        );
+        assert_eq!(summary(&text), vec![]);
+    }
+
+    #[test]
+    fn unguarded_index_warns_with_both_guards() {
+        let text = template(
+            "t",
+            "  - name: m\n    successCondition: result[0] <= 5\n    provider: {prometheus: {address: \
+             http://p:9090, query: up}}\n",
+        );
+        let findings = lint_documents(&text);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        let finding = &findings[0];
+        assert_eq!(finding.severity, Severity::Warning);
+        assert_eq!(finding.path, "spec.metrics[0].successCondition");
+        let hint = finding.suggestion.as_deref().unwrap();
+        assert!(hint.contains("len(result) > 0 && result[0] <= 5"), "{hint}");
+        assert!(
+            hint.contains("len(result) == 0 || result[0] <= 5"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn metric_validation_uses_reference_messages() {
+        let cases = [
+            (
+                "    interval: 1m\n    count: 2\n    failureLimit: 3\n",
+                "metrics[0]: count (2) must be >= failureLimit + consecutiveSuccessLimit (3 + 0) if both >= 0",
+            ),
+            (
+                "    count: 3\n",
+                "metrics[0]: interval must be specified when count > 1",
+            ),
+            (
+                "    interval: \"30\"\n",
+                "metrics[0]: invalid interval string: time: missing unit in duration \"30\"",
+            ),
+            (
+                "    initialDelay: soon\n",
+                "metrics[0]: invalid startDelay string: time: invalid duration \"soon\"",
+            ),
+        ];
+        for (fields, message) in cases {
+            let text = template(
+                "t",
+                &format!(
+                    "  - name: m\n{fields}    successCondition: len(result) > 0 && result[0] > 1\n    \
+                     provider: {{prometheus: {{query: up}}}}\n"
+                ),
+            );
+            let found = summary(&text);
+            assert!(
+                found
+                    .iter()
+                    .any(|(s, _, m)| *s == Severity::Error && m == message),
+                "{message}: {found:#?}"
+            );
+        }
+        let two = template(
+            "t",
+            "  - name: m\n    successCondition: \"true\"\n    provider: {prometheus: {query: up}, web: {url: http://x}}\n",
+        );
+        assert!(
+            summary(&two)
+                .iter()
+                .any(|(_, p, m)| p == "spec.metrics[0].provider"
+                    && m == "metrics[0]: multiple providers specified")
+        );
+        let none = template(
+            "t",
+            "  - name: m\n    successCondition: \"true\"\n    provider: {}\n",
+        );
+        assert!(
+            summary(&none)
+                .iter()
+                .any(|(_, _, m)| m == "metrics[0]: no provider specified")
+        );
+    }
+
+    #[test]
+    fn references_inside_the_file() {
+        let rollout = canary(
+            "      canaryService: c\n      stableService: s\n      trafficRouting:\n        istio: \
+             {virtualService: {name: vs, routes: [primary]}}\n      steps:\n      - analysis: \
+             {templates: [{templateName: t}]}\n",
+        );
+        let service = |name: &str, app: &str| {
+            format!(
+                "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec: {{selector: {{app: {app}}}}}\n"
+            )
+        };
+        let vs = |route: &str, hosts: &str| {
+            format!(
+                "apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata: {{name: vs}}\n\
+                 spec:\n  http:\n  - name: {route}\n    route: [{hosts}]\n"
+            )
+        };
+        let both = "{destination: {host: s}}, {destination: {host: c}}";
+        let guarded = template(
+            "t",
+            "  - name: m\n    successCondition: len(result) > 0 && result[0] > 1\n    provider: {prometheus: {query: up}}\n",
+        );
+        let file = |parts: &[String]| parts.join("---\n");
+
+        let good = file(&[
+            rollout.clone(),
+            service("c", "demo"),
+            service("s", "demo"),
+            vs("primary", both),
+            guarded.clone(),
+        ]);
+        assert_eq!(summary(&good), vec![]);
+
+        let bad_route = file(&[rollout.clone(), vs("main", both)]);
+        assert!(
+            summary(&bad_route)
+                .iter()
+                .any(|(s, p, m)| *s == Severity::Error
+                    && p == "spec.strategy.canary.trafficRouting.istio.virtualService.routes[0]"
+                    && m == "HTTP Route 'primary' is not found in the defined Virtual Service.")
+        );
+
+        let one_host = file(&[rollout.clone(), vs("primary", "{destination: {host: s}}")]);
+        assert!(
+            summary(&one_host)
+                .iter()
+                .any(|(_, _, m)| m.contains("no destination with host 'c'"))
+        );
+
+        let bad_labels = file(&[rollout.clone(), service("c", "other"), service("s", "demo")]);
+        assert!(
+            summary(&bad_labels)
+                .iter()
+                .any(|(s, p, m)| *s == Severity::Error
+                    && p == "spec.strategy.canary.canaryService"
+                    && m == "Service \"c\" has unmatch label \"app\" in rollout")
+        );
+
+        let missing_service = file(&[rollout.clone(), service("s", "demo")]);
+        assert!(
+            summary(&missing_service)
+                .iter()
+                .any(|(s, _, m)| *s == Severity::Warning
+                    && m == "Service \"c\" is not defined in this file")
+        );
+
+        let endless = template(
+            "t",
+            "  - name: m\n    interval: 1m\n    successCondition: len(result) > 0 && result[0] > 1\n    provider: {prometheus: {query: up}}\n",
+        );
+        assert!(summary(&file(&[rollout.clone(), endless])).iter().any(|(_, _, m)| m
+            == "AnalysisTemplate t has metric m which runs indefinitely. Invalid value for count: <nil>"));
+
+        let with_arg = guarded.replace("spec:\n", "spec:\n  args: [{name: service}]\n");
+        assert!(summary(&file(&[rollout.clone(), with_arg])).iter().any(|(_, _, m)| m
+            == "AnalysisTemplate \"t\" requires argument \"service\", which this analysis does not pass"));
+
+        let cluster = guarded.replace("kind: AnalysisTemplate", "kind: ClusterAnalysisTemplate");
+        assert!(
+            summary(&file(&[rollout, cluster]))
+                .iter()
+                .any(|(s, _, m)| *s == Severity::Error
+                    && m.contains("defined in this file as a ClusterAnalysisTemplate"))
+        );
+    }
+
+    #[test]
+    fn documents_are_numbered_and_malformed_ones_reported() {
+        let text = "# leading comment\n---\napiVersion: v1\nkind: ConfigMap\n---\n---\n\
+                    kind: AnalysisTemplate\nmetadata: {name: [x\n";
+        let findings = lint_documents(text);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert_eq!(findings[0].document, 2);
+        assert!(
+            findings[0].message.starts_with("malformed YAML"),
+            "{}",
+            findings[0].message
+        );
+        assert!(
+            findings[0].message.contains("line 8"),
+            "{}",
+            findings[0].message
+        );
+    }
+
+    #[test]
+    fn split_keeps_inline_document_content() {
+        let chunks = split_documents("a: 1\n--- {b: 2}\n...\n# c\n");
+        assert_eq!(chunks, vec![(0, "a: 1\n"), (1, " {b: 2}\n")]);
+        assert_eq!(
+            lint_documents("kind: ConfigMap\n--- {kind: AnalysisTemplate, metadata: {name: [x}\n")[0]
+                .document,
+            2
+        );
+    }
+
+    #[test]
+    fn render_prints_hint_and_summary() {
+        let findings = vec![Finding {
+            severity: Severity::Error,
+            document: 2,
+            kind: "Rollout".into(),
+            name: "demo".into(),
+            path: "spec.x".into(),
+            message: "bad".into(),
+            suggestion: Some("fix it".into()),
+        }];
+        assert_eq!(
+            render("f.yaml", &findings),
+            "f.yaml:2 Rollout/demo: error: spec.x: bad\n    hint: fix it\n1 error, 0 warnings\n"
+        );
+        assert_eq!(render("f.yaml", &[]), "0 errors, 0 warnings\n");
+    }
+}
