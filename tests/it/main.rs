@@ -5,6 +5,7 @@ mod analysis;
 mod cli;
 mod crd;
 mod kubectl;
+mod lint;
 mod prometheus;
 mod sandbox_api;
 mod sim;
