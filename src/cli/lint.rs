@@ -14,8 +14,8 @@ use std::process::ExitCode;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
-use crate::controller::analysis::condition::unguarded_result_index;
-use crate::controller::analysis::lint::{ConditionFinding, lint_conditions};
+use crate::controller::analysis::condition::guard_suggestion;
+use crate::controller::analysis::lint::{ConditionField, ConditionFinding, lint_conditions};
 use crate::controller::analysis::prometheus::PrometheusMetric as EnginePrometheus;
 use crate::controller::analysis::validation::validate_metrics;
 use crate::controller::analysis::web::WebMetric as EngineWeb;
@@ -373,17 +373,32 @@ fn lint_document(document: &Document, index: &FileIndex, findings: &mut Vec<Find
         }
         "AnalysisTemplate" => {
             if let Ok(template) = serde_json::from_value::<AnalysisTemplate>(value.clone()) {
-                lint_metrics(&template.spec.metrics, "spec.metrics", &mut report);
+                lint_metrics(
+                    &template.spec.metrics,
+                    template.spec.args.as_deref().unwrap_or_default(),
+                    "spec.metrics",
+                    &mut report,
+                );
             }
         }
         "ClusterAnalysisTemplate" => {
             if let Ok(template) = serde_json::from_value::<ClusterAnalysisTemplate>(value.clone()) {
-                lint_metrics(&template.spec.metrics, "spec.metrics", &mut report);
+                lint_metrics(
+                    &template.spec.metrics,
+                    template.spec.args.as_deref().unwrap_or_default(),
+                    "spec.metrics",
+                    &mut report,
+                );
             }
         }
         "AnalysisRun" => {
             if let Ok(run) = serde_json::from_value::<AnalysisRun>(value.clone()) {
-                lint_metrics(&run.spec.metrics, "spec.metrics", &mut report);
+                lint_metrics(
+                    &run.spec.metrics,
+                    run.spec.args.as_deref().unwrap_or_default(),
+                    "spec.metrics",
+                    &mut report,
+                );
             }
         }
         _ => {}
@@ -901,12 +916,12 @@ fn int_value(value: &IntOrString) -> Option<i64> {
 }
 
 /// Metric validation (reference messages) and condition checks for a template or run.
-fn lint_metrics(metrics: &[Metric], base: &str, report: &mut Report<'_>) {
+fn lint_metrics(metrics: &[Metric], args: &[Argument], base: &str, report: &mut Report<'_>) {
     let mut definitions = Vec::new();
     let mut all_parsed = true;
     for (i, metric) in metrics.iter().enumerate() {
         let path = format!("{base}[{i}]");
-        match metric_definition(metric) {
+        match metric_definition(metric, args) {
             Ok(definition) => definitions.push((i, definition)),
             Err((field, message)) => {
                 all_parsed = false;
@@ -930,30 +945,38 @@ fn lint_metrics(metrics: &[Metric], base: &str, report: &mut Report<'_>) {
     }
     for (i, definition) in &definitions {
         for finding in lint_conditions(definition) {
-            lint_condition_finding(&format!("{base}[{i}]"), &finding, report);
+            lint_condition_finding(&format!("{base}[{i}]"), &metrics[*i], &finding, report);
         }
     }
 }
 
-fn lint_condition_finding(path: &str, finding: &ConditionFinding, report: &mut Report<'_>) {
+fn lint_condition_finding(
+    path: &str,
+    metric: &Metric,
+    finding: &ConditionFinding,
+    report: &mut Report<'_>,
+) {
     match finding {
-        ConditionFinding::UnguardedIndex {
-            field,
-            condition,
-            false_when_empty,
-            true_when_empty,
-        } => {
-            debug_assert!(unguarded_result_index(condition));
+        ConditionFinding::UnguardedIndex { field, .. } => {
+            // Quote the condition as written, `{{args.x}}` placeholders included.
+            let written = match field {
+                ConditionField::SuccessCondition => metric.success_condition.as_deref(),
+                ConditionField::FailureCondition => metric.failure_condition.as_deref(),
+            }
+            .unwrap_or_default()
+            .trim();
+            let guards = guard_suggestion(written);
             report.warning(
                 &format!("{path}.{field}"),
                 format!(
-                    "{field} \"{condition}\" indexes result without checking len(result): when \
+                    "{field} \"{written}\" indexes result without checking len(result): when \
                      the query returns no data every measurement is Error, and the analysis \
                      fails after consecutiveErrorLimit+1 of them"
                 ),
                 Some(format!(
-                    "use \"{false_when_empty}\" (no data counts as failure) or \
-                     \"{true_when_empty}\" (no data counts as success)"
+                    "use \"{}\" (no data counts as failure) or \"{}\" (no data counts as \
+                     success)",
+                    guards.false_when_empty, guards.true_when_empty
                 )),
             );
         }
@@ -969,7 +992,10 @@ fn lint_condition_finding(path: &str, finding: &ConditionFinding, report: &mut R
 
 /// Turns a CRD metric into the engine's definition, as far as offline validation needs it.
 /// `Err((field, message))` carries the reference's parse messages.
-fn metric_definition(metric: &Metric) -> Result<MetricDefinition, (&'static str, String)> {
+fn metric_definition(
+    metric: &Metric,
+    args: &[Argument],
+) -> Result<MetricDefinition, (&'static str, String)> {
     let interval = metric
         .interval
         .as_deref()
@@ -1002,8 +1028,8 @@ fn metric_definition(metric: &Metric) -> Result<MetricDefinition, (&'static str,
         interval,
         initial_delay,
         count: metric.count.as_ref().and_then(int_value),
-        success_condition: metric.success_condition.clone().unwrap_or_default(),
-        failure_condition: metric.failure_condition.clone().unwrap_or_default(),
+        success_condition: fill_placeholders(metric.success_condition.as_deref(), args),
+        failure_condition: fill_placeholders(metric.failure_condition.as_deref(), args),
         failure_limit: metric.failure_limit.as_ref().and_then(int_value),
         inconclusive_limit: metric.inconclusive_limit.as_ref().and_then(int_value),
         consecutive_error_limit: metric.consecutive_error_limit.as_ref().and_then(int_value),
@@ -1014,6 +1040,31 @@ fn metric_definition(metric: &Metric) -> Result<MetricDefinition, (&'static str,
         provider,
         ..MetricDefinition::default()
     })
+}
+
+/// Replaces `{{args.x}}` placeholders in a condition so that it can be checked offline: with the
+/// argument's value when the template gives one, else with `0`, which keeps the usual numeric
+/// (`result[0] <= {{args.max}}`) and quoted (`"{{args.code}}"`) uses well-formed.
+fn fill_placeholders(condition: Option<&str>, args: &[Argument]) -> String {
+    let mut rest = condition.unwrap_or_default();
+    let mut filled = String::new();
+    while let Some(open) = rest.find("{{") {
+        let Some(close) = rest[open..].find("}}") else {
+            break;
+        };
+        filled.push_str(&rest[..open]);
+        let name = rest[open + 2..open + close].trim();
+        let name = name.strip_prefix("args.").unwrap_or(name);
+        let value = args
+            .iter()
+            .find(|a| a.name == name)
+            .and_then(|a| a.value.as_deref())
+            .unwrap_or("0");
+        filled.push_str(value);
+        rest = &rest[open + close + 2..];
+    }
+    filled.push_str(rest);
+    filled
 }
 
 /// The linter report: one `FILE:DOC kind/name: severity: path: message` line per finding, an
@@ -1288,6 +1339,41 @@ mod tests {
     }
 
     #[test]
+    fn argument_placeholders_in_conditions() {
+        let guarded = template(
+            "t",
+            "  - name: m\n    successCondition: len(result) > 0 && result[0] <= {{args.max}}\n    \
+             provider: {prometheus: {query: up}}\n",
+        )
+        .replace("spec:\n", "spec:\n  args: [{name: max}]\n");
+        assert_eq!(summary(&guarded), vec![]);
+        let unguarded = guarded.replace("len(result) > 0 && ", "");
+        let findings = lint_documents(&unguarded);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert!(
+            findings[0]
+                .message
+                .contains("\"result[0] <= {{args.max}}\"")
+        );
+        let hint = findings[0].suggestion.as_deref().unwrap();
+        assert!(
+            hint.contains("len(result) > 0 && result[0] <= {{args.max}}"),
+            "{hint}"
+        );
+        assert_eq!(
+            fill_placeholders(
+                Some("result[0] == \"{{ args.code }}\" || result[0] > {{args.n}}"),
+                &[Argument {
+                    name: "code".into(),
+                    value: Some("500".into()),
+                    ..Argument::default()
+                }]
+            ),
+            "result[0] == \"500\" || result[0] > 0"
+        );
+    }
+
+    #[test]
     fn metric_validation_uses_reference_messages() {
         let cases = [
             (
@@ -1455,8 +1541,9 @@ mod tests {
         let chunks = split_documents("a: 1\n--- {b: 2}\n...\n# c\n");
         assert_eq!(chunks, vec![(0, "a: 1\n"), (1, " {b: 2}\n")]);
         assert_eq!(
-            lint_documents("kind: ConfigMap\n--- {kind: AnalysisTemplate, metadata: {name: [x}\n")[0]
-                .document,
+            lint_documents("kind: ConfigMap\n--- {kind: AnalysisTemplate, metadata: {name: [x}\n")
+                [0]
+            .document,
             2
         );
     }
