@@ -23,7 +23,8 @@ use crate::controller::analysis::{MetricDefinition, Provider};
 use crate::controller::fenceposts::{IntOrPercent, Rounding, both_fenceposts_literally_zero};
 use crate::crd::analysis::{AnalysisTemplateRef, AnalysisTemplateSpec, Argument, Metric};
 use crate::crd::rollout::{
-    BlueGreenStrategy, CanaryStrategy, IstioTrafficRouting, RolloutAnalysis, RolloutPause,
+    AntiAffinity, BlueGreenStrategy, CanaryStep, CanaryStrategy, IstioTrafficRouting,
+    RolloutAnalysis, RolloutPause, TrafficRouting,
 };
 use crate::crd::{
     AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Rollout, UnknownFieldsError,
@@ -604,7 +605,50 @@ fn lint_canary(
         if let Some(analysis) = &step.analysis {
             check_analysis_refs(&format!("{path}.analysis"), analysis, true, index, report);
         }
+        if let Some(experiment) = &step.experiment {
+            for (j, analysis) in experiment.analyses.iter().flatten().enumerate() {
+                let reference = AnalysisTemplateRef {
+                    template_name: analysis.template_name.clone(),
+                    cluster_scope: analysis.cluster_scope,
+                    ..AnalysisTemplateRef::default()
+                };
+                check_template_ref(
+                    &format!("{path}.experiment.analyses[{j}]"),
+                    &reference,
+                    analysis.args.as_deref().unwrap_or_default(),
+                    false,
+                    index,
+                    report,
+                );
+            }
+        }
+        check_step_routes(&path, step, routing, report);
     }
+    if routing.is_none() {
+        if canary.scale_down_delay_seconds.is_some() {
+            report.error(
+                &format!("{BASE}.scaleDownDelaySeconds"),
+                "Canary scaleDownDelaySeconds can only be used with traffic routing",
+            );
+        }
+        if canary.dynamic_stable_scale == Some(true) {
+            report.error(
+                &format!("{BASE}.dynamicStableScale"),
+                "Canary dynamicStableScale can only be used with traffic routing",
+            );
+        }
+    } else if canary.scale_down_delay_seconds.is_some() && canary.dynamic_stable_scale == Some(true)
+    {
+        report.error(
+            &format!("{BASE}.dynamicStableScale"),
+            "Canary dynamicStableScale cannot be used with scaleDownDelaySeconds",
+        );
+    }
+    check_anti_affinity(
+        &format!("{BASE}.antiAffinity"),
+        canary.anti_affinity.as_ref(),
+        report,
+    );
     if let Some(background) = &canary.analysis {
         check_analysis_refs(
             &format!("{BASE}.analysis"),
@@ -643,6 +687,11 @@ fn lint_blue_green(
     {
         report.error(&format!("{BASE}.maxUnavailable"), error.to_string());
     }
+    check_anti_affinity(
+        &format!("{BASE}.antiAffinity"),
+        blue_green.anti_affinity.as_ref(),
+        report,
+    );
     for (field, service) in [("activeService", active), ("previewService", preview)] {
         if field == "previewService" && preview == active {
             continue;
@@ -662,6 +711,75 @@ fn lint_blue_green(
         if let Some(analysis) = analysis {
             check_analysis_refs(&format!("{BASE}.{field}"), analysis, true, index, report);
         }
+    }
+}
+
+/// `setHeaderRoute` / `setMirrorRoute` need a traffic router that supports them and a
+/// `managedRoutes` entry of the same name.
+fn check_step_routes(
+    path: &str,
+    step: &CanaryStep,
+    routing: Option<&TrafficRouting>,
+    report: &mut Report<'_>,
+) {
+    let header = step
+        .set_header_route
+        .as_ref()
+        .map(|r| ("setHeaderRoute", &r.name));
+    let mirror = step
+        .set_mirror_route
+        .as_ref()
+        .map(|r| ("setMirrorRoute", &r.name));
+    for (field, name) in header.into_iter().chain(mirror) {
+        let field_path = format!("{path}.{field}");
+        let supported = routing.is_some_and(|r| {
+            r.istio.is_some()
+                || (field == "setHeaderRoute" && (r.alb.is_some() || r.apisix.is_some()))
+                || r.plugins.is_some()
+        });
+        if !supported {
+            report.error(
+                &field_path,
+                if field == "setHeaderRoute" {
+                    "SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix"
+                } else {
+                    "SetMirrorRoute requires TrafficRouting, supports Istio only"
+                },
+            );
+            continue;
+        }
+        match routing.and_then(|r| r.managed_routes.as_ref()) {
+            None => report.error_hint(
+                "spec.strategy.canary.trafficRouting.managedRoutes",
+                "Rollout has missing field 'spec.strategy.canary.trafficRouting.managedRoutes'",
+                format!("list the route: `managedRoutes: [{{name: {name}}}]`"),
+            ),
+            Some(routes) if !routes.iter().any(|r| &r.name == name) => report.error_hint(
+                &field_path,
+                "Steps define a route that does not exist in \
+                 spec.strategy.canary.trafficRouting.managedRoutes",
+                format!("add `- name: {name}` to managedRoutes"),
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Exactly one anti-affinity kind; a preferred weight in 1..=100.
+fn check_anti_affinity(path: &str, anti_affinity: Option<&AntiAffinity>, report: &mut Report<'_>) {
+    let Some(anti_affinity) = anti_affinity else {
+        return;
+    };
+    if anti_affinity.preferred.is_some() == anti_affinity.required.is_some() {
+        report.error(path, "AntiAffinity must have exactly one strategy listed");
+    }
+    if let Some(preferred) = &anti_affinity.preferred
+        && !(1..=100).contains(&preferred.weight)
+    {
+        report.error(
+            &format!("{path}.weight"),
+            "AntiAffinity weight must be between 1-100",
+        );
     }
 }
 
@@ -787,72 +905,84 @@ fn check_analysis_refs(
 ) {
     for (i, reference) in analysis.templates().iter().enumerate() {
         let template_path = format!("{path}.templates[{i}]");
-        let Some((kind, template)) = find_template(reference, index) else {
-            let other = if reference.cluster_scope == Some(true) {
-                index
-                    .templates
-                    .contains_key(&reference.template_name)
-                    .then_some(("an AnalysisTemplate", "remove `clusterScope: true`"))
-            } else {
-                index
-                    .cluster_templates
-                    .contains_key(&reference.template_name)
-                    .then_some(("a ClusterAnalysisTemplate", "add `clusterScope: true`"))
-            };
-            if let Some((defined, fix)) = other {
-                report.error_hint(
-                    &template_path,
-                    format!(
-                        "\"{}\" is defined in this file as {defined}, but the reference looks \
-                         for the other kind",
-                        reference.template_name
-                    ),
-                    fix,
-                );
-            } else {
-                let kind = template_kind(reference);
-                report.warning(
-                    &template_path,
-                    format!(
-                        "{kind} \"{}\" is not defined in this file",
-                        reference.template_name
-                    ),
-                    Some(format!(
-                        "it must exist in the cluster, or add the {kind} to this file"
-                    )),
-                );
-            }
-            continue;
-        };
-        check_arguments(
+        check_template_ref(
             &template_path,
-            kind,
             reference,
-            template,
             analysis.args(),
+            finite,
+            index,
             report,
         );
-        if finite {
-            for metric in &template.metrics {
-                let count = metric.count.as_ref().and_then(int_value).unwrap_or(0);
-                if count <= 0 && metric.interval.is_some() {
-                    let written = metric.count.as_ref().map_or_else(
-                        || "<nil>".to_owned(),
-                        |c| match c {
-                            IntOrString::Int(n) => n.to_string(),
-                            IntOrString::String(s) => s.clone(),
-                        },
-                    );
-                    report.error_hint(
-                        &template_path,
-                        format!(
-                            "{kind} {} has metric {} which runs indefinitely. Invalid value for \
+    }
+}
+
+/// One template reference: see [`check_analysis_refs`].
+fn check_template_ref(
+    template_path: &str,
+    reference: &AnalysisTemplateRef,
+    args: &[Argument],
+    finite: bool,
+    index: &FileIndex,
+    report: &mut Report<'_>,
+) {
+    let Some((kind, template)) = find_template(reference, index) else {
+        let other = if reference.cluster_scope == Some(true) {
+            index
+                .templates
+                .contains_key(&reference.template_name)
+                .then_some(("an AnalysisTemplate", "remove `clusterScope: true`"))
+        } else {
+            index
+                .cluster_templates
+                .contains_key(&reference.template_name)
+                .then_some(("a ClusterAnalysisTemplate", "add `clusterScope: true`"))
+        };
+        if let Some((defined, fix)) = other {
+            report.error_hint(
+                template_path,
+                format!(
+                    "\"{}\" is defined in this file as {defined}, but the reference looks \
+                         for the other kind",
+                    reference.template_name
+                ),
+                fix,
+            );
+        } else {
+            let kind = template_kind(reference);
+            report.warning(
+                template_path,
+                format!(
+                    "{kind} \"{}\" is not defined in this file",
+                    reference.template_name
+                ),
+                Some(format!(
+                    "it must exist in the cluster, or add the {kind} to this file"
+                )),
+            );
+        }
+        return;
+    };
+    check_arguments(template_path, kind, reference, template, args, report);
+    if finite {
+        for metric in &template.metrics {
+            let count = metric.count.as_ref().and_then(int_value).unwrap_or(0);
+            if count <= 0 && metric.interval.is_some() {
+                let written = metric.count.as_ref().map_or_else(
+                    || "<nil>".to_owned(),
+                    |c| match c {
+                        IntOrString::Int(n) => n.to_string(),
+                        IntOrString::String(s) => s.clone(),
+                    },
+                );
+                report.error_hint(
+                    template_path,
+                    format!(
+                        "{kind} {} has metric {} which runs indefinitely. Invalid value for \
                              count: {written}",
-                            reference.template_name, metric.name
-                        ),
-                        "set a positive `count` on the metric, or run it as background analysis",
-                    );
-                }
+                        reference.template_name, metric.name
+                    ),
+                    "set a positive `count` on the metric, or run it as background analysis",
+                );
             }
         }
     }
@@ -1248,6 +1378,61 @@ mod tests {
                 Warning,
                 "spec.strategy.canary.steps[0].analysis.templates[0]",
                 "AnalysisTemplate \"t\" is not defined in this file",
+            ),
+            (
+                "header route without managed routes entry",
+                canary(
+                    "      canaryService: c\n      stableService: s\n      trafficRouting: {istio: \
+                     {virtualService: {name: vs}}, managedRoutes: [{name: other}]}\n      steps: \
+                     [{setHeaderRoute: {name: hdr}}]\n",
+                ),
+                Error,
+                "spec.strategy.canary.steps[0].setHeaderRoute",
+                "Steps define a route that does not exist in",
+            ),
+            (
+                "mirror route with nginx",
+                canary(
+                    "      canaryService: c\n      stableService: s\n      trafficRouting: {nginx: \
+                     {stableIngress: i}}\n      steps: [{setMirrorRoute: {name: m}}]\n",
+                ),
+                Error,
+                "spec.strategy.canary.steps[0].setMirrorRoute",
+                "SetMirrorRoute requires TrafficRouting, supports Istio only",
+            ),
+            (
+                "scale-down delay without routing",
+                canary("      scaleDownDelaySeconds: 30\n"),
+                Error,
+                "spec.strategy.canary.scaleDownDelaySeconds",
+                "Canary scaleDownDelaySeconds can only be used with traffic routing",
+            ),
+            (
+                "anti-affinity weight",
+                canary(
+                    "      antiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: {weight: \
+                     0}}\n",
+                ),
+                Error,
+                "spec.strategy.canary.antiAffinity.weight",
+                "AntiAffinity weight must be between 1-100",
+            ),
+            (
+                "anti-affinity with no kind",
+                canary("      antiAffinity: {}\n"),
+                Error,
+                "spec.strategy.canary.antiAffinity",
+                "AntiAffinity must have exactly one strategy listed",
+            ),
+            (
+                "experiment analysis elsewhere",
+                canary(
+                    "      steps: [{experiment: {templates: [{name: a, specRef: canary}], analyses: \
+                     [{name: x, templateName: smoke}]}}]\n",
+                ),
+                Warning,
+                "spec.strategy.canary.steps[0].experiment.analyses[0]",
+                "AnalysisTemplate \"smoke\" is not defined in this file",
             ),
         ];
         for (what, text, severity, path, message) in cases {
