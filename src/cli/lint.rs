@@ -152,6 +152,15 @@ pub fn lint_documents(text: &str) -> Vec<Finding> {
         let padded = format!("{}{chunk}", "\n".repeat(first_line));
         match serde_saphyr::from_str::<Value>(&padded) {
             Ok(Value::Null) => {}
+            // `kubectl get -o yaml` writes a `List`; its items share the document's number.
+            Ok(Value::Object(mut list))
+                if list.get("kind").and_then(Value::as_str) == Some("List")
+                    && list.get("items").is_some_and(Value::is_array) =>
+            {
+                if let Some(Value::Array(items)) = list.remove("items") {
+                    documents.extend(items.into_iter().map(|value| Document { index, value }));
+                }
+            }
             Ok(value) => documents.push(Document { index, value }),
             Err(error) => findings.push(Finding {
                 severity: Severity::Error,
@@ -843,7 +852,7 @@ fn lint_istio(
             let offset = usize::from(istio.virtual_service.is_some());
             format!(
                 "spec.strategy.canary.trafficRouting.istio.virtualServices[{}]",
-                i - offset
+                i.saturating_sub(offset)
             )
         };
         let Some(routes) = index.virtual_services.get(name) else {
@@ -1719,6 +1728,38 @@ mod tests {
             "{}",
             findings[0].message
         );
+    }
+
+    #[test]
+    fn list_items_are_linted() {
+        let text = format!(
+            "apiVersion: v1\nkind: List\nitems:\n- {}\n",
+            template("t", "  - name: m\n    successCondition: result[0] > 1\n    provider: {prometheus: {query: up}}\n")
+                .replace('\n', "\n  ")
+        );
+        let findings = lint_documents(&text);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert_eq!((findings[0].document, findings[0].name.as_str()), (1, "t"));
+    }
+
+    #[test]
+    fn odd_shapes_are_errors_not_panics() {
+        let cases = [
+            "kind: Rollout\nmetadata: {name: r}\nspec: 5\n",
+            "kind: Rollout\nmetadata: {name: r}\nspec: {strategy: {canary: {steps: oops}}}\n",
+            "kind: Rollout\nmetadata: {name: r}\nspec: {strategy: {canary: {steps: [{setWeight: 99999999999}]}}}\n",
+            "kind: AnalysisTemplate\nmetadata: {name: t}\nspec: {metrics: [{name: m, count: \"{{args.n}}\", provider: {}}]}\n",
+            "kind: AnalysisRun\nmetadata: {name: r}\nspec: {metrics: []}\n",
+        ];
+        for text in cases {
+            let findings = lint_documents(text);
+            assert!(
+                findings.iter().any(|f| f.severity == Severity::Error),
+                "{text}: {findings:#?}"
+            );
+        }
+        // Not YAML mappings at all: nothing to lint, nothing to report.
+        assert_eq!(summary("- a\n- b\n---\n42\n"), vec![]);
     }
 
     #[test]
