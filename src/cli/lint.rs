@@ -383,22 +383,12 @@ fn lint_document(document: &Document, index: &FileIndex, findings: &mut Vec<Find
         }
         "AnalysisTemplate" => {
             if let Ok(template) = serde_json::from_value::<AnalysisTemplate>(value.clone()) {
-                lint_metrics(
-                    &template.spec.metrics,
-                    template.spec.args.as_deref().unwrap_or_default(),
-                    "spec.metrics",
-                    &mut report,
-                );
+                lint_template(&template.spec, index, &mut report);
             }
         }
         "ClusterAnalysisTemplate" => {
             if let Ok(template) = serde_json::from_value::<ClusterAnalysisTemplate>(value.clone()) {
-                lint_metrics(
-                    &template.spec.metrics,
-                    template.spec.args.as_deref().unwrap_or_default(),
-                    "spec.metrics",
-                    &mut report,
-                );
+                lint_template(&template.spec, index, &mut report);
             }
         }
         "AnalysisRun" => {
@@ -1052,6 +1042,31 @@ fn int_value(value: &IntOrString) -> Option<i64> {
         // `{{args.count}}` cannot be known offline.
         IntOrString::String(s) => s.trim().parse().ok(),
     }
+}
+
+/// A template's metrics; a template composed of other templates (`spec.templates`) may have no
+/// metrics of its own, and the templates it names are checked like a rollout's references.
+fn lint_template(spec: &AnalysisTemplateSpec, index: &FileIndex, report: &mut Report<'_>) {
+    let composed = spec.templates.as_ref().is_some_and(|t| !t.is_empty());
+    for (i, reference) in spec.templates.iter().flatten().enumerate() {
+        check_template_ref(
+            &format!("spec.templates[{i}]"),
+            reference,
+            spec.args.as_deref().unwrap_or_default(),
+            false,
+            index,
+            report,
+        );
+    }
+    if composed && spec.metrics.is_empty() {
+        return;
+    }
+    lint_metrics(
+        &spec.metrics,
+        spec.args.as_deref().unwrap_or_default(),
+        "spec.metrics",
+        report,
+    );
 }
 
 /// Metric validation (reference messages) and condition checks for a template or run.
@@ -1760,6 +1775,25 @@ mod tests {
         }
         // Not YAML mappings at all: nothing to lint, nothing to report.
         assert_eq!(summary("- a\n- b\n---\n42\n"), vec![]);
+    }
+
+    #[test]
+    fn composed_templates_need_no_metrics_of_their_own() {
+        let guarded = template(
+            "base",
+            "  - name: m\n    successCondition: len(result) > 0 && result[0] > 1\n    provider: \
+             {prometheus: {query: up}}\n",
+        );
+        let composed = "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {name: \
+                        all}\nspec:\n  metrics: []\n  templates: [{templateName: base}]\n";
+        assert_eq!(summary(&format!("{guarded}---\n{composed}")), vec![]);
+        let found = summary(composed);
+        assert!(
+            found
+                .iter()
+                .any(|(s, p, _)| *s == Severity::Warning && p == "spec.templates[0]"),
+            "{found:#?}"
+        );
     }
 
     #[test]
