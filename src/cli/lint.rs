@@ -335,10 +335,19 @@ impl Report<'_> {
 fn lint_document(document: &Document, index: &FileIndex, findings: &mut Vec<Finding>) {
     let value = &document.value;
     let kind = str_at(value, "/kind");
-    if !matches!(
-        kind,
-        "Rollout" | "AnalysisTemplate" | "ClusterAnalysisTemplate" | "AnalysisRun" | "Experiment"
-    ) {
+    let api_version = str_at(value, "/apiVersion");
+    // Another group's `Rollout` (an unrelated CRD) is not ours to judge.
+    let argo_group = api_version.is_empty() || api_version.starts_with("argoproj.io/");
+    if !argo_group
+        || !matches!(
+            kind,
+            "Rollout"
+                | "AnalysisTemplate"
+                | "ClusterAnalysisTemplate"
+                | "AnalysisRun"
+                | "Experiment"
+        )
+    {
         return;
     }
     let mut report = Report {
@@ -1773,8 +1782,12 @@ mod tests {
                 "{text}: {findings:#?}"
             );
         }
-        // Not YAML mappings at all: nothing to lint, nothing to report.
+        // Not YAML mappings at all, or another group's kind: nothing to lint, nothing to report.
         assert_eq!(summary("- a\n- b\n---\n42\n"), vec![]);
+        assert_eq!(
+            summary("apiVersion: example.com/v1\nkind: Rollout\nspec: 5\n"),
+            vec![]
+        );
     }
 
     #[test]
