@@ -180,6 +180,21 @@ pub fn lint_documents(text: &str) -> Vec<Finding> {
     for document in &documents {
         lint_document(document, &index, &mut findings);
     }
+    let any_argo = documents.iter().any(|d| is_argo_kind(&d.value));
+    if findings.is_empty() && !any_argo {
+        // Linting the wrong file must not look like a clean bill of health.
+        findings.push(Finding {
+            severity: Severity::Warning,
+            document: 0,
+            kind: String::new(),
+            name: String::new(),
+            path: String::new(),
+            message: "nothing to lint: no Rollout, AnalysisTemplate, ClusterAnalysisTemplate, \
+                      AnalysisRun or Experiment in this file"
+                .to_owned(),
+            suggestion: None,
+        });
+    }
     findings.sort_by_key(|f| f.document);
     findings
 }
@@ -332,24 +347,27 @@ impl Report<'_> {
     }
 }
 
-fn lint_document(document: &Document, index: &FileIndex, findings: &mut Vec<Finding>) {
-    let value = &document.value;
-    let kind = str_at(value, "/kind");
+/// One of the kinds rolltop lints. Another group's `Rollout` (an unrelated CRD) is not ours to
+/// judge; a document without `apiVersion` is given the benefit of the doubt.
+fn is_argo_kind(value: &Value) -> bool {
     let api_version = str_at(value, "/apiVersion");
-    // Another group's `Rollout` (an unrelated CRD) is not ours to judge.
-    let argo_group = api_version.is_empty() || api_version.starts_with("argoproj.io/");
-    if !argo_group
-        || !matches!(
-            kind,
+    (api_version.is_empty() || api_version.starts_with("argoproj.io/"))
+        && matches!(
+            str_at(value, "/kind"),
             "Rollout"
                 | "AnalysisTemplate"
                 | "ClusterAnalysisTemplate"
                 | "AnalysisRun"
                 | "Experiment"
         )
-    {
+}
+
+fn lint_document(document: &Document, index: &FileIndex, findings: &mut Vec<Finding>) {
+    let value = &document.value;
+    if !is_argo_kind(value) {
         return;
     }
+    let kind = str_at(value, "/kind");
     let mut report = Report {
         findings,
         document: document.index,
@@ -1247,10 +1265,15 @@ pub fn render(file: &str, findings: &[Finding]) -> String {
         } else {
             format!("{}: ", finding.path)
         };
+        let document = if finding.document == 0 {
+            String::new()
+        } else {
+            format!(":{}", finding.document)
+        };
         let _ = writeln!(
             out,
-            "{file}:{}{object}: {}: {path}{}",
-            finding.document, finding.severity, finding.message
+            "{file}{document}{object}: {}: {path}{}",
+            finding.severity, finding.message
         );
         if let Some(hint) = &finding.suggestion {
             let _ = writeln!(out, "    hint: {hint}");
@@ -1782,12 +1805,18 @@ mod tests {
                 "{text}: {findings:#?}"
             );
         }
-        // Not YAML mappings at all, or another group's kind: nothing to lint, nothing to report.
-        assert_eq!(summary("- a\n- b\n---\n42\n"), vec![]);
-        assert_eq!(
-            summary("apiVersion: example.com/v1\nkind: Rollout\nspec: 5\n"),
-            vec![]
-        );
+        // Not YAML mappings at all, or another group's kind: nothing to lint, which is said.
+        for text in [
+            "- a\n- b\n---\n42\n",
+            "apiVersion: example.com/v1\nkind: Rollout\nspec: 5\n",
+            "",
+        ] {
+            let findings = lint_documents(text);
+            assert_eq!(findings.len(), 1, "{findings:#?}");
+            assert_eq!(findings[0].document, 0);
+            assert!(findings[0].message.starts_with("nothing to lint"));
+            assert!(render("f.yaml", &findings).starts_with("f.yaml: warning: nothing to lint"));
+        }
     }
 
     #[test]
