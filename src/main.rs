@@ -86,7 +86,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Set(SetCommand::Image { .. }) => not_implemented("set image"),
         Command::Undo { .. } => not_implemented("undo"),
         Command::Status { .. } => not_implemented("status"),
-        Command::Lint { .. } => not_implemented("lint"),
+        Command::Lint { file } => rolltop::cli::lint::run(&file),
         Command::Terminate(TerminateCommand::Analysisrun { .. }) => {
             not_implemented("terminate analysisrun")
         }

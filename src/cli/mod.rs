@@ -1,5 +1,6 @@
 //! The command line: the clap contract ([`args`]) and the non-interactive commands.
 
 pub mod args;
+pub mod lint;
 
 pub use args::Cli;

@@ -6,6 +6,7 @@ mod analysisrun;
 mod cli;
 mod crd;
 mod kubectl;
+mod lint;
 mod prometheus;
 mod sandbox_api;
 mod sim;
