@@ -522,6 +522,13 @@ mod tests {
         assert!(may_acquire(Some(&live), "them", at(5)));
     }
 
+    type Case<'a> = (
+        &'a Scope,
+        Option<&'a Lease>,
+        Option<&'a Lease>,
+        Option<&'a str>,
+    );
+
     #[test]
     fn may_drive_table() {
         let ns = Scope::Namespace("shop".into());
@@ -530,7 +537,7 @@ mod tests {
         let ns_live = lease("shop", Some("other"), Some(0));
         let cluster_dead = lease(CLUSTER_LEASE_NAMESPACE, Some("wide"), Some(-60));
         // (scope, cluster lease, namespace lease, refused by which lease)
-        let cases: Vec<(&Scope, Option<&Lease>, Option<&Lease>, Option<&str>)> = vec![
+        let cases: Vec<Case<'_>> = vec![
             (&ns, None, None, None),
             (
                 &ns,
@@ -617,7 +624,7 @@ mod tests {
         let mut argo_lease = lease("argo", Some("x"), Some(0));
         argo_lease.metadata.name = Some(ARGO_LEASE_NAME.into());
         assert_eq!(
-            argo_operator(&[other.clone()], &[lease("a", None, None)]),
+            argo_operator(std::slice::from_ref(&other), &[lease("a", None, None)]),
             None
         );
         assert_eq!(

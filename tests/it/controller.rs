@@ -11,7 +11,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use rolltop::cluster::client::Scope;
 use rolltop::controller::lease::{self, AcquireLeaseError, LEASE_NAME};
@@ -142,7 +142,7 @@ async fn status(client: &Client, ns: &str, name: &str) -> Value {
 
 async fn owned_replica_sets(client: &Client, ns: &str, name: &str) -> Vec<ReplicaSet> {
     Api::<ReplicaSet>::namespaced(client.clone(), ns)
-        .list(&Default::default())
+        .list(&ListParams::default())
         .await
         .unwrap()
         .items
