@@ -460,3 +460,28 @@ async fn binary_drives_holds_the_lease_and_releases_it_on_sigterm() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert_eq!(lease_holder(client, NS).await, None, "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_notices_when_another_driver_takes_its_lease() {
+    let cluster = cluster(&[NS]).await;
+    let client = &cluster.client;
+    let guard = lease::acquire(client, &Scope::Namespace(NS.into()), "first")
+        .await
+        .unwrap();
+    // Renewals keep it: a second identity is refused.
+    let refused = lease::acquire(client, &Scope::Namespace(NS.into()), "second").await;
+    assert!(matches!(refused, Err(AcquireLeaseError::Held(_))));
+    // Someone overwrites the holder (as a driver that saw it expired would).
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let patch = json!({"spec": {"holderIdentity": "thief", "renewTime": now}});
+    Api::<Lease>::namespaced(client.clone(), NS)
+        .patch(LEASE_NAME, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    tokio::time::timeout(DEADLINE, guard.lost())
+        .await
+        .expect("the renewer reports the loss");
+    // Releasing a lost Lease leaves the new holder alone.
+    guard.release().await.unwrap();
+    assert_eq!(lease_holder(client, NS).await.as_deref(), Some("thief"));
+}
