@@ -63,7 +63,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rolltop::sandbox::run(&args).await?;
             ExitCode::SUCCESS
         }
-        Command::Controller { .. } => not_implemented("controller"),
+        Command::Controller { force } => {
+            // Handlers first: a SIGTERM after the Lease is taken must release it, never kill.
+            let shutdown = rolltop::controller::runner::termination_signal()?;
+            let connection = connect(&cli.cluster).await?;
+            rolltop::controller::runner::drive(
+                connection.client,
+                connection.scope,
+                force,
+                shutdown,
+            )
+            .await?;
+            ExitCode::SUCCESS
+        }
         Command::InstallCrds { print: true } => {
             print!("{}", rolltop::crd::crds_yaml());
             ExitCode::SUCCESS

@@ -6,11 +6,13 @@ pub mod apply;
 pub mod canary_steps;
 pub mod fenceposts;
 pub mod hash;
+pub mod lease;
 pub mod new_replica_set;
 pub mod plan;
 pub mod replicas;
 #[cfg(test)]
 mod rollout_simulation;
 pub mod rollout_status;
+pub mod runner;
 pub mod snapshot;
 pub mod validation;
