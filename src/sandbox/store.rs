@@ -315,13 +315,43 @@ impl Store {
             previous: None,
         };
         let is_crd = key.0 == CRD_KEY;
-        inner.objects.insert(key, object.clone());
+        let orphaned = Self::all_owners_gone(&inner, &object);
+        inner.objects.insert(key.clone(), object.clone());
         inner.resource_version = rv;
         if is_crd {
             Self::rebuild_registry(&mut inner);
         }
-        self.commit(&mut inner, vec![change])
+        let mut changes = vec![change];
+        if orphaned {
+            // A controller with a stale cache can create a dependent just after its owner was
+            // deleted. Kubernetes' garbage collector deletes such objects shortly after; here it
+            // happens in the same write, so watchers see ADDED then DELETED.
+            Self::remove_cascade(&mut inner, &key, Propagation::Cascade, &mut changes);
+        }
+        self.commit(&mut inner, changes)
             .map(|()| outward(kind, &object))
+    }
+
+    /// Whether `object` names owners and none of them exists any more.
+    fn all_owners_gone(inner: &Inner, object: &Value) -> bool {
+        let Some(owner_uids) = object
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .map(|refs| {
+                refs.iter()
+                    .filter_map(|r| r.get("uid").and_then(Value::as_str))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|uids| !uids.is_empty())
+        else {
+            return false;
+        };
+        !inner.objects.values().any(|candidate| {
+            candidate
+                .pointer("/metadata/uid")
+                .and_then(Value::as_str)
+                .is_some_and(|uid| owner_uids.contains(&uid))
+        })
     }
 
     /// Replaces a stored object with `object` (already merged by the caller); the
@@ -710,6 +740,29 @@ mod tests {
             .unwrap();
         let pod = store.get(&pods, "default", "a").unwrap();
         assert!(pod.pointer("/metadata/ownerReferences").is_none());
+    }
+
+    #[test]
+    fn dependent_created_after_its_owner_is_collected() {
+        let store = Store::open(None, HISTORY_LIMIT).unwrap();
+        let pods = kind(&store.registry(), "", "pods");
+        let created = store
+            .create(
+                &pods,
+                json!({"metadata": {"name": "late", "namespace": "default",
+                "ownerReferences": [{"uid": "gone", "kind": "ReplicaSet", "name": "web"}]}}),
+            )
+            .unwrap();
+        assert_eq!(created["metadata"]["name"], "late");
+        assert!(store.get(&pods, "default", "late").is_none());
+        let unowned = store
+            .create(
+                &pods,
+                json!({"metadata": {"name": "free", "namespace": "default"}}),
+            )
+            .unwrap();
+        assert_eq!(unowned["metadata"]["name"], "free");
+        assert!(store.get(&pods, "default", "free").is_some());
     }
 
     #[test]
