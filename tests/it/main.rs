@@ -3,6 +3,7 @@
 
 mod analysis;
 mod cli;
+mod cli_cluster;
 mod crd;
 mod kubectl;
 mod prometheus;
