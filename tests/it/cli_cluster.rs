@@ -4,6 +4,9 @@
 //! and a closed stdout pipe. Rollouts, ReplicaSets, Pods and AnalysisRuns are created as
 //! fixtures (no rollout controller runs), their statuses written through `/status`.
 
+// Fixture futures hold whole Rollouts; boxing each await would only add noise to the tests.
+#![allow(clippy::large_futures)]
+
 use std::process::Stdio;
 use std::time::Duration;
 
