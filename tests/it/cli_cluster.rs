@@ -791,3 +791,44 @@ async fn status_exit_codes_follow_the_plugin() {
     assert!(stdout.ends_with("Healthy\n"), "{stdout}");
     env.sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn get_watch_redraws_until_done() {
+    let env = env().await;
+    canary_fixture(&env).await;
+    let watcher = tokio::spawn({
+        let path = env.kubeconfig.path().to_owned();
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_rolltop"))
+                .args(["get", "rollout", "canary-demo", "-w", "--until-done", "--no-color"])
+                .arg("--kubeconfig")
+                .arg(path)
+                .output()
+                .await
+                .unwrap()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    Api::<Rollout>::namespaced(env.client.clone(), "default")
+        .patch_status(
+            "canary-demo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": "Healthy", "message": "",
+                "pauseConditions": null, "controllerPause": false, "currentStepIndex": 4}})),
+        )
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(20), watcher)
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let frames: Vec<&str> = stdout.split("\u{1b}[H\u{1b}[2J\u{1b}[0;0H").collect();
+    assert!(frames.len() >= 3, "at least two redraws: {stdout}");
+    assert!(frames[1].contains("Status:          ॥ Paused"), "{}", frames[1]);
+    let last = frames.last().unwrap();
+    assert!(last.contains("Status:          ✔ Healthy"), "{last}");
+    assert!(last.contains("  Step:          4/4"), "{last}");
+    env.sandbox.shutdown().await;
+}
