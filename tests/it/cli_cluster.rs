@@ -800,7 +800,14 @@ async fn get_watch_redraws_until_done() {
         let path = env.kubeconfig.path().to_owned();
         async move {
             tokio::process::Command::new(env!("CARGO_BIN_EXE_rolltop"))
-                .args(["get", "rollout", "canary-demo", "-w", "--until-done", "--no-color"])
+                .args([
+                    "get",
+                    "rollout",
+                    "canary-demo",
+                    "-w",
+                    "--until-done",
+                    "--no-color",
+                ])
                 .arg("--kubeconfig")
                 .arg(path)
                 .output()
@@ -826,9 +833,73 @@ async fn get_watch_redraws_until_done() {
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     let frames: Vec<&str> = stdout.split("\u{1b}[H\u{1b}[2J\u{1b}[0;0H").collect();
     assert!(frames.len() >= 3, "at least two redraws: {stdout}");
-    assert!(frames[1].contains("Status:          ॥ Paused"), "{}", frames[1]);
+    assert!(
+        frames[1].contains("Status:          ॥ Paused"),
+        "{}",
+        frames[1]
+    );
     let last = frames.last().unwrap();
     assert!(last.contains("Status:          ✔ Healthy"), "{last}");
     assert!(last.contains("  Step:          4/4"), "{last}");
     env.sandbox.shutdown().await;
+}
+
+/// An API server whose Rollout CRD has no status subresource (an old install): `/status`
+/// answers 404 and the status patch goes to the main resource instead, as the plugin does.
+#[tokio::test]
+async fn status_patches_fall_back_to_the_main_resource() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use rolltop::cluster::actions::send;
+    use rolltop::model::{Action, RolloutExtras, RolloutSummary, plan_action};
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let client = sandbox.client().await.unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for mut crd in rolltop::crd::crds() {
+        for version in &mut crd.spec.versions {
+            if crd.spec.names.kind == "Rollout" {
+                version.subresources = None;
+            }
+        }
+        crds.create(&PostParams::default(), &crd).await.unwrap();
+    }
+    wait_established(&client, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let rollouts: Api<Rollout> = Api::namespaced(client.clone(), "default");
+    let mut object = rollout_object(
+        "old",
+        1,
+        &json!({"canary": {"steps": [{"setWeight": 10}, {"pause": {}}]}}),
+        "x:1",
+    );
+    object["status"] = json!({"currentStepIndex": 1, "currentPodHash": "b", "stableRS": "a"});
+    let typed: Rollout = serde_json::from_value(object).unwrap();
+    rollouts
+        .create(&PostParams::default(), &typed)
+        .await
+        .unwrap();
+    let status_404 = rollouts
+        .patch_status("old", &PatchParams::default(), &Patch::Merge(json!({})))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(status_404, kube::Error::Api(ref s) if s.code == 404),
+        "{status_404:?}"
+    );
+
+    let read = rollouts.get("old").await.unwrap();
+    let summary = RolloutSummary::from_rollout(&read, RolloutExtras::default());
+    let plan = plan_action(&summary, &Action::Abort, Utc::now(), false).unwrap();
+    let lines = send(&client, "default", "old", &plan).await.unwrap();
+    assert_eq!(
+        lines,
+        [r#"PATCH rollout (merge) {"status":{"abort":true}} (no status subresource)"#]
+    );
+    assert_eq!(
+        rollouts.get("old").await.unwrap().status.unwrap().abort,
+        Some(true)
+    );
+    sandbox.shutdown().await;
 }
