@@ -903,3 +903,45 @@ async fn status_patches_fall_back_to_the_main_resource() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn list_watch_prints_a_row_when_it_changes() {
+    let env = env().await;
+    canary_fixture(&env).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rolltop"))
+        .args(["list", "rollouts", "-w", "--kubeconfig"])
+        .arg(env.kubeconfig.path())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let rollouts: Api<Rollout> = Api::namespaced(env.client.clone(), "default");
+    // A change that leaves the row alone prints nothing; a new step prints the row again.
+    rollouts
+        .patch_status(
+            "canary-demo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"message": "still paused"}})),
+        )
+        .await
+        .unwrap();
+    rollouts
+        .patch_status(
+            "canary-demo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"currentStepIndex": 2}})),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    child.start_kill().unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[0].starts_with("NAME        STRATEGY"), "{stdout}");
+    assert!(lines[1].contains("1/4   20 "), "{stdout}");
+    assert!(lines[2].contains("2/4   50 "), "{stdout}");
+    env.sandbox.shutdown().await;
+}
