@@ -205,15 +205,21 @@ async fn analysis_run(
     .await
 }
 
-/// A clock a week after the rollout was created: every fixture object reads `7d`.
-fn a_week_later(rollout: &Rollout) -> DateTime<Utc> {
-    let created = rollout.metadata.creation_timestamp.as_ref().unwrap().0;
-    DateTime::from_timestamp(created.as_second(), 0).unwrap() + chrono::Duration::days(7)
+/// A clock a week after the newest fixture object was created: every object reads `7d` (the
+/// oldest is at most seconds older, still within the same hour).
+fn a_week_later(view: &rolltop::cli::get::RolloutView) -> DateTime<Utc> {
+    let stamps = std::iter::once(&view.rollout.metadata)
+        .chain(view.replica_sets.iter().map(|o| &o.metadata))
+        .chain(view.pods.iter().map(|o| &o.metadata))
+        .chain(view.analysis_runs.iter().map(|o| &o.metadata))
+        .map(|meta| meta.creation_timestamp.as_ref().unwrap().0.as_second());
+    let newest = stamps.max().unwrap();
+    DateTime::from_timestamp(newest, 0).unwrap() + chrono::Duration::days(7)
 }
 
 async fn golden(env: &Env, ns: &str, name: &str) -> String {
     let view = load_view(&env.client, ns, name).await.unwrap();
-    render_get(&view, a_week_later(&view.rollout), false)
+    render_get(&view, a_week_later(&view), false)
 }
 
 fn rollout_object(name: &str, replicas: i32, strategy: &Value, image: &str) -> Value {
