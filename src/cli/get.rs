@@ -20,10 +20,13 @@ use crate::crd::Rollout;
 use crate::model::revisions::build_revisions;
 use crate::model::{
     Branch, Phase, RolloutExtras, RolloutSummary, Strategy, TreeKind, TreeLine, age, build_tree,
+    human_duration,
 };
 
 /// Width of the header labels (`Name:` padded), as the plugin prints them.
 const LABEL_WIDTH: usize = 17;
+/// When a ReplicaSet kept for a delay will be scaled down (RFC 3339).
+const SCALE_DOWN_DEADLINE: &str = "scale-down-deadline";
 const POD_TEMPLATE_HASH: &str = "rollouts-pod-template-hash";
 /// Tags that name a ReplicaSet's role, in the order the Images line lists them.
 const IMAGE_TAGS: [&str; 6] = ["canary", "stable", "active", "preview", "ping", "pong"];
@@ -278,6 +281,31 @@ fn tree_row(line: &TreeLine, prefix: &str, now: DateTime<Utc>, color: bool) -> V
     ]
 }
 
+/// The `delay:<d>` / `delay:passed` tag of a ReplicaSet with a `scale-down-deadline`
+/// annotation, after its role tags (spec §6.3); the model leaves it out because it needs `now`.
+fn add_delay_tags(lines: &mut [TreeLine], replica_sets: &[ReplicaSet], now: DateTime<Utc>) {
+    for line in lines.iter_mut().filter(|l| l.kind == TreeKind::ReplicaSet) {
+        let deadline = replica_sets
+            .iter()
+            .find(|rs| rs.metadata.name.as_deref() == Some(line.name.as_str()))
+            .and_then(|rs| rs.metadata.annotations.as_ref()?.get(SCALE_DOWN_DEADLINE))
+            .and_then(|text| crate::crd::time::parse_time(text));
+        let Some(deadline) = deadline else {
+            continue;
+        };
+        let tag = match (deadline - now).to_std() {
+            Ok(left) if !left.is_zero() => format!("delay:{}", human_duration(left)),
+            _ => "delay:passed".to_owned(),
+        };
+        if !line.info.is_empty() {
+            line.info.push(',');
+            line.info_ascii.push(',');
+        }
+        line.info.push_str(&tag);
+        line.info_ascii.push_str(&tag);
+    }
+}
+
 /// The whole `get rollout` text at `now`; `color` adds the plugin's ANSI colours.
 pub fn render_get(view: &RolloutView, now: DateTime<Utc>, color: bool) -> String {
     let rollout = &view.rollout;
@@ -328,7 +356,8 @@ pub fn render_get(view: &RolloutView, now: DateTime<Utc>, color: bool) -> String
     out.push_str(&label("  Available", &replicas.available.to_string()));
     out.push('\n');
 
-    let lines = build_tree(&revisions, true);
+    let mut lines = build_tree(&revisions, true);
+    add_delay_tags(&mut lines, &view.replica_sets, now);
     let mut rows = vec![
         ["NAME", "KIND", "STATUS", "AGE", "INFO"]
             .iter()
@@ -505,5 +534,73 @@ pub async fn watch(
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn view(deadline: &str) -> RolloutView {
+        let rollout: Rollout = serde_json::from_value(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+            "metadata": {"name": "app", "namespace": "ns", "uid": "ro-1",
+                "creationTimestamp": "2027-01-01T00:00:00Z"},
+            "spec": {"strategy": {"blueGreen": {"activeService": "a"}}},
+            "status": {"phase": "Healthy", "stableRS": "aaa", "currentPodHash": "aaa",
+                "blueGreen": {"activeSelector": "aaa"}}
+        }))
+        .unwrap();
+        let rs: ReplicaSet = serde_json::from_value(json!({
+            "metadata": {"name": "app-bbb", "uid": "rs-1", "creationTimestamp": "2027-01-01T00:00:00Z",
+                "labels": {POD_TEMPLATE_HASH: "bbb"},
+                "annotations": {"rollout.argoproj.io/revision": "1", SCALE_DOWN_DEADLINE: deadline},
+                "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+                    "name": "app", "uid": "ro-1"}]},
+            "spec": {"replicas": 0, "selector": {}},
+            "status": {"replicas": 0}
+        }))
+        .unwrap();
+        RolloutView {
+            rollout,
+            replica_sets: vec![rs],
+            pods: Vec::new(),
+            analysis_runs: Vec::new(),
+        }
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        crate::crd::time::parse_time(text).unwrap()
+    }
+
+    #[test]
+    fn a_scale_down_deadline_shows_as_a_delay_tag() {
+        let text = render_get(
+            &view("2027-01-01T04:00:00Z"),
+            at("2027-01-01T00:00:01Z"),
+            false,
+        );
+        let line = text.lines().find(|l| l.contains("app-bbb")).unwrap();
+        assert!(line.ends_with("• ScaledDown  1s   delay:3h59m"), "{line}");
+        let text = render_get(
+            &view("2027-01-01T04:00:00Z"),
+            at("2027-01-01T05:00:00Z"),
+            false,
+        );
+        let line = text.lines().find(|l| l.contains("app-bbb")).unwrap();
+        assert!(line.ends_with("delay:passed"), "{line}");
+    }
+
+    #[test]
+    fn colour_marks_glyphs_and_tags_only() {
+        let text = render_get(&view("x"), at("2027-01-02T00:00:00Z"), true);
+        assert!(
+            text.contains("Status:          \u{1b}[32m✔\u{1b}[0m Healthy"),
+            "{text}"
+        );
+        let plain = render_get(&view("x"), at("2027-01-02T00:00:00Z"), false);
+        assert!(!plain.contains('\u{1b}'));
     }
 }
