@@ -167,7 +167,14 @@ pub async fn run(
         Request::Retry => format!("rollout '{name}' retried"),
         Request::Pause => format!("rollout '{name}' paused"),
         Request::Restart { .. } => format!("rollout '{name}' restarts in {after_text}"),
-        Request::SetImage { .. } => format!("rollout \"{name}\" image updated"),
+        Request::SetImage { .. } => {
+            let kind = if lines.iter().any(|l| l.starts_with("PUT deployment")) {
+                "deployment"
+            } else {
+                "rollout"
+            };
+            format!("{kind} \"{name}\" image updated")
+        }
         Request::Undo { .. } => lines
             .iter()
             .find(|l| l.starts_with(UNDO_SKIPPED))

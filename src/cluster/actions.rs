@@ -4,7 +4,7 @@
 //! pod template is read from the target ReplicaSet at send time. The plan decides *what*;
 //! this module only talks to the cluster. The CLI and the cockpit both call [`send`].
 
-use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -28,7 +28,9 @@ pub enum ActionError {
     Api(#[from] kube::Error),
     #[error("rollout {name:?} has no container named {container:?}")]
     UnknownContainer { name: String, container: String },
-    #[error("rollout {0:?} uses workloadRef; rolltop does not edit referenced workloads yet")]
+    #[error(
+        "rollout {0:?} uses a workloadRef that rolltop does not edit yet (set image: Deployment only; undo: none)"
+    )]
     WorkloadRef(String),
     #[error("rollout {0:?} has no pod template")]
     NoTemplate(String),
@@ -127,8 +129,15 @@ async fn set_image(
 ) -> Result<String, ActionError> {
     for _ in 0..UPDATE_ATTEMPTS {
         let mut rollout = api.get(name).await?;
-        if rollout.spec.workload_ref.is_some() {
-            return Err(ActionError::WorkloadRef(name.to_owned()));
+        if let Some(reference) = &rollout.spec.workload_ref {
+            let deployment = match (reference.kind.as_deref(), reference.name.as_deref()) {
+                (Some("Deployment"), Some(deployment)) => deployment.to_owned(),
+                _ => return Err(ActionError::WorkloadRef(name.to_owned())),
+            };
+            let namespace = rollout.metadata.namespace.clone().unwrap_or_default();
+            let deployments: Api<Deployment> =
+                Api::namespaced(api.clone().into_client(), &namespace);
+            return set_deployment_image(&deployments, &deployment, container, image).await;
         }
         if rollout.set_image(container, image) == 0 {
             return Err(ActionError::UnknownContainer {
@@ -138,6 +147,51 @@ async fn set_image(
         }
         match api.replace(name, &PostParams::default(), &rollout).await {
             Ok(_) => return Ok(format!("PUT rollout {container}={image}")),
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(ActionError::Conflicts(name.to_owned()))
+}
+
+/// `set image` on a rollout with `workloadRef`: the referenced Deployment's template is the
+/// one to change, as the plugin does.
+async fn set_deployment_image(
+    api: &Api<Deployment>,
+    name: &str,
+    container: &str,
+    image: &str,
+) -> Result<String, ActionError> {
+    for _ in 0..UPDATE_ATTEMPTS {
+        let mut deployment = api.get(name).await?;
+        let mut changed = 0;
+        if let Some(pod) = deployment.spec.template.spec.as_mut() {
+            let named = |c: &str| container == "*" || c == container;
+            for c in pod
+                .containers
+                .iter_mut()
+                .chain(pod.init_containers.iter_mut().flatten())
+            {
+                if named(&c.name) {
+                    c.image = Some(image.to_owned());
+                    changed += 1;
+                }
+            }
+            for c in pod.ephemeral_containers.iter_mut().flatten() {
+                if named(&c.name) {
+                    c.image = Some(image.to_owned());
+                    changed += 1;
+                }
+            }
+        }
+        if changed == 0 {
+            return Err(ActionError::UnknownContainer {
+                name: name.to_owned(),
+                container: container.to_owned(),
+            });
+        }
+        match api.replace(name, &PostParams::default(), &deployment).await {
+            Ok(_) => return Ok(format!("PUT deployment {container}={image}")),
             Err(kube::Error::Api(status)) if status.code == 409 => {}
             Err(error) => return Err(error.into()),
         }

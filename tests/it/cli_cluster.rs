@@ -951,3 +951,47 @@ async fn list_watch_prints_a_row_when_it_changes() {
     assert!(lines[2].contains("2/4   50 "), "{stdout}");
     env.sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn set_image_on_a_workload_ref_updates_the_deployment() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let env = env().await;
+    let labels = json!({"app": "wl"});
+    let _: Deployment = env
+        .create(
+            "default",
+            json!({"metadata": {"name": "wl-deploy"},
+                "spec": {"replicas": 0, "selector": {"matchLabels": labels},
+                    "template": {"metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "app", "image": "x:1"}]}}}}),
+            None,
+        )
+        .await;
+    let _: Rollout = env
+        .create(
+            "default",
+            json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+                "metadata": {"name": "wl"},
+                "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                    "workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "wl-deploy"},
+                    "strategy": {"canary": {"steps": [{"setWeight": 50}]}}}}),
+            None,
+        )
+        .await;
+    let run = env.rolltop(&["set", "image", "wl", "app=x:2"]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.stdout, "deployment \"wl\" image updated\n");
+    let read = Api::<Deployment>::namespaced(env.client.clone(), "default")
+        .get("wl-deploy")
+        .await
+        .unwrap();
+    let pod = read.spec.template.spec.unwrap();
+    assert_eq!(pod.containers[0].image.as_deref(), Some("x:2"));
+    let run = env.rolltop(&["undo", "wl"]).await;
+    assert_eq!(
+        run.code,
+        Some(1),
+        "undo through a workloadRef says it is not supported"
+    );
+    env.sandbox.shutdown().await;
+}
