@@ -12,7 +12,7 @@ use rolltop::cli::args::{ClusterArgs, OutputFormat};
 use rolltop::cli::args::{
     Command, GetCommand, ListCommand, RetryCommand, SetCommand, Shell, TerminateCommand,
 };
-use rolltop::cli::output::{is_broken_pipe, write_stdout};
+use rolltop::cli::output::{error_text, is_broken_pipe, write_stdout};
 use rolltop::cli::{get, list, status};
 use rolltop::cluster::client::{Connection, connect};
 
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         // `rolltop list rollouts | head -1`: the reader went away; nothing left to say.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", error_text(&error));
             ExitCode::FAILURE
         }
     }

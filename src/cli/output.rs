@@ -129,6 +129,20 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
+/// The message for an error that ends a command: the API server's own words for an API error
+/// (`rollouts.argoproj.io "x" not found`, as the plugin prints), the full chain otherwise.
+pub fn error_text(error: &anyhow::Error) -> String {
+    let api = error
+        .chain()
+        .find_map(|cause| match cause.downcast_ref::<kube::Error>() {
+            Some(kube::Error::Api(status)) if !status.message.is_empty() => {
+                Some(status.message.clone())
+            }
+            _ => None,
+        });
+    api.unwrap_or_else(|| format!("{error:#}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

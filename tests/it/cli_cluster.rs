@@ -747,7 +747,10 @@ async fn actions_send_the_plugin_patches() {
     assert!(run.stderr.contains("read-only"), "{}", run.stderr);
     let run = env.rolltop(&["abort", "doesnotexist"]).await;
     assert_eq!(run.code, Some(1));
-    assert!(run.stderr.contains("not found"), "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "error: rollouts.argoproj.io \"doesnotexist\" not found\n"
+    );
     env.sandbox.shutdown().await;
 }
 
