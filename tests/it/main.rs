@@ -4,6 +4,7 @@
 mod analysis;
 mod analysisrun;
 mod cli;
+mod cli_cluster;
 mod controller;
 mod crd;
 mod kubectl;
