@@ -2,3 +2,4 @@
 //! client construction from kubeconfig, scoped watchers, actions as patches, RBAC checks.
 
 pub mod client;
+pub mod watch;
