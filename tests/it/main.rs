@@ -3,6 +3,7 @@
 
 mod analysis;
 mod cli;
+mod cockpit;
 mod crd;
 mod kubectl;
 mod prometheus;
