@@ -435,7 +435,7 @@ mod tests {
         serde_json::from_value(value).unwrap()
     }
 
-    fn rollout(name: &str, replicas: serde_json::Value) -> DynamicObject {
+    fn rollout(name: &str, replicas: &serde_json::Value) -> DynamicObject {
         object(json!({
             "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
             "metadata": {"name": name, "namespace": "shop", "uid": format!("uid-{name}"),
@@ -451,12 +451,12 @@ mod tests {
         assert!(list.apply(Kind::Rollout, watcher::Event::Init).is_empty());
         let good = list.apply(
             Kind::Rollout,
-            watcher::Event::InitApply(rollout("checkout", json!(3))),
+            watcher::Event::InitApply(rollout("checkout", &json!(3))),
         );
         assert!(good.is_empty());
         let bad = list.apply(
             Kind::Rollout,
-            watcher::Event::InitApply(rollout("broken", json!("three"))),
+            watcher::Event::InitApply(rollout("broken", &json!("three"))),
         );
         assert!(
             matches!(&bad[..], [WatchEvent::Skipped(note)] if note.contains("shop/broken")),
@@ -485,7 +485,7 @@ mod tests {
         list.apply(Kind::Rollout, watcher::Event::InitDone);
         let up = list.apply(
             Kind::Rollout,
-            watcher::Event::Apply(rollout("checkout", json!(3))),
+            watcher::Event::Apply(rollout("checkout", &json!(3))),
         );
         assert!(matches!(&up[..], [WatchEvent::Upsert(s)] if s.key.name == "checkout"));
         let run = object(json!({
@@ -505,7 +505,7 @@ mod tests {
         }
         let gone = list.apply(
             Kind::Rollout,
-            watcher::Event::Delete(rollout("checkout", json!(3))),
+            watcher::Event::Delete(rollout("checkout", &json!(3))),
         );
         assert!(matches!(&gone[..], [WatchEvent::Remove(k)] if k.name == "checkout"));
     }
