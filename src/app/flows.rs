@@ -538,3 +538,33 @@ fn an_open_confirmation_follows_the_rollout_it_acts_on() {
     );
     assert_eq!(state.overlay, Overlay::Confirm(restart));
 }
+
+#[test]
+fn idle_ticks_draw_only_when_a_clock_text_on_screen_changes() {
+    let mut state = state(false);
+    update(
+        &mut state,
+        Msg::Rollouts(RolloutEvent::Resynced(field_reports(fixed_now()))),
+    );
+    // Fresh data: the header counts seconds since the last event.
+    state.dirty = false;
+    update(&mut state, Msg::Tick(fixed_now() + TimeDelta::seconds(1)));
+    assert!(state.dirty);
+    // An hour later every age on the list reads in minutes or coarser: a second changes nothing.
+    update(
+        &mut state,
+        Msg::Tick(fixed_now() + TimeDelta::seconds(3610)),
+    );
+    state.dirty = false;
+    update(
+        &mut state,
+        Msg::Tick(fixed_now() + TimeDelta::seconds(3611)),
+    );
+    assert!(!state.dirty);
+    // The minute turns: "60m ago" becomes "61m ago".
+    update(
+        &mut state,
+        Msg::Tick(fixed_now() + TimeDelta::seconds(3660)),
+    );
+    assert!(state.dirty);
+}

@@ -8,7 +8,8 @@ use std::time::Duration;
 use chrono::TimeDelta;
 
 use crate::model::{
-    Action, ActionRefused, ResourceKey, RolloutSummary, build_tree, compare_rollouts, plan_action,
+    Action, ActionRefused, ResourceKey, RolloutSummary, age, build_tree, compare_rollouts,
+    human_duration, plan_action,
 };
 
 use super::keymap::{ActionKey, InputEdit, Intent, KeyContext, intent};
@@ -99,13 +100,40 @@ fn resize(state: &mut State, width: u16, height: u16) {
 }
 
 fn tick(state: &mut State, now: chrono::DateTime<chrono::Utc>) {
+    let before = state.now;
     state.now = now;
     let ttl = TimeDelta::from_std(NOTICE_TTL).unwrap_or(TimeDelta::MAX);
     if state.notice.as_ref().is_some_and(|n| now - n.at >= ttl) {
         state.notice = None;
+        state.dirty = true;
     }
-    // Ages, countdowns and freshness are drawn from `now`; ratatui sends only changed cells.
-    state.dirty = true;
+    // Idle means no draws: redraw only when a clock-derived text on screen reads differently.
+    if clock_text_changed(state, before, now) {
+        state.dirty = true;
+    }
+}
+
+/// Whether moving the clock from `before` to `now` changes any age, countdown or freshness
+/// text that is on screen. The detail view shows many ages (pods, ReplicaSets, events), so it
+/// is redrawn on every tick; the list compares the texts of the visible window only.
+fn clock_text_changed(
+    state: &State,
+    before: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    let reads_differently = |at| age(at, before) != age(at, now);
+    if state.last_event.is_some_and(reads_differently) {
+        return true;
+    }
+    match &state.view {
+        View::Detail(_) => true,
+        View::List => state.window().any(|(_, row)| {
+            let summary = &row.summary;
+            reads_differently(summary.created)
+                || summary.pause_remaining(before).map(human_duration)
+                    != summary.pause_remaining(now).map(human_duration)
+        }),
+    }
 }
 
 fn apply_rollout_event(state: &mut State, event: RolloutEvent) -> Vec<Effect> {
