@@ -7,10 +7,14 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use rolltop::cli::Cli;
+use rolltop::cli::actions::{self, Request};
+use rolltop::cli::args::{ClusterArgs, OutputFormat};
 use rolltop::cli::args::{
     Command, GetCommand, ListCommand, RetryCommand, SetCommand, Shell, TerminateCommand,
 };
-use rolltop::cluster::client::connect;
+use rolltop::cli::output::{is_broken_pipe, write_stdout};
+use rolltop::cli::{get, list, status};
+use rolltop::cluster::client::{Connection, connect};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -32,6 +36,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
+        // `rolltop list rollouts | head -1`: the reader went away; nothing left to say.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -76,19 +82,86 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rolltop::crd::wait_established(&connection.client, CRD_ESTABLISH_TIMEOUT).await?;
             ExitCode::SUCCESS
         }
-        Command::Get(GetCommand::Rollout { .. }) => not_implemented("get rollout"),
-        Command::List(ListCommand::Rollouts { .. }) => not_implemented("list rollouts"),
-        Command::Promote { .. } => not_implemented("promote"),
-        Command::Abort { .. } => not_implemented("abort"),
-        Command::Retry(RetryCommand::Rollout { .. }) => not_implemented("retry rollout"),
-        Command::Restart { .. } => not_implemented("restart"),
-        Command::Pause { .. } => not_implemented("pause"),
-        Command::Set(SetCommand::Image { .. }) => not_implemented("set image"),
-        Command::Undo { .. } => not_implemented("undo"),
-        Command::Status { .. } => not_implemented("status"),
+        Command::Get(GetCommand::Rollout {
+            name,
+            watch,
+            until_done,
+            no_color,
+            output,
+        }) => {
+            let connection = connect(&cli.cluster).await?;
+            let namespace = one_namespace(&connection)?;
+            let color = !no_color && std::env::var("TERM").map_or(true, |t| t != "dumb");
+            if let Some(format) = output {
+                let view = get::load_view(&connection.client, &namespace, &name).await?;
+                let text = get::render_object(&view.rollout, format == OutputFormat::Yaml)?;
+                write_stdout(&text)?;
+                ExitCode::SUCCESS
+            } else if watch {
+                get::watch(&connection.client, &namespace, &name, color, until_done).await?
+            } else {
+                let view = get::load_view(&connection.client, &namespace, &name).await?;
+                write_stdout(&get::render_get(&view, chrono::Utc::now(), color))?;
+                ExitCode::SUCCESS
+            }
+        }
+        Command::List(ListCommand::Rollouts { watch }) => {
+            let connection = connect(&cli.cluster).await?;
+            list::run(&connection.client, connection.scope.namespace(), watch).await?
+        }
+        Command::Promote {
+            name,
+            full,
+            skip_current_step,
+        } => {
+            let request = Request::Promote {
+                full,
+                skip_current_step,
+            };
+            action(&cli.cluster, cli.cockpit.readonly, &name, request).await?
+        }
+        Command::Abort { name } => {
+            action(&cli.cluster, cli.cockpit.readonly, &name, Request::Abort).await?
+        }
+        Command::Retry(RetryCommand::Rollout { name }) => {
+            action(&cli.cluster, cli.cockpit.readonly, &name, Request::Retry).await?
+        }
+        Command::Restart { name, in_ } => {
+            let request = Request::Restart { after: in_ };
+            action(&cli.cluster, cli.cockpit.readonly, &name, request).await?
+        }
+        Command::Pause { name } => {
+            action(&cli.cluster, cli.cockpit.readonly, &name, Request::Pause).await?
+        }
+        Command::Set(SetCommand::Image { name, assignment }) => {
+            let request = Request::SetImage { assignment };
+            action(&cli.cluster, cli.cockpit.readonly, &name, request).await?
+        }
+        Command::Undo { name, to_revision } => {
+            let request = Request::Undo { to_revision };
+            action(&cli.cluster, cli.cockpit.readonly, &name, request).await?
+        }
+        Command::Status {
+            name,
+            timeout,
+            watch,
+        } => {
+            let timeout = match timeout {
+                Some(text) => Some(
+                    rolltop::crd::parse_go_duration(&text)
+                        .map_err(|e| anyhow::anyhow!("invalid --timeout {text:?}: {e}"))?,
+                ),
+                None => None,
+            };
+            let connection = connect(&cli.cluster).await?;
+            let namespace = one_namespace(&connection)?;
+            status::run(&connection.client, &namespace, &name, watch, timeout).await?
+        }
         Command::Lint { .. } => not_implemented("lint"),
-        Command::Terminate(TerminateCommand::Analysisrun { .. }) => {
-            not_implemented("terminate analysisrun")
+        Command::Terminate(TerminateCommand::Analysisrun { name }) => {
+            let connection = connect(&cli.cluster).await?;
+            let namespace = one_namespace(&connection)?;
+            actions::terminate(&connection.client, &namespace, &name, cli.cockpit.readonly).await?
         }
     };
     Ok(code)
@@ -124,6 +197,27 @@ async fn cockpit(cli: &Cli) -> anyhow::Result<ExitCode> {
     })
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The one namespace a command about a named object works in; `-A` names none.
+fn one_namespace(connection: &Connection) -> anyhow::Result<String> {
+    connection
+        .scope
+        .namespace()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("this command needs one namespace: use -n, not -A"))
+}
+
+/// Connects and runs one action command on rollout `name`.
+async fn action(
+    cluster: &ClusterArgs,
+    readonly: bool,
+    name: &str,
+    request: Request,
+) -> anyhow::Result<ExitCode> {
+    let connection = connect(cluster).await?;
+    let namespace = one_namespace(&connection)?;
+    actions::run(&connection.client, &namespace, name, request, readonly).await
 }
 
 /// How long `install-crds` waits for the API server to serve the new kinds.

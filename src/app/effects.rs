@@ -1,12 +1,14 @@
 //! Runs the `Effect`s `update` returns: starts and stops watchers, reconnects for another
-//! context, sends actions. Results come back as `Msg`s on the loop's inbox; nothing here
-//! touches `State` or the terminal. Watch tasks are aborted when replaced or on drop.
+//! context, sends actions (`cluster::actions::send`, in a task of its own). Results come back
+//! as `Msg`s on the loop's inbox; nothing here touches `State` or the terminal. Watch tasks are
+//! aborted when replaced or on drop.
 
 use kube::Client;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
 use crate::cli::args::ClusterArgs;
+use crate::cluster::actions;
 use crate::cluster::client::connect;
 use crate::cluster::watch::{self, WatchEvent};
 use crate::model::ResourceKey;
@@ -114,11 +116,19 @@ impl EffectRunner {
                 }
             }
             Effect::Send { key, plan, .. } => {
-                let outcome = Err("not implemented yet: sending actions".to_owned());
-                let _ = self.action_results.send(super::Msg::ActionFinished {
-                    key,
-                    verb: plan.action.verb().to_owned(),
-                    outcome,
+                // Off the loop: a slow API server must not freeze the keys.
+                let client = self.client.clone();
+                let results = self.action_results.clone();
+                tokio::spawn(async move {
+                    let outcome = actions::send(&client, &key.namespace, &key.name, &plan)
+                        .await
+                        .map(drop)
+                        .map_err(|error| error.to_string());
+                    let _ = results.send(super::Msg::ActionFinished {
+                        key,
+                        verb: plan.action.verb().to_owned(),
+                        outcome,
+                    });
                 });
             }
             Effect::OpenLogs(key) => {

@@ -1,5 +1,6 @@
 //! Adapters between rolltop and a Kubernetes API server, reached only through `kube::Client`:
 //! client construction from kubeconfig, scoped watchers, actions as patches, RBAC checks.
 
+pub mod actions;
 pub mod client;
 pub mod watch;

@@ -220,6 +220,21 @@ async fn cockpit_lists_watches_opens_filters_and_quits_cleanly() {
     })
     .await;
 
+    // Promote the paused canary: confirm, send through the API server, see the result.
+    tmux.keys(&["p"]);
+    tmux.wait_for("the confirmation", |s| s.contains("y send"))
+        .await;
+    tmux.keys(&["y"]);
+    tmux.wait_for("the action's outcome", |s| {
+        s.contains("payments: sent") || s.contains("failed")
+    })
+    .await;
+    let screen = tmux.screen();
+    assert!(screen.contains("payments: sent"), "{screen}");
+    let promoted = api.get("payments").await.unwrap();
+    let status = promoted.status.unwrap();
+    assert!(status.pause_conditions().is_empty(), "{status:?}");
+
     tmux.keys(&["q"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while tmux.display("#{pane_dead}") != "1" {
