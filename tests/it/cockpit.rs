@@ -161,7 +161,7 @@ async fn cockpit_lists_watches_opens_filters_and_quits_cleanly() {
         dir.path(),
     );
     let command = format!(
-        "{} --kubeconfig {}",
+        "exec {} --kubeconfig {}",
         env!("CARGO_BIN_EXE_rolltop"),
         kubeconfig.display()
     );
@@ -255,4 +255,71 @@ async fn cockpit_lists_watches_opens_filters_and_quits_cleanly() {
     assert_eq!(tmux.display("#{alternate_on}"), "0");
     let after = tmux.screen();
     assert!(!after.contains("STRATEGY"), "{after}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_the_cockpit_with_exit_0_and_the_terminal_restored() {
+    let (sandbox, client) = start(SandboxConfig::default()).await;
+    rolltop::crd::install(&client).await.unwrap();
+    rolltop::crd::wait_established(&client, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let api: Api<Rollout> = Api::namespaced(client.clone(), "default");
+    create_with_status(
+        &api,
+        "checkout",
+        "shop/checkout:1.0",
+        json!({"phase": "Healthy"}),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).unwrap();
+    let tmux = Tmux::new(
+        &format!("rolltop-sigterm-{}", std::process::id()),
+        dir.path(),
+    );
+    let command = format!(
+        "exec {} --kubeconfig {}",
+        env!("CARGO_BIN_EXE_rolltop"),
+        kubeconfig.display()
+    );
+    let started = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "app",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "-e",
+        "TERM=xterm-256color",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    tmux.wait_for("the rollout", |s| {
+        s.contains("checkout") && s.contains("Healthy")
+    })
+    .await;
+    let pid = tmux.display("#{pane_pid}");
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tmux.display("#{pane_dead}") != "1" {
+        assert!(
+            Instant::now() < deadline,
+            "rolltop did not exit: {}",
+            tmux.screen()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        tmux.display("#{pane_dead_status}"),
+        "0",
+        "{}",
+        tmux.screen()
+    );
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+    assert!(!tmux.screen().contains("checkout"));
 }
