@@ -217,7 +217,15 @@ async fn action(
 ) -> anyhow::Result<ExitCode> {
     let connection = connect(cluster).await?;
     let namespace = one_namespace(&connection)?;
-    actions::run(&connection.client, &namespace, name, request, readonly).await
+    // The action future holds a whole Rollout; box it to keep `run`'s future small.
+    Box::pin(actions::run(
+        &connection.client,
+        &namespace,
+        name,
+        request,
+        readonly,
+    ))
+    .await
 }
 
 /// How long `install-crds` waits for the API server to serve the new kinds.

@@ -184,7 +184,9 @@ fn images(view: &RolloutView, tags_by_rs: &BTreeMap<String, Vec<String>>, color:
         if i == 0 {
             out.push_str(&label("Images", line));
         } else {
-            out.push_str(&format!("{}{line}\n", " ".repeat(LABEL_WIDTH)));
+            out.push_str(&" ".repeat(LABEL_WIDTH));
+            out.push_str(line);
+            out.push('\n');
         }
     }
     if lines.is_empty() {
@@ -395,9 +397,9 @@ where
         .boxed()
 }
 
-fn snapshot<K: Clone>(store: &reflector::Store<K>) -> Vec<K>
+fn snapshot<K>(store: &reflector::Store<K>) -> Vec<K>
 where
-    K: kube::Resource + 'static,
+    K: kube::Resource + Clone + 'static,
     K::DynamicType: std::hash::Hash + Eq + Clone,
 {
     store.state().iter().map(|k| (**k).clone()).collect()

@@ -3,6 +3,7 @@
 
 mod analysis;
 mod cli;
+mod cli_cluster;
 mod cockpit;
 mod crd;
 mod kubectl;
