@@ -114,24 +114,43 @@ fn tick(state: &mut State, now: chrono::DateTime<chrono::Utc>) {
 }
 
 /// Whether moving the clock from `before` to `now` changes any age, countdown or freshness
-/// text that is on screen. The detail view shows many ages (pods, ReplicaSets, events), so it
-/// is redrawn on every tick; the list compares the texts of the visible window only.
+/// text that is on screen: the header, the visible list rows, or the open rollout's pause,
+/// tree and events. Comparing the formatted texts keeps this exact without knowing layouts.
 fn clock_text_changed(
     state: &State,
     before: chrono::DateTime<chrono::Utc>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> bool {
     let reads_differently = |at| age(at, before) != age(at, now);
+    let countdown_changes = |summary: &RolloutSummary| {
+        summary.pause_remaining(before).map(human_duration)
+            != summary.pause_remaining(now).map(human_duration)
+    };
     if state.last_event.is_some_and(reads_differently) {
         return true;
     }
     match &state.view {
-        View::Detail(_) => true,
+        View::Detail(detail) => {
+            state.rollouts.get(&detail.key).is_some_and(|row| {
+                countdown_changes(&row.summary)
+                    || row
+                        .summary
+                        .pause
+                        .as_ref()
+                        .and_then(|pause| pause.started)
+                        .is_some_and(reads_differently)
+            }) || detail
+                .tree
+                .iter()
+                .filter_map(|line| line.created)
+                .any(reads_differently)
+                || detail
+                    .events
+                    .iter()
+                    .any(|event| reads_differently(event.last_seen))
+        }
         View::List => state.window().any(|(_, row)| {
-            let summary = &row.summary;
-            reads_differently(summary.created)
-                || summary.pause_remaining(before).map(human_duration)
-                    != summary.pause_remaining(now).map(human_duration)
+            reads_differently(row.summary.created) || countdown_changes(&row.summary)
         }),
     }
 }

@@ -800,7 +800,14 @@ async fn get_watch_redraws_until_done() {
         let path = env.kubeconfig.path().to_owned();
         async move {
             tokio::process::Command::new(env!("CARGO_BIN_EXE_rolltop"))
-                .args(["get", "rollout", "canary-demo", "-w", "--until-done", "--no-color"])
+                .args([
+                    "get",
+                    "rollout",
+                    "canary-demo",
+                    "-w",
+                    "--until-done",
+                    "--no-color",
+                ])
                 .arg("--kubeconfig")
                 .arg(path)
                 .output()
@@ -826,7 +833,11 @@ async fn get_watch_redraws_until_done() {
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     let frames: Vec<&str> = stdout.split("\u{1b}[H\u{1b}[2J\u{1b}[0;0H").collect();
     assert!(frames.len() >= 3, "at least two redraws: {stdout}");
-    assert!(frames[1].contains("Status:          ॥ Paused"), "{}", frames[1]);
+    assert!(
+        frames[1].contains("Status:          ॥ Paused"),
+        "{}",
+        frames[1]
+    );
     let last = frames.last().unwrap();
     assert!(last.contains("Status:          ✔ Healthy"), "{last}");
     assert!(last.contains("  Step:          4/4"), "{last}");
