@@ -47,7 +47,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let Some(command) = cli.command else {
-        return Ok(not_implemented("the cockpit"));
+        return cockpit(&cli).await;
     };
     let code = match command {
         Command::Version => {
@@ -177,6 +177,38 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     };
     Ok(code)
+}
+
+/// `rolltop` with no subcommand: everything that can fail before the UI (theme, kubeconfig,
+/// cluster) fails here with a message and exit 1, without touching the terminal.
+async fn cockpit(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let theme = rolltop::ui::Theme::load(&rolltop::ui::ThemeChoice {
+        theme: cli.cockpit.theme.clone(),
+        no_color: rolltop::ui::theme::no_color_requested(std::env::var_os("NO_COLOR").as_deref()),
+        ascii: cli.cockpit.ascii,
+    })?;
+    let connection = connect(&cli.cluster).await?;
+    // Fail before the terminal is taken: a cockpit that cannot reach its cluster is useless.
+    connection
+        .client
+        .apiserver_version()
+        .await
+        .map_err(|error| anyhow::anyhow!("reaching {}: {error}", connection.cluster_url))?;
+    // The embedded controller does not exist yet; `--readonly` implies off anyway.
+    let start_notice = if cli.cockpit.readonly {
+        "controller: off (--readonly)".to_owned()
+    } else {
+        "controller: off (not implemented yet)".to_owned()
+    };
+    rolltop::app::run::run(rolltop::app::run::CockpitOptions {
+        connection,
+        cluster_args: cli.cluster.clone(),
+        theme,
+        readonly: cli.cockpit.readonly,
+        start_notice: Some(start_notice),
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The one namespace a command about a named object works in; `-A` names none.

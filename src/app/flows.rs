@@ -538,3 +538,76 @@ fn an_open_confirmation_follows_the_rollout_it_acts_on() {
     );
     assert_eq!(state.overlay, Overlay::Confirm(restart));
 }
+
+#[test]
+fn idle_ticks_draw_only_when_a_clock_text_on_screen_changes() {
+    let mut state = state(false);
+    update(
+        &mut state,
+        Msg::Rollouts(RolloutEvent::Resynced(field_reports(fixed_now()))),
+    );
+    // Fresh data: the header counts seconds since the last event.
+    state.dirty = false;
+    update(&mut state, Msg::Tick(fixed_now() + TimeDelta::seconds(1)));
+    assert!(state.dirty);
+    // An hour later every age on the list reads in minutes or coarser: a second changes nothing.
+    update(
+        &mut state,
+        Msg::Tick(fixed_now() + TimeDelta::seconds(3610)),
+    );
+    state.dirty = false;
+    update(
+        &mut state,
+        Msg::Tick(fixed_now() + TimeDelta::seconds(3611)),
+    );
+    assert!(!state.dirty);
+    // The minute turns: "60m ago" becomes "61m ago".
+    update(
+        &mut state,
+        Msg::Tick(fixed_now() + TimeDelta::seconds(3660)),
+    );
+    assert!(state.dirty);
+}
+
+#[test]
+fn idle_detail_view_draws_only_when_an_age_on_it_turns_over() {
+    let mut state = state(false);
+    update(
+        &mut state,
+        Msg::Rollouts(RolloutEvent::Resynced(field_reports(fixed_now()))),
+    );
+    select(&mut state, "default/tomozo");
+    press(&mut state, KeyCode::Enter);
+    let key = state.target_key().unwrap().clone();
+    let event = crate::model::EventView {
+        last_seen: fixed_now() + TimeDelta::seconds(3000),
+        kind: crate::model::EventType::Normal,
+        reason: "RolloutUpdated".to_owned(),
+        message: "updated".to_owned(),
+        count: 1,
+    };
+    update(
+        &mut state,
+        Msg::Detail {
+            key,
+            revisions: Vec::new(),
+            events: vec![event],
+        },
+    );
+    // The event is 610 s old: "10m" for the whole minute.
+    update(
+        &mut state,
+        Msg::Tick(fixed_now() + TimeDelta::seconds(3610)),
+    );
+    state.dirty = false;
+    update(
+        &mut state,
+        Msg::Tick(fixed_now() + TimeDelta::seconds(3611)),
+    );
+    assert!(!state.dirty);
+    update(
+        &mut state,
+        Msg::Tick(fixed_now() + TimeDelta::seconds(3660)),
+    );
+    assert!(state.dirty);
+}

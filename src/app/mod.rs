@@ -1,9 +1,12 @@
 //! The cockpit's pure core: `State`, the `Msg`/`Effect` protocol, the keymap and
-//! `update(&mut State, Msg) -> Vec<Effect>`. The event loop that owns `State` and runs the
-//! effects against a cluster is the shell (not built yet); everything here is I/O-free.
+//! `update(&mut State, Msg) -> Vec<Effect>`, all I/O-free. The thin shell around it is
+//! `run` (the event loop that owns `State` and the terminal) and `effects` (runs `Effect`s
+//! against the cluster).
 
+pub mod effects;
 pub mod keymap;
 pub mod msg;
+pub mod run;
 pub mod state;
 pub mod update;
 

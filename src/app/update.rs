@@ -8,7 +8,8 @@ use std::time::Duration;
 use chrono::TimeDelta;
 
 use crate::model::{
-    Action, ActionRefused, ResourceKey, RolloutSummary, build_tree, compare_rollouts, plan_action,
+    Action, ActionRefused, ResourceKey, RolloutSummary, age, build_tree, compare_rollouts,
+    human_duration, plan_action,
 };
 
 use super::keymap::{ActionKey, InputEdit, Intent, KeyContext, intent};
@@ -99,13 +100,59 @@ fn resize(state: &mut State, width: u16, height: u16) {
 }
 
 fn tick(state: &mut State, now: chrono::DateTime<chrono::Utc>) {
+    let before = state.now;
     state.now = now;
     let ttl = TimeDelta::from_std(NOTICE_TTL).unwrap_or(TimeDelta::MAX);
     if state.notice.as_ref().is_some_and(|n| now - n.at >= ttl) {
         state.notice = None;
+        state.dirty = true;
     }
-    // Ages, countdowns and freshness are drawn from `now`; ratatui sends only changed cells.
-    state.dirty = true;
+    // Idle means no draws: redraw only when a clock-derived text on screen reads differently.
+    if clock_text_changed(state, before, now) {
+        state.dirty = true;
+    }
+}
+
+/// Whether moving the clock from `before` to `now` changes any age, countdown or freshness
+/// text that is on screen: the header, the visible list rows, or the open rollout's pause,
+/// tree and events. Comparing the formatted texts keeps this exact without knowing layouts.
+fn clock_text_changed(
+    state: &State,
+    before: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    let reads_differently = |at| age(at, before) != age(at, now);
+    let countdown_changes = |summary: &RolloutSummary| {
+        summary.pause_remaining(before).map(human_duration)
+            != summary.pause_remaining(now).map(human_duration)
+    };
+    if state.last_event.is_some_and(reads_differently) {
+        return true;
+    }
+    match &state.view {
+        View::Detail(detail) => {
+            state.rollouts.get(&detail.key).is_some_and(|row| {
+                countdown_changes(&row.summary)
+                    || row
+                        .summary
+                        .pause
+                        .as_ref()
+                        .and_then(|pause| pause.started)
+                        .is_some_and(reads_differently)
+            }) || detail
+                .tree
+                .iter()
+                .filter_map(|line| line.created)
+                .any(reads_differently)
+                || detail
+                    .events
+                    .iter()
+                    .any(|event| reads_differently(event.last_seen))
+        }
+        View::List => state.window().any(|(_, row)| {
+            reads_differently(row.summary.created) || countdown_changes(&row.summary)
+        }),
+    }
 }
 
 fn apply_rollout_event(state: &mut State, event: RolloutEvent) -> Vec<Effect> {

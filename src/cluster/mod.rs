@@ -3,3 +3,4 @@
 
 pub mod actions;
 pub mod client;
+pub mod watch;

@@ -5,6 +5,7 @@ mod analysis;
 mod analysisrun;
 mod cli;
 mod cli_cluster;
+mod cockpit;
 mod controller;
 mod crd;
 mod kubectl;

@@ -1,0 +1,325 @@
+//! The cockpit end to end: the built `rolltop` binary inside a private tmux server, pointed at
+//! an in-process sandbox by a kubeconfig file. Rollouts come from the real API server; screens
+//! are read with `capture-pane` and polled until the expected text appears (no fixed sleeps).
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
+use rolltop::crd::Rollout;
+use rolltop::sandbox::SandboxConfig;
+use serde_json::json;
+
+use crate::sandbox_api::start;
+
+/// A private tmux server (`-L`), killed when dropped, also when the test fails.
+struct Tmux {
+    socket: String,
+    config: std::path::PathBuf,
+}
+
+impl Tmux {
+    fn new(socket: &str, dir: &Path) -> Self {
+        let config = dir.join("tmux.conf");
+        std::fs::write(
+            &config,
+            "set -g status off\nset -g default-size 120x40\nset -g remain-on-exit on\n\
+             set -g history-limit 5000\n",
+        )
+        .unwrap();
+        Self {
+            socket: socket.to_owned(),
+            config,
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("-f")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "app"]).stdout).into_owned()
+    }
+
+    fn display(&self, format: &str) -> String {
+        let out = self.cmd(&["display", "-p", "-t", "app", format]);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "app"];
+        args.extend_from_slice(keys);
+        assert!(self.cmd(&args).status.success());
+    }
+
+    fn literal(&self, text: &str) {
+        assert!(
+            self.cmd(&["send-keys", "-t", "app", "-l", text])
+                .status
+                .success()
+        );
+    }
+
+    /// Polls the pane until `done` holds; fails with the last screen after 30 s.
+    async fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if done(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+fn rollout(name: &str, image: &str) -> Rollout {
+    serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": image}]}
+            },
+            "strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}]}}
+        }
+    }))
+    .unwrap()
+}
+
+async fn create_with_status(
+    api: &Api<Rollout>,
+    name: &str,
+    image: &str,
+    status: serde_json::Value,
+) {
+    api.create(&PostParams::default(), &rollout(name, image))
+        .await
+        .unwrap();
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "status": status })),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cockpit_lists_watches_opens_filters_and_quits_cleanly() {
+    let (sandbox, client) = start(SandboxConfig::default()).await;
+    rolltop::crd::install(&client).await.unwrap();
+    rolltop::crd::wait_established(&client, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let api: Api<Rollout> = Api::namespaced(client.clone(), "default");
+    create_with_status(
+        &api,
+        "checkout",
+        "shop/checkout:1.0",
+        json!({"phase": "Healthy", "replicas": 2, "readyReplicas": 2, "availableReplicas": 2}),
+    )
+    .await;
+    create_with_status(
+        &api,
+        "payments",
+        "shop/payments:2.0",
+        json!({"phase": "Paused", "message": "CanaryPauseStep", "currentStepIndex": 1,
+               "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": "2026-01-01T00:00:00Z"}],
+               "controllerPause": true}),
+    )
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).unwrap();
+    let tmux = Tmux::new(
+        &format!("rolltop-cockpit-{}", std::process::id()),
+        dir.path(),
+    );
+    let command = format!(
+        "exec {} --kubeconfig {}",
+        env!("CARGO_BIN_EXE_rolltop"),
+        kubeconfig.display()
+    );
+    let started = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "app",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "-e",
+        "TERM=xterm-256color",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+
+    tmux.wait_for("both rollouts with their status words", |s| {
+        s.contains("checkout")
+            && s.contains("payments")
+            && s.contains("Healthy")
+            && s.contains("Paused")
+    })
+    .await;
+    assert_eq!(tmux.display("#{alternate_on}"), "1");
+
+    // A new rollout arrives through the watch.
+    create_with_status(
+        &api,
+        "search",
+        "shop/search:3.0",
+        json!({"phase": "Degraded", "message": "ProgressDeadlineExceeded"}),
+    )
+    .await;
+    tmux.wait_for("the third rollout", |s| {
+        s.contains("search") && s.contains("Degraded")
+    })
+    .await;
+
+    tmux.keys(&["j"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the detail view", |s| {
+        s.contains("STEPS") && s.contains("REVISIONS")
+    })
+    .await;
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the list again", |s| s.contains("STRATEGY"))
+        .await;
+
+    tmux.keys(&["/"]);
+    tmux.literal("pay");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("only the filtered row", |s| {
+        s.contains("payments") && !s.contains("checkout") && !s.contains("search:3.0")
+    })
+    .await;
+
+    // Promote the paused canary: confirm, send through the API server, see the result.
+    tmux.keys(&["p"]);
+    tmux.wait_for("the confirmation", |s| s.contains("y send"))
+        .await;
+    tmux.keys(&["y"]);
+    tmux.wait_for("the action's outcome", |s| {
+        s.contains("payments: sent") || s.contains("failed")
+    })
+    .await;
+    let screen = tmux.screen();
+    assert!(screen.contains("payments: sent"), "{screen}");
+    let promoted = api.get("payments").await.unwrap();
+    let status = promoted.status.unwrap();
+    assert!(status.pause_conditions().is_empty(), "{status:?}");
+
+    tmux.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tmux.display("#{pane_dead}") != "1" {
+        assert!(
+            Instant::now() < deadline,
+            "rolltop did not exit: {}",
+            tmux.screen()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        tmux.display("#{pane_dead_status}"),
+        "0",
+        "{}",
+        tmux.screen()
+    );
+    // Restored: back on the main screen, which holds none of the cockpit's drawing.
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+    let after = tmux.screen();
+    assert!(!after.contains("STRATEGY"), "{after}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_the_cockpit_with_exit_0_and_the_terminal_restored() {
+    let (sandbox, client) = start(SandboxConfig::default()).await;
+    rolltop::crd::install(&client).await.unwrap();
+    rolltop::crd::wait_established(&client, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let api: Api<Rollout> = Api::namespaced(client.clone(), "default");
+    create_with_status(
+        &api,
+        "checkout",
+        "shop/checkout:1.0",
+        json!({"phase": "Healthy"}),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).unwrap();
+    let tmux = Tmux::new(
+        &format!("rolltop-sigterm-{}", std::process::id()),
+        dir.path(),
+    );
+    let command = format!(
+        "exec {} --kubeconfig {}",
+        env!("CARGO_BIN_EXE_rolltop"),
+        kubeconfig.display()
+    );
+    let started = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "app",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "-e",
+        "TERM=xterm-256color",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    tmux.wait_for("the rollout", |s| {
+        s.contains("checkout") && s.contains("Healthy")
+    })
+    .await;
+    let pid = tmux.display("#{pane_pid}");
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tmux.display("#{pane_dead}") != "1" {
+        assert!(
+            Instant::now() < deadline,
+            "rolltop did not exit: {}",
+            tmux.screen()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        tmux.display("#{pane_dead_status}"),
+        "0",
+        "{}",
+        tmux.screen()
+    );
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+    assert!(!tmux.screen().contains("checkout"));
+}
