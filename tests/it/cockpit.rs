@@ -160,11 +160,8 @@ async fn cockpit_lists_watches_opens_filters_and_quits_cleanly() {
         &format!("rolltop-cockpit-{}", std::process::id()),
         dir.path(),
     );
-    let command = format!(
-        "exec {} --kubeconfig {}",
-        env!("CARGO_BIN_EXE_rolltop"),
-        kubeconfig.display()
-    );
+    let exit_file = dir.path().join("exit-status");
+    let command = cockpit_command(&kubeconfig, &exit_file);
     let started = tmux.cmd(&[
         "new-session",
         "-d",
@@ -236,17 +233,8 @@ async fn cockpit_lists_watches_opens_filters_and_quits_cleanly() {
     assert!(status.pause_conditions().is_empty(), "{status:?}");
 
     tmux.keys(&["q"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tmux.display("#{pane_dead}") != "1" {
-        assert!(
-            Instant::now() < deadline,
-            "rolltop did not exit: {}",
-            tmux.screen()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     assert_eq!(
-        tmux.display("#{pane_dead_status}"),
+        exit_status(&exit_file, &tmux).await,
         "0",
         "{}",
         tmux.screen()
@@ -279,11 +267,8 @@ async fn sigterm_ends_the_cockpit_with_exit_0_and_the_terminal_restored() {
         &format!("rolltop-sigterm-{}", std::process::id()),
         dir.path(),
     );
-    let command = format!(
-        "exec {} --kubeconfig {}",
-        env!("CARGO_BIN_EXE_rolltop"),
-        kubeconfig.display()
-    );
+    let exit_file = dir.path().join("exit-status");
+    let command = cockpit_command(&kubeconfig, &exit_file);
     let started = tmux.cmd(&[
         "new-session",
         "-d",
@@ -302,11 +287,47 @@ async fn sigterm_ends_the_cockpit_with_exit_0_and_the_terminal_restored() {
         s.contains("checkout") && s.contains("Healthy")
     })
     .await;
-    let pid = tmux.display("#{pane_pid}");
+    // The pane runs a shell that waits for rolltop and records its exit status.
+    let shell_pid = tmux.display("#{pane_pid}");
+    let children = Command::new("pgrep")
+        .args(["-P", &shell_pid])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&children.stdout).trim().to_owned();
+    assert!(!pid.is_empty(), "no rolltop under the pane's shell");
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
+    assert_eq!(
+        exit_status(&exit_file, &tmux).await,
+        "0",
+        "{}",
+        tmux.screen()
+    );
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+    assert!(!tmux.screen().contains("checkout"));
+}
+
+/// The pane's command: rolltop, then its exit status written to `exit_file`. tmux 3.3 can leave
+/// `#{pane_dead_status}` empty when it has not reaped the process yet (seen under load), so the
+/// status comes from the shell that waited for rolltop instead.
+fn cockpit_command(kubeconfig: &Path, exit_file: &Path) -> String {
+    format!(
+        "{} --kubeconfig {}; echo $? > {}",
+        env!("CARGO_BIN_EXE_rolltop"),
+        kubeconfig.display(),
+        exit_file.display()
+    )
+}
+
+/// Waits for rolltop's exit status; panics with the screen after 30 s.
+async fn exit_status(exit_file: &Path, tmux: &Tmux) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while tmux.display("#{pane_dead}") != "1" {
+    loop {
+        if let Ok(text) = std::fs::read_to_string(exit_file)
+            && text.ends_with('\n')
+        {
+            return text.trim().to_owned();
+        }
         assert!(
             Instant::now() < deadline,
             "rolltop did not exit: {}",
@@ -314,12 +335,4 @@ async fn sigterm_ends_the_cockpit_with_exit_0_and_the_terminal_restored() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(
-        tmux.display("#{pane_dead_status}"),
-        "0",
-        "{}",
-        tmux.screen()
-    );
-    assert_eq!(tmux.display("#{alternate_on}"), "0");
-    assert!(!tmux.screen().contains("checkout"));
 }
