@@ -10,6 +10,7 @@ mod controller;
 mod crd;
 mod kubectl;
 mod lint;
+mod plugin_script;
 mod prometheus;
 mod sandbox_api;
 mod sim;
