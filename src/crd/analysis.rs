@@ -405,17 +405,9 @@ impl JobMetric {
     }
 }
 
-/// Labels and annotations to put on created objects (Jobs, AnalysisRuns, pods).
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ObjectLabelsAnnotations {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub labels: Option<BTreeMap<String, String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<BTreeMap<String, String>>,
-    #[serde(flatten, skip_serializing_if = "skip_extra")]
-    pub extra: Extra,
-}
+/// Labels and annotations to put on created objects (Jobs, AnalysisRuns, pods): the same shape
+/// as a rollout's ephemeral pod metadata, so one type serves both.
+pub type ObjectLabelsAnnotations = super::rollout::PodTemplateMetadata;
 
 /// An argument: on a template (`value`, `secretKeyRef`, `fieldRef`, or nothing = required) or
 /// passed by a Rollout/Experiment (`value`, `podTemplateHashValue`, `fieldRef`).
