@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::analysis::{AnalysisPhase, Argument, DryRun, Extra, MeasurementRetention};
+use super::analysis::{AnalysisPhase, DryRun, Extra, MeasurementRetention};
 use super::rollout::{PodTemplateMetadata, TemplateService};
 use super::unknown::skip_extra;
 
@@ -81,21 +81,9 @@ pub struct ExperimentTemplate {
     pub extra: Extra,
 }
 
-/// An analysis an Experiment runs.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ExperimentAnalysis {
-    pub name: String,
-    pub template_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cluster_scope: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub args: Option<Vec<Argument>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub required_for_completion: Option<bool>,
-    #[serde(flatten, skip_serializing_if = "skip_extra")]
-    pub extra: Extra,
-}
+/// An analysis run by an Experiment: the same reference as a rollout's experiment-step
+/// analysis, so one type serves both.
+pub type ExperimentAnalysis = super::rollout::RolloutExperimentStepAnalysis;
 
 /// The observed state of an Experiment.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
