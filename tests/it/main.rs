@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod analysis;
+mod analysis_job;
 mod analysisrun;
 mod cli;
 mod cli_cluster;

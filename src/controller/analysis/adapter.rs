@@ -659,18 +659,29 @@ mod tests {
 
     #[test]
     fn job_metrics_keep_their_spec_and_metadata() {
-        let spec = spec(json!({"metrics": [{"name": "smoke", "successCondition": "ignored",
+        let spec = spec(
+            json!({"metrics": [{"name": "smoke", "successCondition": "ignored",
             "provider": {"job": {"metadata": {"labels": {"team": "{{args.team}}"},
                                               "annotations": {"a": "b"}},
                                  "spec": {"backoffLimit": 0, "template": {"spec": {}}}}}}],
-            "args": [{"name": "team", "value": "web"}]}));
+            "args": [{"name": "team", "value": "web"}]}),
+        );
         let inputs = run_inputs(&spec, &run_arguments(&spec, &BTreeMap::new())).unwrap();
         let Provider::Job(config) = &inputs.metrics[0].provider else {
             panic!("{:?}", inputs.metrics[0].provider)
         };
-        assert_eq!(config.labels, BTreeMap::from([("team".into(), "web".into())]));
-        assert_eq!(config.annotations, BTreeMap::from([("a".into(), "b".into())]));
-        assert_eq!(config.spec, json!({"backoffLimit": 0, "template": {"spec": {}}}));
+        assert_eq!(
+            config.labels,
+            BTreeMap::from([("team".into(), "web".into())])
+        );
+        assert_eq!(
+            config.annotations,
+            BTreeMap::from([("a".into(), "b".into())])
+        );
+        assert_eq!(
+            config.spec,
+            json!({"backoffLimit": 0, "template": {"spec": {}}})
+        );
     }
 
     #[test]

@@ -34,7 +34,8 @@ pub const JOB_NAMESPACE_KEY: &str = "job-namespace";
 /// in its pods' `job-name` label) must fit 63 characters.
 const MAX_JOB_NAME: usize = 63;
 /// Container waiting reasons that will never resolve by themselves.
-const TERMINAL_WAITING_REASONS: [&str; 3] = ["ErrImagePull", "ImagePullBackOff", "InvalidImageName"];
+const TERMINAL_WAITING_REASONS: [&str; 3] =
+    ["ErrImagePull", "ImagePullBackOff", "InvalidImageName"];
 
 /// `provider.job`, as the engine needs it.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -198,11 +199,15 @@ pub fn resume_delay(started_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Du
 }
 
 /// Folds a Job's outcome into the in-flight `measurement` at `now`.
-pub fn resumed(mut measurement: Measurement, outcome: JobOutcome, now: DateTime<Utc>) -> Measurement {
+pub fn resumed(
+    mut measurement: Measurement,
+    outcome: JobOutcome,
+    now: DateTime<Utc>,
+) -> Measurement {
     let phase = match outcome {
         JobOutcome::Running => {
-            let delay = TimeDelta::from_std(resume_delay(measurement.started_at, now))
-                .unwrap_or_default();
+            let delay =
+                TimeDelta::from_std(resume_delay(measurement.started_at, now)).unwrap_or_default();
             measurement.resume_at = Some(now + delay);
             return measurement;
         }
@@ -224,7 +229,10 @@ pub fn resumed(mut measurement: Measurement, outcome: JobOutcome, now: DateTime<
 pub fn jobs_to_collect(mut jobs: Vec<(String, Option<DateTime<Utc>>)>, keep: usize) -> Vec<String> {
     jobs.sort_by_key(|(_, created)| *created);
     let excess = jobs.len().saturating_sub(keep);
-    jobs.into_iter().take(excess).map(|(name, _)| name).collect()
+    jobs.into_iter()
+        .take(excess)
+        .map(|(name, _)| name)
+        .collect()
 }
 
 fn job_name_of(measurement: &Measurement) -> Option<&str> {
@@ -290,7 +298,11 @@ pub async fn run(
 
 /// Looks at the measurement's Job and its pods; still running gives the measurement back with a
 /// later `resumeAt`. A Job that cannot be read is an Error measurement.
-pub async fn resume(context: &JobContext, measurement: Measurement, secrets: &Secrets) -> Measurement {
+pub async fn resume(
+    context: &JobContext,
+    measurement: Measurement,
+    secrets: &Secrets,
+) -> Measurement {
     let now = Utc::now();
     let Some(name) = job_name_of(&measurement).map(str::to_owned) else {
         return error_measurement(now, "job metadata reference missing", secrets);
@@ -419,7 +431,11 @@ mod tests {
     fn job_names_fit_63_characters() {
         let cases = [
             ("test", 1, format!("{UID}.test.1")),
-            ("a-very-long-metric-name-indeed", 12, format!("{UID}.a-very-long-metric-name.12")),
+            (
+                "a-very-long-metric-name-indeed",
+                12,
+                format!("{UID}.a-very-long-metric-name.12"),
+            ),
             ("x", 1234, format!("{UID}.x.1234")),
         ];
         for (metric, suffix, want) in cases {
@@ -455,7 +471,10 @@ mod tests {
         let json = serde_json::to_value(&job).unwrap();
         assert_eq!(json["metadata"]["name"], format!("{UID}.smoke.1"));
         assert_eq!(json["metadata"]["namespace"], "shop");
-        assert_eq!(json["metadata"]["labels"], json!({"team": "web", RUN_UID_LABEL: UID}));
+        assert_eq!(
+            json["metadata"]["labels"],
+            json!({"team": "web", RUN_UID_LABEL: UID})
+        );
         assert_eq!(
             json["metadata"]["annotations"],
             json!({"foo": "bar", RUN_NAME_ANNOTATION: "smoke",
@@ -467,7 +486,10 @@ mod tests {
                     "uid": UID, "controller": true, "blockOwnerDeletion": true}])
         );
         assert_eq!(json["spec"]["backoffLimit"], 1);
-        assert_eq!(json["spec"]["template"]["metadata"]["labels"][RUN_UID_LABEL], UID);
+        assert_eq!(
+            json["spec"]["template"]["metadata"]["labels"][RUN_UID_LABEL],
+            UID
+        );
     }
 
     #[test]
@@ -486,8 +508,10 @@ mod tests {
             .iter()
             .map(|(kind, status)| json!({"type": kind, "status": status}))
             .collect();
-        serde_json::from_value(json!({"metadata": {"name": "j"}, "status": {"conditions": conditions}}))
-            .unwrap()
+        serde_json::from_value(
+            json!({"metadata": {"name": "j"}, "status": {"conditions": conditions}}),
+        )
+        .unwrap()
     }
 
     fn waiting_pod(reason: &str) -> Pod {
@@ -503,16 +527,37 @@ mod tests {
     fn job_outcomes() {
         let cases: Vec<(Job, Vec<Pod>, JobOutcome)> = vec![
             (job_with(&[]), vec![], JobOutcome::Running),
-            (job_with(&[("SuccessCriteriaMet", "True"), ("Complete", "True")]), vec![], JobOutcome::Successful),
-            (job_with(&[("FailureTarget", "True"), ("Failed", "True")]), vec![], JobOutcome::Failed),
-            (job_with(&[("Complete", "False")]), vec![], JobOutcome::Running),
-            (job_with(&[("FailureTarget", "True")]), vec![], JobOutcome::Running),
-            (job_with(&[]), vec![waiting_pod("ContainerCreating")], JobOutcome::Running),
+            (
+                job_with(&[("SuccessCriteriaMet", "True"), ("Complete", "True")]),
+                vec![],
+                JobOutcome::Successful,
+            ),
+            (
+                job_with(&[("FailureTarget", "True"), ("Failed", "True")]),
+                vec![],
+                JobOutcome::Failed,
+            ),
+            (
+                job_with(&[("Complete", "False")]),
+                vec![],
+                JobOutcome::Running,
+            ),
+            (
+                job_with(&[("FailureTarget", "True")]),
+                vec![],
+                JobOutcome::Running,
+            ),
+            (
+                job_with(&[]),
+                vec![waiting_pod("ContainerCreating")],
+                JobOutcome::Running,
+            ),
             (
                 job_with(&[]),
                 vec![waiting_pod("ImagePullBackOff")],
                 JobOutcome::Inconclusive(
-                    "Pod j-abcde, container t has terminal error (ImagePullBackOff): no such image".into(),
+                    "Pod j-abcde, container t has terminal error (ImagePullBackOff): no such image"
+                        .into(),
                 ),
             ),
         ];
@@ -533,11 +578,20 @@ mod tests {
             ..Measurement::default()
         };
         let again = resumed(running.clone(), JobOutcome::Running, at(8));
-        assert_eq!((again.phase, again.resume_at, again.finished_at), (AnalysisPhase::Running, Some(at(12)), None));
+        assert_eq!(
+            (again.phase, again.resume_at, again.finished_at),
+            (AnalysisPhase::Running, Some(at(12)), None)
+        );
         let done = resumed(running.clone(), JobOutcome::Failed, at(8));
-        assert_eq!((done.phase, done.resume_at, done.finished_at), (AnalysisPhase::Failed, None, Some(at(8))));
+        assert_eq!(
+            (done.phase, done.resume_at, done.finished_at),
+            (AnalysisPhase::Failed, None, Some(at(8)))
+        );
         let stuck = resumed(running, JobOutcome::Inconclusive("Pod p".into()), at(8));
-        assert_eq!((stuck.phase, stuck.message.as_str()), (AnalysisPhase::Inconclusive, "Pod p"));
+        assert_eq!(
+            (stuck.phase, stuck.message.as_str()),
+            (AnalysisPhase::Inconclusive, "Pod p")
+        );
     }
 
     #[test]

@@ -37,8 +37,8 @@ pub use condition::{
     evaluate_conditions, guard_suggestion, unguarded_result_index,
 };
 pub use run::{
-    AnalysisEvent, PassOutcome, PlannedTask, RunStatus, complete_pass, plan_measurements, plan_tasks,
-    run_pass, run_pass_with,
+    AnalysisEvent, PassOutcome, PlannedTask, RunStatus, complete_pass, plan_measurements,
+    plan_tasks, run_pass, run_pass_with,
 };
 pub use secrets::Secrets;
 

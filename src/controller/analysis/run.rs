@@ -7,8 +7,8 @@
 use chrono::{DateTime, Utc};
 
 use super::assessment::{
-    DEFAULT_MEASUREMENT_RETENTION, MeasurementSchedule, RunSummary, apply_assessment, assess_run, is_terminating,
-    next_measurement, next_wake_up, record_measurement, trim_measurements,
+    DEFAULT_MEASUREMENT_RETENTION, MeasurementSchedule, RunSummary, apply_assessment, assess_run,
+    is_terminating, next_measurement, next_wake_up, record_measurement, trim_measurements,
 };
 use super::job::{self, JobContext};
 use super::{
@@ -97,8 +97,7 @@ pub fn plan_tasks(
         .enumerate()
         .filter_map(|(index, metric)| {
             let result = status.metric_results.iter().find(|r| r.name == metric.name);
-            let task = match next_measurement(metric, result, status.started_at, now, terminating)
-            {
+            let task = match next_measurement(metric, result, status.started_at, now, terminating) {
                 MeasurementSchedule::Measure => PlannedTask::Measure,
                 MeasurementSchedule::Resume => PlannedTask::Resume,
                 MeasurementSchedule::Terminate => PlannedTask::Terminate,
