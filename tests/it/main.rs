@@ -3,6 +3,7 @@
 
 mod analysis;
 mod analysis_job;
+mod analysis_r5;
 mod analysisrun;
 mod cli;
 mod cli_cluster;
