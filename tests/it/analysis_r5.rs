@@ -349,7 +349,9 @@ async fn r5_failing_canary_is_aborted_then_retried_and_promoted() {
 
     // PROMOTE again: the analysis measures 0 and passes; the rollout completes.
     cluster.plugin(&["promote", ROLLOUT]).await;
-    let (passed_run, status) = cluster.wait_step_run_completed(&[failed_run.clone()]).await;
+    let (passed_run, status) = cluster
+        .wait_step_run_completed(std::slice::from_ref(&failed_run))
+        .await;
     assert_ne!(passed_run, failed_run);
     assert_eq!(status["phase"], "Successful", "{status:#}");
     assert_eq!(
