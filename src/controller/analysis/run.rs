@@ -487,6 +487,105 @@ mod tests {
     }
 
     #[test]
+    fn in_flight_job_measurements_are_resumed_or_terminated() {
+        let job = MetricDefinition {
+            provider: Provider::Job(job::JobMetric::default()),
+            ..metric("smoke", None, None)
+        };
+        let metrics = [job, metric("rate", Some(60), None)];
+        let in_flight = |resume_at: i64| Measurement {
+            phase: AnalysisPhase::Running,
+            started_at: Some(at(0)),
+            resume_at: Some(at(resume_at)),
+            ..Measurement::default()
+        };
+        let status = |resume_at: i64, rate: AnalysisPhase| RunStatus {
+            phase: Some(Running),
+            started_at: Some(at(0)),
+            metric_results: vec![
+                MetricResult {
+                    name: "smoke".into(),
+                    phase: Running,
+                    measurements: vec![in_flight(resume_at)],
+                    ..MetricResult::default()
+                },
+                MetricResult {
+                    name: "rate".into(),
+                    phase: rate,
+                    measurements: vec![measured(Successful, 0)],
+                    ..MetricResult::default()
+                },
+            ],
+            ..RunStatus::default()
+        };
+        let cases = [
+            // (resumeAt, rate phase, terminate, now, tasks)
+            (5, Running, false, 1, vec![]),
+            (5, Running, false, 5, vec![(0, PlannedTask::Resume)]),
+            (
+                5,
+                Running,
+                false,
+                61,
+                vec![(0, PlannedTask::Resume), (1, PlannedTask::Measure)],
+            ),
+            (5, Running, true, 1, vec![(0, PlannedTask::Terminate)]),
+            (5, Failed, false, 1, vec![(0, PlannedTask::Terminate)]),
+        ];
+        for (resume_at, rate, terminate, now, want) in cases {
+            let status = status(resume_at, rate);
+            assert_eq!(
+                plan_tasks(&metrics, terminate, &status, at(now)),
+                want,
+                "resumeAt {resume_at}, rate {rate}, terminate {terminate}, now {now}"
+            );
+        }
+        assert_eq!(
+            plan_measurements(&metrics, false, &status(5, Running), at(61)),
+            [1]
+        );
+    }
+
+    #[test]
+    fn terminated_measurements_say_so() {
+        for (phase, message) in [
+            (Successful, "Metric Terminated"),
+            (AnalysisPhase::Inconclusive, "Metric Terminated"),
+            (AnalysisPhase::Error, "jobs.batch \"x\" is forbidden"),
+        ] {
+            let m = terminated(Measurement {
+                phase,
+                message: "jobs.batch \"x\" is forbidden".into(),
+                ..Measurement::default()
+            });
+            assert_eq!(m.message, message, "{phase}");
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_cluster_a_job_metric_is_an_error_measurement() {
+        let metrics = [MetricDefinition {
+            provider: Provider::Job(job::JobMetric::default()),
+            ..metric("smoke", None, None)
+        }];
+        let mut status = RunStatus::default();
+        run_pass(
+            &metrics,
+            false,
+            &mut status,
+            &Secrets::default(),
+            Utc::now(),
+        )
+        .await;
+        let measurement = &status.metric_results[0].measurements[0];
+        assert_eq!(measurement.phase, AnalysisPhase::Error);
+        assert!(
+            measurement.message.contains("needs a cluster"),
+            "{measurement:?}"
+        );
+    }
+
+    #[test]
     fn retention_trims_history() {
         let metrics = [MetricDefinition {
             measurement_retention: Some(2),
