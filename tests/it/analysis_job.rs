@@ -84,11 +84,15 @@ fn job_metric(name: &str, script: &str) -> Value {
 
 impl Harness {
     async fn create(&self, name: &str, metrics: Value) -> AnalysisRun {
+        self.create_spec(name, json!({"metrics": metrics})).await
+    }
+
+    async fn create_spec(&self, name: &str, spec: Value) -> AnalysisRun {
         let run: AnalysisRun = serde_json::from_value(json!({
             "apiVersion": "argoproj.io/v1alpha1",
             "kind": "AnalysisRun",
             "metadata": {"name": name, "namespace": NAMESPACE},
-            "spec": {"metrics": metrics},
+            "spec": spec,
         }))
         .unwrap();
         self.runs
@@ -239,6 +243,50 @@ async fn terminating_a_run_deletes_its_running_job() {
     let start = tokio::time::Instant::now();
     while h.jobs.get_opt(&job_name).await.unwrap().is_some() {
         assert!(start.elapsed() < DEADLINE, "job {job_name} was not deleted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_jobs_are_collected_down_to_the_retention() {
+    let h = harness(Duration::from_millis(300)).await;
+    let mut metric = job_metric("repeat", "exit 0");
+    metric["interval"] = json!("1s");
+    metric["count"] = json!(3);
+    let run = h
+        .create_spec(
+            "job-repeat",
+            json!({"metrics": [metric],
+                   "measurementRetention": [{"metricName": "repeat", "limit": 2}]}),
+        )
+        .await;
+    let status = h.wait_completed("job-repeat").await;
+    assert_eq!(status["phase"], "Successful", "{status:#}");
+    let result = &status["metricResults"][0];
+    assert_eq!(result["count"], 3, "{status:#}");
+    assert_eq!(result["measurements"].as_array().unwrap().len(), 2);
+
+    // Three Jobs were created, one per measurement; the oldest is deleted.
+    let uid = run.metadata.uid.unwrap();
+    let start = tokio::time::Instant::now();
+    loop {
+        let mut names: Vec<String> = h
+            .jobs
+            .list(
+                &kube::api::ListParams::default()
+                    .labels(&format!("analysisrun.argoproj.io/uid={uid}")),
+            )
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|job| job.metadata.name)
+            .collect();
+        names.sort();
+        if names == [format!("{uid}.repeat.2"), format!("{uid}.repeat.3")] {
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE, "jobs left: {names:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
