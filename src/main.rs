@@ -7,16 +7,16 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{CommandFactory, Parser};
+use rolltop::app::settings;
 use rolltop::cli::Cli;
 use rolltop::cli::actions::{self, Request};
+use rolltop::cli::args::ControllerMode;
 use rolltop::cli::args::{ClusterArgs, OutputFormat};
 use rolltop::cli::args::{
     Command, GetCommand, ListCommand, RetryCommand, SetCommand, Shell, TerminateCommand,
 };
 use rolltop::cli::output::{error_text, is_broken_pipe, write_stdout};
 use rolltop::cli::{get, list, status};
-use rolltop::app::settings;
-use rolltop::cli::args::ControllerMode;
 use rolltop::cluster::client::{Connection, connect, context_user, load_kubeconfig};
 use rolltop::controller::embedded::EmbeddedMode;
 
@@ -205,8 +205,7 @@ async fn cockpit(cli: &Cli, started: Instant) -> anyhow::Result<ExitCode> {
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
     let config_path = settings::config_path(config_home.as_deref(), home.as_deref());
     let file = settings::load_config(config_path.as_deref())?;
-    let mut settings =
-        settings::Settings::new(file, cli.cockpit.readonly, cli.cockpit.no_notify);
+    let mut settings = settings::Settings::new(file, cli.cockpit.readonly, cli.cockpit.no_notify);
     let readonly = settings.enter_context(&connection.context);
     let controller = match (readonly, cli.cockpit.controller) {
         (true, _) => {

@@ -146,7 +146,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "l",
-        what: "logs: pod, or canary | stable",
+        what: "logs: pod or canary|stable",
     },
     Binding {
         keys: "y",

@@ -106,7 +106,11 @@ pub fn open_logs(state: &mut State) -> Vec<Effect> {
     let mut panes: Vec<(PaneRole, String, String)> = Vec::new();
     match detail.tree.get(detail.scroll) {
         Some(line) if line.kind == TreeKind::Pod => {
-            panes.push((PaneRole::Pod, format!("pod {}", line.name), line.name.clone()));
+            panes.push((
+                PaneRole::Pod,
+                format!("pod {}", line.name),
+                line.name.clone(),
+            ));
         }
         _ => {
             let canary = pod_tagged(&detail.revisions, &["canary", "preview"]);
@@ -169,12 +173,14 @@ pub fn open_yaml(state: &mut State) -> Vec<Effect> {
                 Some(line) if line.kind == TreeKind::Pod => {
                     (ObjectKind::Pod, ResourceKey::new(namespace, &line.name))
                 }
-                Some(line) if line.kind == TreeKind::ReplicaSet => {
-                    (ObjectKind::ReplicaSet, ResourceKey::new(namespace, &line.name))
-                }
-                Some(line) if line.kind == TreeKind::AnalysisRun => {
-                    (ObjectKind::AnalysisRun, ResourceKey::new(namespace, &line.name))
-                }
+                Some(line) if line.kind == TreeKind::ReplicaSet => (
+                    ObjectKind::ReplicaSet,
+                    ResourceKey::new(namespace, &line.name),
+                ),
+                Some(line) if line.kind == TreeKind::AnalysisRun => (
+                    ObjectKind::AnalysisRun,
+                    ResourceKey::new(namespace, &line.name),
+                ),
                 _ => (ObjectKind::Rollout, detail.key.clone()),
             }
         }

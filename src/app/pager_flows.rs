@@ -118,7 +118,10 @@ fn logs_of_the_rollout_show_canary_and_stable_side_by_side() {
     );
     // Esc: back to the same rollout, its watch restarted.
     let effects = press(&mut state, KeyCode::Esc);
-    assert_eq!(effects, [Effect::StopLogs, Effect::WatchDetail(key.clone())]);
+    assert_eq!(
+        effects,
+        [Effect::StopLogs, Effect::WatchDetail(key.clone())]
+    );
     assert!(matches!(&state.view, View::Detail(d) if d.key == key));
 }
 
@@ -145,7 +148,9 @@ fn log_buffers_are_bounded_and_old_streams_ignored() {
         panic!();
     };
     let stream = logs.stream;
-    let lines: Vec<String> = (0..MAX_LOG_LINES + 10).map(|i| format!("line {i}")).collect();
+    let lines: Vec<String> = (0..MAX_LOG_LINES + 10)
+        .map(|i| format!("line {i}"))
+        .collect();
     update(
         &mut state,
         Msg::Log {
@@ -280,10 +285,7 @@ fn yaml_in_the_detail_view_opens_the_selected_tree_object() {
         },
     );
     assert!(matches!(&state.view, View::Yaml(y) if y.content.is_none()));
-    assert_eq!(
-        press(&mut state, KeyCode::Esc),
-        [Effect::WatchDetail(key)]
-    );
+    assert_eq!(press(&mut state, KeyCode::Esc), [Effect::WatchDetail(key)]);
 }
 
 #[test]
@@ -321,7 +323,7 @@ fn entering_degraded_rings_once_and_opt_out_stays_silent() {
     assert_eq!(
         effects,
         [Effect::Notify(
-            "rolltop: default/tomozo failed: ProgressDeadlineExceeded".into()
+            "rolltop: default/tomozo went Degraded: ProgressDeadlineExceeded".into()
         )]
     );
     assert!(upsert(&mut state, summary.clone()).is_empty(), "rings once");
@@ -329,7 +331,7 @@ fn entering_degraded_rings_once_and_opt_out_stays_silent() {
     quiet.settings = Settings::new(Default::default(), false, true);
     quiet.settings.enter_context("kind-rolltop");
     assert!(upsert(&mut quiet, summary).is_empty());
-    assert!(quiet.notice.unwrap().text.contains("failed"));
+    assert!(quiet.notice.unwrap().text.contains("went Degraded"));
 }
 
 fn protected_state() -> State {
@@ -351,7 +353,11 @@ fn protected_namespace_asks_for_the_name_before_a_destructive_action() {
     select(&mut state, &key);
     // Undo is destructive and the namespace matches kubota-*.
     press(&mut state, KeyCode::Char('u'));
-    assert!(matches!(state.overlay, Overlay::Confirm(_)), "{:?}", state.notice);
+    assert!(
+        matches!(state.overlay, Overlay::Confirm(_)),
+        "{:?}",
+        state.notice
+    );
     assert!(press(&mut state, KeyCode::Char('y')).is_empty());
     assert!(matches!(
         state.input.as_ref().map(|i| &i.kind),

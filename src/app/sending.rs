@@ -36,8 +36,8 @@ pub fn spawn_send(
     tokio::spawn(async move {
         let verb = plan.action.verb().to_owned();
         let outcome = match check_plan(&client, &key.namespace, &key.name, &plan).await {
-            Ok(Some(denied)) => Err(format!("{denied}; nothing sent")),
-            Err(error) => Err(format!("{error}; nothing sent")),
+            Ok(Some(denied)) => Err(format!("nothing sent, {denied}")),
+            Err(error) => Err(format!("nothing sent, {error}")),
             Ok(None) => {
                 let sent = actions::send(&client, &key.namespace, &key.name, &plan)
                     .await
@@ -54,9 +54,9 @@ pub fn spawn_send(
                 };
                 match audit::append(sender.audit_log.as_deref(), &entry) {
                     Ok(()) => sent,
-                    Err(error) => sent.map_err(|e| format!("{e}; {error}")).and_then(|()| {
-                        Err(format!("sent, but not recorded: {error}"))
-                    }),
+                    Err(error) => sent
+                        .map_err(|e| format!("{e}; {error}"))
+                        .and_then(|()| Err(format!("sent, but not recorded: {error}"))),
                 }
             }
         };

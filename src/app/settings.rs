@@ -139,8 +139,7 @@ impl Settings {
     pub fn enter_context(&mut self, context: &str) -> bool {
         let config = self.context_config(context);
         self.protected = config.protected.clone();
-        self.notify =
-            !self.flag_no_notify && config.notify.or(self.file.notify).unwrap_or(true);
+        self.notify = !self.flag_no_notify && config.notify.or(self.file.notify).unwrap_or(true);
         self.flag_readonly || config.readonly.unwrap_or(false)
     }
 

@@ -184,8 +184,7 @@ fn apply_rollout_event(state: &mut State, event: RolloutEvent) -> Vec<Effect> {
     match event {
         RolloutEvent::Upsert(summary) => {
             let key = summary.key.clone();
-            if let Some(alert) = alert(state.rollouts.get(&key).map(|row| &row.summary), &summary)
-            {
+            if let Some(alert) = alert(state.rollouts.get(&key).map(|row| &row.summary), &summary) {
                 let text = alert.text();
                 if state.settings.notify {
                     alerts.push(Effect::Notify(format!("rolltop: {text}")));

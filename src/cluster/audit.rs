@@ -109,10 +109,22 @@ mod tests {
     #[test]
     fn path_prefers_xdg_state_home_then_home() {
         let cases = [
-            (Some("/x/state"), Some("/home/u"), Some("/x/state/rolltop/audit.log")),
-            (None, Some("/home/u"), Some("/home/u/.local/state/rolltop/audit.log")),
+            (
+                Some("/x/state"),
+                Some("/home/u"),
+                Some("/x/state/rolltop/audit.log"),
+            ),
+            (
+                None,
+                Some("/home/u"),
+                Some("/home/u/.local/state/rolltop/audit.log"),
+            ),
             // The XDG spec ignores relative values.
-            (Some("rel"), Some("/home/u"), Some("/home/u/.local/state/rolltop/audit.log")),
+            (
+                Some("rel"),
+                Some("/home/u"),
+                Some("/home/u/.local/state/rolltop/audit.log"),
+            ),
             (None, None, None),
         ];
         for (state, home, want) in cases {

@@ -7,8 +7,15 @@ use super::rollout::{Attention, RolloutSummary};
 /// Why a rollout asks for attention now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Alert {
-    WaitingForHuman { rollout: String, reason: String },
-    Failed { rollout: String, reason: String },
+    WaitingForHuman {
+        rollout: String,
+        reason: String,
+    },
+    Failed {
+        rollout: String,
+        aborted: bool,
+        reason: String,
+    },
 }
 
 impl Alert {
@@ -18,7 +25,14 @@ impl Alert {
             Self::WaitingForHuman { rollout, reason } => {
                 format!("{rollout} is waiting for a human: {reason}")
             }
-            Self::Failed { rollout, reason } => format!("{rollout} failed: {reason}"),
+            Self::Failed {
+                rollout,
+                aborted: true,
+                reason,
+            } => format!("{rollout} was aborted: {reason}"),
+            Self::Failed {
+                rollout, reason, ..
+            } => format!("{rollout} went Degraded: {reason}"),
         }
     }
 }
@@ -66,6 +80,7 @@ pub fn alert(before: Option<&RolloutSummary>, after: &RolloutSummary) -> Option<
         },
         Need::Failure => Alert::Failed {
             rollout,
+            aborted: after.aborted,
             reason: reason(if after.aborted { "aborted" } else { "Degraded" }),
         },
     })
@@ -75,8 +90,8 @@ pub fn alert(before: Option<&RolloutSummary>, after: &RolloutSummary) -> Option<
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::model::field_reports::{field_reports, fixed_now};
     use crate::model::Phase;
+    use crate::model::field_reports::{field_reports, fixed_now};
 
     #[test]
     fn rings_only_on_entering_a_state_that_needs_a_human() {
@@ -84,11 +99,7 @@ mod tests {
             .into_iter()
             .find(|s| s.attention() == Attention::ManualPause)
             .unwrap();
-        let healthy = RolloutSummary::new(
-            paused.key.clone(),
-            paused.strategy,
-            fixed_now(),
-        );
+        let healthy = RolloutSummary::new(paused.key.clone(), paused.strategy, fixed_now());
         let mut degraded = healthy.clone();
         degraded.phase = Phase::Degraded;
         degraded.message = "ProgressDeadlineExceeded".into();
@@ -100,9 +111,13 @@ mod tests {
             (Some(&healthy), &healthy, None),
             (Some(&healthy), &paused, Some("waiting")),
             (Some(&paused), &paused, None),
-            (Some(&healthy), &degraded, Some("failed: ProgressDeadlineExceeded")),
+            (
+                Some(&healthy),
+                &degraded,
+                Some("went Degraded: ProgressDeadlineExceeded"),
+            ),
             (Some(&degraded), &aborted, None),
-            (Some(&paused), &degraded, Some("failed")),
+            (Some(&paused), &degraded, Some("Degraded")),
         ];
         for (before, after, want) in cases {
             let got = alert(before, after).map(|a| a.text());

@@ -226,7 +226,11 @@ fn header_names_the_driver() {
         let backend = screen(&state);
         let text = format!("{backend}");
         let header = text.lines().next().unwrap();
-        assert!(header.contains("rolltop ") && (header.contains("driver: ") || header.contains("ctl: ")), "{header}");
+        assert!(
+            header.contains("rolltop ")
+                && (header.contains("driver: ") || header.contains("ctl: ")),
+            "{header}"
+        );
         insta::assert_snapshot!(format!("header_driver_{w}x{h}"), backend);
     }
 }

@@ -81,6 +81,13 @@ pub fn render_yaml(area: Rect, buf: &mut Buffer, yaml: &YamlView, theme: &Theme)
         } else {
             Role::Fg
         };
-        put(buf, x, y, &clip(line, room, s.ellipsis), room, theme.style(role));
+        put(
+            buf,
+            x,
+            y,
+            &clip(line, room, s.ellipsis),
+            room,
+            theme.style(role),
+        );
     }
 }
