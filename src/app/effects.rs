@@ -63,6 +63,7 @@ impl EffectRunner {
     }
 
     /// Who sends actions and where they are recorded.
+    #[must_use]
     pub fn with_sender(mut self, sender: Sender) -> Self {
         self.sender = sender;
         self

@@ -184,13 +184,13 @@ pub fn open_yaml(state: &mut State) -> Vec<Effect> {
                 _ => (ObjectKind::Rollout, detail.key.clone()),
             }
         }
-        View::List => match state.selected_key() {
-            Some(key) => (ObjectKind::Rollout, key.clone()),
-            None => {
+        View::List => {
+            let Some(key) = state.selected_key() else {
                 say(state, NoticeLevel::Warn, "no rollout selected".to_owned());
                 return Vec::new();
-            }
-        },
+            };
+            (ObjectKind::Rollout, key.clone())
+        }
         View::Logs(_) | View::Yaml(_) => return Vec::new(),
     };
     let mut effects = Vec::new();

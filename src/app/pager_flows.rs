@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::msg::{Effect, LogSource, Msg, RolloutEvent};
 use super::pager::{MAX_LOG_LINES, PaneRole, PaneStatus};
-use super::settings::{Settings, parse_config};
+use super::settings::{ConfigFile, Settings, parse_config};
 use super::state::{InputKind, Overlay, Scope, StartOptions, State, View};
 use super::update::update;
 use crate::cluster::objects::{LogEvent, ObjectKind};
@@ -328,7 +328,7 @@ fn entering_degraded_rings_once_and_opt_out_stays_silent() {
     );
     assert!(upsert(&mut state, summary.clone()).is_empty(), "rings once");
     let mut quiet = self::state();
-    quiet.settings = Settings::new(Default::default(), false, true);
+    quiet.settings = Settings::new(ConfigFile::default(), false, true);
     quiet.settings.enter_context("kind-rolltop");
     assert!(upsert(&mut quiet, summary).is_empty());
     assert!(quiet.notice.unwrap().text.contains("went Degraded"));

@@ -50,7 +50,7 @@ pub fn spawn_send(
                     namespace: &key.namespace,
                     rollout: &key.name,
                     plan: &plan,
-                    outcome: sent.as_ref().map(|()| ()).map_err(String::as_str),
+                    outcome: sent.as_ref().copied().map_err(String::as_str),
                 };
                 match audit::append(sender.audit_log.as_deref(), &entry) {
                     Ok(()) => sent,

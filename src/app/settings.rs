@@ -138,7 +138,7 @@ impl Settings {
     /// Applies `context`'s table; returns whether the cockpit is read-only there.
     pub fn enter_context(&mut self, context: &str) -> bool {
         let config = self.context_config(context);
-        self.protected = config.protected.clone();
+        self.protected.clone_from(&config.protected);
         self.notify = !self.flag_no_notify && config.notify.or(self.file.notify).unwrap_or(true);
         self.flag_readonly || config.readonly.unwrap_or(false)
     }

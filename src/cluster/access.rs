@@ -67,14 +67,12 @@ pub fn permissions_for(plan: &ActionPlan) -> Vec<Permission> {
     let mut needed = Vec::new();
     for request in &plan.requests {
         let more = match (request.kind.clone(), request.target) {
-            (PatchKind::Merge, PatchTarget::StatusSubresource) => {
-                vec![rollouts("patch", Some("status"))]
-            }
+            (
+                PatchKind::Merge | PatchKind::JsonPatchFromReplicaSet,
+                PatchTarget::StatusSubresource,
+            ) => vec![rollouts("patch", Some("status"))],
             (PatchKind::Merge | PatchKind::JsonPatchFromReplicaSet, PatchTarget::Rollout) => {
                 vec![rollouts("patch", None)]
-            }
-            (PatchKind::JsonPatchFromReplicaSet, PatchTarget::StatusSubresource) => {
-                vec![rollouts("patch", Some("status"))]
             }
             (PatchKind::SetImageUpdate, _) => {
                 vec![rollouts("get", None), rollouts("update", None)]
