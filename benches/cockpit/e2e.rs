@@ -72,7 +72,11 @@ impl Tmux {
     async fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) {
         let started = Instant::now();
         while !done(&self.screen()) {
-            assert!(started.elapsed() < DEADLINE, "timed out: {what}\n{}", self.screen());
+            assert!(
+                started.elapsed() < DEADLINE,
+                "timed out: {what}\n{}",
+                self.screen()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -225,7 +229,11 @@ async fn timings(dir: &Path) -> (String, String) {
         if let (Some(first), Some(synced)) = (field("first_frame_ms"), field("list_synced_ms")) {
             return (first, synced);
         }
-        assert!(started.elapsed() < DEADLINE, "no timings in {}", path.display());
+        assert!(
+            started.elapsed() < DEADLINE,
+            "no timings in {}",
+            path.display()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -267,7 +275,8 @@ async fn memory_and_idle(dir: &Path, idle_wait: Duration) {
         rss_kib(pid) / 1024
     );
     tmux.cmd(&["send-keys", "-t", "app", "Enter"]);
-    tmux.wait_for("the detail view", |s| s.contains("REVISIONS")).await;
+    tmux.wait_for("the detail view", |s| s.contains("REVISIONS"))
+        .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     println!(
         "e2e: RSS, detail open (watching 250 pods of its namespace)     {} MiB",
@@ -279,7 +288,9 @@ async fn memory_and_idle(dir: &Path, idle_wait: Duration) {
         .await;
     println!("e2e: bytes over 10 s, no data change, ages counting seconds   {ticking}");
     if idle_wait.is_zero() {
-        println!("e2e: idle (every age on screen in minutes): skipped, set ROLLTOP_BENCH_IDLE_WAIT=610");
+        println!(
+            "e2e: idle (every age on screen in minutes): skipped, set ROLLTOP_BENCH_IDLE_WAIT=610"
+        );
         return;
     }
     let remaining = idle_wait.saturating_sub(synced.elapsed());

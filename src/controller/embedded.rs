@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use futures::FutureExt;
+
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
@@ -26,6 +28,8 @@ use crate::model::Driver;
 
 /// How often a rolltop that does not drive looks again at the Lease and for an operator.
 pub const RECHECK_INTERVAL: Duration = Duration::from_secs(3);
+/// How long a stopping controller may finish its reconciles before it is dropped.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// `--controller` as the embedded loop understands it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,11 +130,26 @@ async fn try_drive(
                 () = lost => {}
             }
         }
-    };
+    }
+    .boxed()
+    .shared();
     let options = RunOptions {
         identity: Some(me.to_owned()),
     };
-    let result = run_with(client.clone(), scope.clone(), options, stop).await;
+    let run = run_with(client.clone(), scope.clone(), options, stop.clone());
+    // A graceful stop waits for reconciles in flight; a stuck one must not keep the Lease
+    // (reconciles are idempotent: the next driver redoes an interrupted one).
+    let deadline = async {
+        stop.await;
+        tokio::time::sleep(STOP_GRACE).await;
+    };
+    let result = tokio::select! {
+        result = run => result,
+        () = deadline => {
+            tracing::warn!("the controller did not stop within {STOP_GRACE:?}; dropped");
+            Ok(())
+        }
+    };
     let lease = guard.lease();
     if let Err(error) = guard.release().await {
         tracing::warn!(%lease, %error, "releasing the lease failed; it expires on its own");

@@ -263,3 +263,56 @@ async fn controller_off_says_nobody_drives_and_a_sent_action_is_audited() {
     );
     quit(&tmux, dir.path()).await;
 }
+
+/// The embedded controller without the cockpit: it names another rolltop's live Lease, takes
+/// over when that holder releases it, and releases it on shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_controller_waits_for_another_holder_then_drives_and_releases() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use rolltop::cluster::client::Scope;
+    use rolltop::controller::embedded::{EmbeddedMode, run_embedded};
+    use rolltop::controller::lease::{LEASE_NAME, acquire};
+    use rolltop::model::Driver;
+
+    let (_sandbox, client) = sandbox_with_crds(SandboxConfig::default()).await;
+    let scope = Scope::Namespace("default".into());
+    let other = acquire(&client, &scope, "other-rolltop").await.unwrap();
+    let (report, mut reports) = tokio::sync::mpsc::unbounded_channel();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(run_embedded(
+        client.clone(),
+        scope.clone(),
+        EmbeddedMode::Auto,
+        String::new(),
+        report,
+        stopped,
+    ));
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(60), reports.recv())
+            .await
+            .unwrap()
+            .unwrap(),
+        Driver::OtherRolltop {
+            identity: "other-rolltop".into(),
+            lease: format!("default/{LEASE_NAME}"),
+        }
+    );
+    other.release().await.unwrap();
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(60), reports.recv())
+            .await
+            .unwrap()
+            .unwrap(),
+        Driver::ThisRolltop {
+            lease: format!("default/{LEASE_NAME}"),
+        }
+    );
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(60), task)
+        .await
+        .unwrap()
+        .unwrap();
+    let leases: Api<Lease> = Api::namespaced(client, "default");
+    let lease = leases.get(LEASE_NAME).await.unwrap();
+    assert_eq!(lease.spec.unwrap().holder_identity, None, "released");
+}
