@@ -15,7 +15,7 @@ use futures::FutureExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
-use kube::api::Api;
+use kube::api::{Api, ListParams};
 use tokio::sync::{mpsc, watch};
 
 use crate::cluster::client::Scope;
@@ -167,21 +167,38 @@ async fn try_drive(
     })
 }
 
-/// Who drives, without taking part: another rolltop's live Lease, else an operator, else nobody.
+/// Who drives, without taking part: another rolltop's live Lease (the cluster-wide one or the
+/// scope's; with `-A` any namespace's), else an operator, else nobody.
 async fn observe(client: &Client, scope: &Scope, me: &str, off_reason: &str) -> Driver {
     let now = Timestamp::now();
-    let mut namespaces = vec![CLUSTER_LEASE_NAMESPACE.to_owned()];
-    if let Scope::Namespace(_) = scope {
-        namespaces.push(lease_namespace(scope).to_owned());
-    }
-    for namespace in namespaces {
-        let leases: Api<Lease> = Api::namespaced(client.clone(), &namespace);
-        if let Ok(lease) = leases.get_opt(LEASE_NAME).await
-            && let Holder::Other { identity, .. } = holder(lease.as_ref(), me, now)
-        {
+    let leases: Vec<Lease> = match scope {
+        Scope::AllNamespaces => {
+            let params = ListParams::default().fields(&format!("metadata.name={LEASE_NAME}"));
+            Api::<Lease>::all(client.clone())
+                .list(&params)
+                .await
+                .map(|list| list.items)
+                .unwrap_or_default()
+        }
+        Scope::Namespace(_) => {
+            let mut found = Vec::new();
+            for namespace in [CLUSTER_LEASE_NAMESPACE, lease_namespace(scope)] {
+                let api: Api<Lease> = Api::namespaced(client.clone(), namespace);
+                if let Ok(Some(lease)) = api.get_opt(LEASE_NAME).await {
+                    found.push(lease);
+                }
+            }
+            found
+        }
+    };
+    for lease in &leases {
+        if let Holder::Other { identity, .. } = holder(Some(lease), me, now) {
             return Driver::OtherRolltop {
                 identity,
-                lease: format!("{namespace}/{LEASE_NAME}"),
+                lease: format!(
+                    "{}/{LEASE_NAME}",
+                    lease.metadata.namespace.as_deref().unwrap_or_default()
+                ),
             };
         }
     }

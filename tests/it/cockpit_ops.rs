@@ -316,3 +316,62 @@ async fn embedded_controller_waits_for_another_holder_then_drives_and_releases()
     let lease = leases.get(LEASE_NAME).await.unwrap();
     assert_eq!(lease.spec.unwrap().holder_identity, None, "released");
 }
+
+/// With `--controller off` over every namespace, a rolltop driving one namespace is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_controller_off_names_a_namespace_driver_seen_from_all_namespaces() {
+    use rolltop::cluster::client::Scope;
+    use rolltop::controller::embedded::{EmbeddedMode, run_embedded};
+    use rolltop::controller::lease::{LEASE_NAME, acquire};
+    use rolltop::model::Driver;
+
+    let (_sandbox, client) = sandbox_with_crds(SandboxConfig::default()).await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "shop"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let other = acquire(&client, &Scope::Namespace("shop".into()), "shop-rolltop")
+        .await
+        .unwrap();
+    let (report, mut reports) = tokio::sync::mpsc::unbounded_channel();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(run_embedded(
+        client.clone(),
+        Scope::AllNamespaces,
+        EmbeddedMode::Off,
+        "controller off".into(),
+        report,
+        stopped,
+    ));
+    let first = tokio::time::timeout(Duration::from_secs(60), reports.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first,
+        Driver::OtherRolltop {
+            identity: "shop-rolltop".into(),
+            lease: format!("shop/{LEASE_NAME}"),
+        }
+    );
+    other.release().await.unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(60), reports.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        next,
+        Driver::Nobody {
+            reason: "controller off".into()
+        }
+    );
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(60), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
