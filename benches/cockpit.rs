@@ -1,6 +1,16 @@
 //! Cockpit benchmarks (plain main, `harness = false`): render time per frame with 5,000
 //! rollouts on a 160×48 `TestBackend`, in the list and in the detail view, and `update` time
 //! for a full resync of 5,000 rollouts. Prints median and p95 per case; asserts nothing.
+//!
+//! Then the real binary end to end (skipped without tmux, or with `ROLLTOP_BENCH_E2E=0`), each
+//! against an in-process sandbox: first frame and time to the full list of 5,000 rollouts
+//! (from the cockpit's own `ROLLTOP_TIMINGS` stamps, counted from `main`), resident memory
+//! (VmRSS of the cockpit process alone) at 1,000 rollouts with 5,000 pods, bytes written to
+//! the terminal over 10 s idle (tmux `pipe-pane`), and bytes per minute while the embedded
+//! controller drives a canary through its steps.
+
+#[path = "cockpit/e2e.rs"]
+mod e2e;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -121,4 +131,9 @@ fn main() {
             .draw(|frame| render(frame, black_box(&state), &theme))
             .unwrap_or_else(|error| panic!("{error}"));
     });
+
+    if std::env::var("ROLLTOP_BENCH_E2E").is_ok_and(|v| v == "0") {
+        return;
+    }
+    e2e::run();
 }

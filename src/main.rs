@@ -4,19 +4,25 @@
 //! 2 bad usage (clap's own exit code for parse errors).
 
 use std::process::ExitCode;
+use std::time::Instant;
 
 use clap::{CommandFactory, Parser};
+use rolltop::app::settings;
 use rolltop::cli::Cli;
 use rolltop::cli::actions::{self, Request};
+use rolltop::cli::args::ControllerMode;
 use rolltop::cli::args::{ClusterArgs, OutputFormat};
 use rolltop::cli::args::{
     Command, GetCommand, ListCommand, RetryCommand, SetCommand, Shell, TerminateCommand,
 };
 use rolltop::cli::output::{error_text, is_broken_pipe, write_stdout};
 use rolltop::cli::{get, list, status};
-use rolltop::cluster::client::{Connection, connect};
+use rolltop::cluster::client::{Connection, connect, context_user, load_kubeconfig};
+use rolltop::controller::embedded::EmbeddedMode;
 
 fn main() -> ExitCode {
+    // The cockpit's first-frame timing counts from here.
+    let started = Instant::now();
     let cli = Cli::parse();
     init_tracing();
     // kube's rustls uses ring while reqwest is built without a provider: one process-wide
@@ -34,7 +40,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, started)) {
         Ok(code) => code,
         // `rolltop list rollouts | head -1`: the reader went away; nothing left to say.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
@@ -45,9 +51,9 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli, started: Instant) -> anyhow::Result<ExitCode> {
     let Some(command) = cli.command else {
-        return cockpit(&cli).await;
+        return cockpit(&cli, started).await;
     };
     let code = match command {
         Command::Version => {
@@ -190,7 +196,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// `rolltop` with no subcommand: everything that can fail before the UI (theme, kubeconfig,
 /// cluster) fails here with a message and exit 1, without touching the terminal.
-async fn cockpit(cli: &Cli) -> anyhow::Result<ExitCode> {
+async fn cockpit(cli: &Cli, started: Instant) -> anyhow::Result<ExitCode> {
     let theme = rolltop::ui::Theme::load(&rolltop::ui::ThemeChoice {
         theme: cli.cockpit.theme.clone(),
         no_color: rolltop::ui::theme::no_color_requested(std::env::var_os("NO_COLOR").as_deref()),
@@ -203,18 +209,44 @@ async fn cockpit(cli: &Cli) -> anyhow::Result<ExitCode> {
         .apiserver_version()
         .await
         .map_err(|error| anyhow::anyhow!("reaching {}: {error}", connection.cluster_url))?;
-    // The embedded controller does not exist yet; `--readonly` implies off anyway.
-    let start_notice = if cli.cockpit.readonly {
-        "controller: off (--readonly)".to_owned()
-    } else {
-        "controller: off (not implemented yet)".to_owned()
+    // Per-context settings: a broken config file fails here, before the terminal is taken.
+    let config_home = std::env::var_os("XDG_CONFIG_HOME").map(std::path::PathBuf::from);
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let config_path = settings::config_path(config_home.as_deref(), home.as_deref());
+    let file = settings::load_config(config_path.as_deref())?;
+    let mut settings = settings::Settings::new(file, cli.cockpit.readonly, cli.cockpit.no_notify);
+    let readonly = settings.enter_context(&connection.context);
+    let controller = match (readonly, cli.cockpit.controller) {
+        (true, _) => {
+            let why = if cli.cockpit.readonly {
+                "--readonly"
+            } else {
+                "read-only context"
+            };
+            (EmbeddedMode::Off, format!("controller off, {why}"))
+        }
+        (false, Some(ControllerMode::Off)) => (EmbeddedMode::Off, "controller off".to_owned()),
+        (false, Some(ControllerMode::On)) => (EmbeddedMode::On, String::new()),
+        (false, Some(ControllerMode::Auto) | None) => (EmbeddedMode::Auto, String::new()),
     };
+    let user = load_kubeconfig(&cli.cluster)
+        .ok()
+        .and_then(|kubeconfig| context_user(&kubeconfig, cli.cluster.context.as_deref()))
+        .unwrap_or_default();
     rolltop::app::run::run(rolltop::app::run::CockpitOptions {
         connection,
         cluster_args: cli.cluster.clone(),
         theme,
-        readonly: cli.cockpit.readonly,
-        start_notice: Some(start_notice),
+        readonly,
+        start_notice: None,
+        controller,
+        sender: rolltop::app::sending::Sender {
+            user,
+            audit_log: rolltop::cluster::audit::default_audit_path(),
+        },
+        settings,
+        started,
+        timings: std::env::var_os("ROLLTOP_TIMINGS").map(std::path::PathBuf::from),
     })
     .await?;
     Ok(ExitCode::SUCCESS)

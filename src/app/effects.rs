@@ -8,12 +8,14 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
 use crate::cli::args::ClusterArgs;
-use crate::cluster::actions;
 use crate::cluster::client::connect;
+use crate::cluster::objects::{LogEvent, fetch_yaml, follow_log};
 use crate::cluster::watch::{self, WatchEvent};
 use crate::model::ResourceKey;
 
-use super::msg::Effect;
+use super::msg::{Effect, LogSource};
+use super::pager::LOG_TAIL_LINES;
+use super::sending::{Sender, spawn_send};
 use super::state::Scope;
 
 /// What the loop should do after an effect ran.
@@ -34,6 +36,9 @@ pub struct EffectRunner {
     action_results: UnboundedSender<super::Msg>,
     list: Option<JoinHandle<()>>,
     detail: Option<JoinHandle<()>>,
+    /// One task per followed pod log.
+    logs: Vec<JoinHandle<()>>,
+    sender: Sender,
 }
 
 impl EffectRunner {
@@ -52,6 +57,45 @@ impl EffectRunner {
             action_results,
             list: None,
             detail: None,
+            logs: Vec::new(),
+            sender: Sender::default(),
+        }
+    }
+
+    /// Who sends actions and where they are recorded.
+    #[must_use]
+    pub fn with_sender(mut self, sender: Sender) -> Self {
+        self.sender = sender;
+        self
+    }
+
+    fn stop_logs(&mut self) {
+        for task in self.logs.drain(..) {
+            task.abort();
+        }
+    }
+
+    fn follow_logs(&mut self, stream: u64, sources: Vec<LogSource>) {
+        self.stop_logs();
+        for (pane, source) in sources.into_iter().enumerate() {
+            let results = self.action_results.clone();
+            let send = move |event: LogEvent| {
+                results
+                    .send(super::Msg::Log {
+                        stream,
+                        pane,
+                        event,
+                    })
+                    .is_ok()
+            };
+            self.logs.push(tokio::spawn(follow_log(
+                self.client.clone(),
+                source.namespace,
+                source.pod,
+                source.container,
+                LOG_TAIL_LINES,
+                send,
+            )));
         }
     }
 
@@ -115,28 +159,30 @@ impl EffectRunner {
                     }
                 }
             }
-            Effect::Send { key, plan, .. } => {
+            Effect::Send { context, key, plan } => {
                 // Off the loop: a slow API server must not freeze the keys.
+                spawn_send(
+                    self.client.clone(),
+                    self.sender.clone(),
+                    context,
+                    key,
+                    plan,
+                    self.action_results.clone(),
+                );
+            }
+            Effect::FollowLogs { stream, sources } => self.follow_logs(stream, sources),
+            Effect::StopLogs => self.stop_logs(),
+            Effect::FetchYaml { kind, key } => {
                 let client = self.client.clone();
                 let results = self.action_results.clone();
                 tokio::spawn(async move {
-                    let outcome = actions::send(&client, &key.namespace, &key.name, &plan)
+                    let result = fetch_yaml(&client, kind, &key.namespace, &key.name)
                         .await
-                        .map(drop)
                         .map_err(|error| error.to_string());
-                    let _ = results.send(super::Msg::ActionFinished {
-                        key,
-                        verb: plan.action.verb().to_owned(),
-                        outcome,
-                    });
+                    let _ = results.send(super::Msg::Yaml { kind, key, result });
                 });
             }
-            Effect::OpenLogs(key) => {
-                return After::Notice(format!("not implemented yet: logs of {key}"));
-            }
-            Effect::ShowYaml(key) => {
-                return After::Notice(format!("not implemented yet: YAML of {key}"));
-            }
+            Effect::Notify(text) => notify_terminal(&text),
             Effect::OpenTriage(key) => {
                 return After::Notice(format!("not implemented yet: triage of {key}"));
             }
@@ -148,9 +194,21 @@ impl EffectRunner {
     }
 }
 
+/// A bell and an OSC 9 desktop notification (iTerm2, kitty, WezTerm, foot, Windows
+/// Terminal). Control characters are dropped from the text so cluster data cannot end the
+/// sequence early or inject others.
+fn notify_terminal(text: &str) {
+    use std::io::Write;
+    let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "\x07\x1b]9;{clean}\x07");
+    let _ = out.flush();
+}
+
 impl Drop for EffectRunner {
     fn drop(&mut self) {
         self.stop_detail();
+        self.stop_logs();
         if let Some(task) = self.list.take() {
             task.abort();
         }

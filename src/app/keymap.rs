@@ -11,6 +11,8 @@ pub enum KeyContext {
     Help,
     Confirm,
     Input,
+    /// The log and YAML views: scrolling, back, help, quit.
+    Pager,
 }
 
 /// Operator actions reachable from a key.
@@ -144,7 +146,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "l",
-        what: "logs",
+        what: "logs: pod or canary|stable",
     },
     Binding {
         keys: "y",
@@ -198,6 +200,13 @@ pub fn footer_hints(context: KeyContext) -> &'static [(&'static str, &'static st
         KeyContext::Help => &[("Esc", "close")],
         KeyContext::Confirm => &[("y", "send"), ("n/Esc", "cancel")],
         KeyContext::Input => &[("Enter", "keep"), ("Esc", "cancel"), ("Ctrl-U", "clear")],
+        KeyContext::Pager => &[
+            ("Esc", "back"),
+            ("↑↓", "scroll"),
+            ("g/G", "top/end"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
     }
 }
 
@@ -222,6 +231,7 @@ pub fn intent(context: KeyContext, key: KeyEvent) -> Option<Intent> {
             _ => None,
         },
         KeyContext::List | KeyContext::Detail => view_intent(key, ctrl),
+        KeyContext::Pager => pager_intent(key, ctrl),
     }
 }
 
@@ -236,6 +246,24 @@ fn input_intent(key: KeyEvent, ctrl: bool) -> Option<Intent> {
         _ => return None,
     };
     Some(Intent::Input(edit))
+}
+
+/// In a pager only moving, back, help and quit mean something; action keys do nothing.
+fn pager_intent(key: KeyEvent, ctrl: bool) -> Option<Intent> {
+    view_intent(key, ctrl).filter(|intent| {
+        matches!(
+            intent,
+            Intent::Up
+                | Intent::Down
+                | Intent::Top
+                | Intent::Bottom
+                | Intent::PageUp
+                | Intent::PageDown
+                | Intent::Back
+                | Intent::Help
+                | Intent::Quit
+        )
+    })
 }
 
 fn view_intent(key: KeyEvent, ctrl: bool) -> Option<Intent> {

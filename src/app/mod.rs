@@ -6,12 +6,18 @@
 pub mod effects;
 pub mod keymap;
 pub mod msg;
+pub mod pager;
+pub mod protect;
 pub mod run;
+pub mod sending;
+pub mod settings;
 pub mod state;
 pub mod update;
 
 #[cfg(test)]
 mod flows;
+#[cfg(test)]
+mod pager_flows;
 
 pub use msg::{Effect, Msg, RolloutEvent};
 pub use state::{Scope, StartOptions, State};

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use crossterm::event::{Event, KeyEvent, KeyEventKind};
 
-use crate::model::{ActionPlan, EventView, ResourceKey, RevisionView, RolloutSummary};
+use crate::cluster::objects::{LogEvent, ObjectKind};
+use crate::model::{ActionPlan, Driver, EventView, ResourceKey, RevisionView, RolloutSummary};
 
 use super::state::Scope;
 
@@ -42,6 +43,20 @@ pub enum Msg {
         verb: String,
         outcome: Result<(), String>,
     },
+    /// The embedded controller's view of who drives.
+    Driver(Driver),
+    /// Lines (or the end) of one pane of the log view `stream`.
+    Log {
+        stream: u64,
+        pane: usize,
+        event: LogEvent,
+    },
+    /// An object's YAML for the YAML view, or why it could not be fetched.
+    Yaml {
+        kind: ObjectKind,
+        key: ResourceKey,
+        result: Result<String, String>,
+    },
 }
 
 impl Msg {
@@ -73,9 +88,27 @@ pub enum Effect {
     StopDetail,
     SetScope(Scope),
     SwitchContext(String),
-    OpenLogs(ResourceKey),
-    ShowYaml(ResourceKey),
+    /// Follow these pods' logs, one pane each, tagged `stream`; replaces any log stream.
+    FollowLogs {
+        stream: u64,
+        sources: Vec<LogSource>,
+    },
+    StopLogs,
+    FetchYaml {
+        kind: ObjectKind,
+        key: ResourceKey,
+    },
+    /// Ring the bell and post an OSC 9 desktop notification with this text.
+    Notify(String),
     OpenTriage(ResourceKey),
     ListAnalysisRuns,
     Quit,
+}
+
+/// One pod log to follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSource {
+    pub namespace: String,
+    pub pod: String,
+    pub container: Option<String>,
 }

@@ -5,7 +5,8 @@
 //! The terminal is put back (raw mode off, main screen) on every way out: normal quit, error
 //! (a drop guard), panic (ratatui's panic hook) and signals (they end the loop normally).
 
-use std::time::Duration;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use crossterm::event::EventStream;
@@ -16,10 +17,14 @@ use tokio::sync::mpsc;
 use crate::cli::args::ClusterArgs;
 use crate::cluster::client::{self, Connection};
 use crate::cluster::watch::WatchEvent;
+use crate::controller::embedded::{EmbeddedMode, run_embedded};
+use crate::model::Driver;
 use crate::ui::{self, Theme};
 
 use super::effects::{After, EffectRunner};
 use super::msg::{Msg, RolloutEvent};
+use super::sending::Sender;
+use super::settings::Settings;
 use super::state::{Notice, NoticeLevel, Scope, StartOptions, State};
 use super::update::update;
 
@@ -32,6 +37,35 @@ pub struct CockpitOptions {
     pub readonly: bool,
     /// Shown on the status line at start (e.g. the controller's mode).
     pub start_notice: Option<String>,
+    /// The embedded controller's mode, and the reason shown when it is off.
+    pub controller: (EmbeddedMode, String),
+    /// Who sends actions, and the audit log.
+    pub sender: Sender,
+    /// The config file and flags, resolved per context.
+    pub settings: Settings,
+    /// When the process started, for the first-frame timing.
+    pub started: Instant,
+    /// `ROLLTOP_TIMINGS`: a file that gets `first_frame_ms` and `list_synced_ms` lines.
+    pub timings: Option<PathBuf>,
+}
+
+/// How long the cockpit waits on quit for the embedded controller to release its Lease.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Appends one timing line (milliseconds since start) to the `ROLLTOP_TIMINGS` file.
+fn record_timing(path: Option<&PathBuf>, what: &str, started: Instant, extra: &str) {
+    use std::io::Write;
+    let Some(path) = path else {
+        return;
+    };
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(file, "{what} {millis:.1}{extra}");
+    }
 }
 
 /// Why the cockpit stopped with an error (the terminal is already restored).
@@ -70,6 +104,11 @@ pub async fn run(options: CockpitOptions) -> Result<(), CockpitError> {
         theme,
         readonly,
         start_notice,
+        controller,
+        sender,
+        settings,
+        started,
+        timings,
     } = options;
     let scope = match &connection.scope {
         client::Scope::AllNamespaces => Scope::AllNamespaces,
@@ -82,6 +121,8 @@ pub async fn run(options: CockpitOptions) -> Result<(), CockpitError> {
         readonly,
         now: Utc::now(),
     });
+    state.settings = settings;
+    state.readonly = state.settings.enter_context(&state.context) || readonly;
     if let Some(text) = start_notice {
         notify(&mut state, NoticeLevel::Info, text);
     }
@@ -92,7 +133,22 @@ pub async fn run(options: CockpitOptions) -> Result<(), CockpitError> {
 
     let (watch_tx, mut watch_rx) = mpsc::unbounded_channel::<WatchEvent>();
     let (msg_tx, mut msg_rx) = mpsc::unbounded_channel::<Msg>();
-    let mut runner = EffectRunner::new(connection.client, cluster_args, scope, watch_tx, msg_tx);
+    // The embedded controller: its own task, reporting who drives; stopped (and its Lease
+    // released) on the way out.
+    let (stop_controller, stop_rx) = tokio::sync::watch::channel(false);
+    let (driver_tx, mut driver_rx) = mpsc::unbounded_channel::<Driver>();
+    let (mode, off_reason) = controller;
+    let controller_task = tokio::spawn(run_embedded(
+        connection.client.clone(),
+        connection.scope.clone(),
+        mode,
+        off_reason,
+        driver_tx,
+        stop_rx,
+    ));
+    state.driver = Some(Driver::Checking);
+    let mut runner = EffectRunner::new(connection.client, cluster_args, scope, watch_tx, msg_tx)
+        .with_sender(sender);
     runner.start_list();
 
     let mut terminal = ratatui::try_init().map_err(CockpitError::Terminal)?;
@@ -110,12 +166,23 @@ pub async fn run(options: CockpitOptions) -> Result<(), CockpitError> {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
+    let mut first_frame = true;
+    let mut first_sync = true;
     loop {
         if state.dirty {
             terminal
                 .draw(|frame| ui::render(frame, &state, &theme))
                 .map_err(CockpitError::Draw)?;
             state.dirty = false;
+            if first_frame {
+                first_frame = false;
+                record_timing(timings.as_ref(), "first_frame_ms", started, "");
+            }
+            if first_sync && state.synced {
+                first_sync = false;
+                let rows = format!(" rollouts {}", state.rollouts.len());
+                record_timing(timings.as_ref(), "list_synced_ms", started, &rows);
+            }
         }
         let first = tokio::select! {
             event = input.next() => match event {
@@ -126,6 +193,7 @@ pub async fn run(options: CockpitOptions) -> Result<(), CockpitError> {
             },
             Some(event) = watch_rx.recv() => watch_msg(&mut state, event),
             Some(msg) = msg_rx.recv() => Some(msg),
+            Some(driver) = driver_rx.recv() => Some(Msg::Driver(driver)),
             _ = tick.tick() => Some(Msg::Tick(Utc::now())),
             _ = sigterm.recv() => break,
             _ = sigint.recv() => break,
@@ -141,12 +209,18 @@ pub async fn run(options: CockpitOptions) -> Result<(), CockpitError> {
         while let Ok(msg) = msg_rx.try_recv() {
             queue.push(msg);
         }
+        while let Ok(driver) = driver_rx.try_recv() {
+            queue.push(Msg::Driver(driver));
+        }
         if let Flow::Quit = handle(&mut state, &mut runner, queue).await {
             break;
         }
     }
     drop(runner);
     drop(terminal);
+    // After the terminal is back: releasing the Lease takes a round trip or two.
+    let _ = stop_controller.send(true);
+    let _ = tokio::time::timeout(RELEASE_TIMEOUT, controller_task).await;
     Ok(())
 }
 

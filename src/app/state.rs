@@ -7,8 +7,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    ActionPlan, EventView, ResourceKey, RevisionView, RolloutSummary, SortColumn, TreeLine,
+    ActionPlan, Driver, EventView, ResourceKey, RevisionView, RolloutSummary, SortColumn, TreeLine,
 };
+
+use super::pager::{LogsView, YamlView};
+use super::settings::Settings;
 
 /// Rows of the screen that are not list rows: header, column titles, input/notice line, footer.
 pub const LIST_CHROME_ROWS: u16 = 4;
@@ -105,6 +108,10 @@ pub enum InputKind {
     Image {
         container: String,
     },
+    /// A destructive action in a protected namespace: type the rollout's `name` to send.
+    TypeName {
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +128,7 @@ pub struct DetailState {
     pub tree: Vec<TreeLine>,
     pub events: Vec<EventView>,
     pub unfold: bool,
+    /// The selected tree line (`l` and `y` act on it); the tree window follows it.
     pub scroll: usize,
 }
 
@@ -128,6 +136,10 @@ pub struct DetailState {
 pub enum View {
     List,
     Detail(DetailState),
+    /// A pod's log, or canary and stable logs side by side.
+    Logs(LogsView),
+    /// One object's YAML.
+    Yaml(YamlView),
 }
 
 /// An action waiting for `y`.
@@ -189,6 +201,12 @@ pub struct State {
     pub quitting: bool,
     /// Something on screen changed since the last draw.
     pub dirty: bool,
+    /// Who drives the rollouts in scope; `None` until the embedded controller reports.
+    pub driver: Option<Driver>,
+    /// Per-context settings (protected namespaces, notifications).
+    pub settings: Settings,
+    /// Identifies the current log stream, so lines of a closed one are dropped.
+    pub log_stream: u64,
 }
 
 impl State {
@@ -217,6 +235,9 @@ impl State {
             watch_error: None,
             quitting: false,
             dirty: true,
+            driver: None,
+            settings: Settings::default(),
+            log_stream: 0,
         }
     }
 
@@ -233,6 +254,8 @@ impl State {
         match &self.view {
             View::Detail(detail) => Some(&detail.key),
             View::List => self.selected_key(),
+            View::Logs(logs) => Some(&logs.rollout),
+            View::Yaml(_) => None,
         }
     }
 

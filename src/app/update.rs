@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 
+use crate::model::alert::alert;
 use crate::model::{
     Action, ActionRefused, ResourceKey, RolloutSummary, age, build_tree, compare_rollouts,
     human_duration, plan_action,
@@ -65,6 +66,24 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             notify(state, level, text);
             Vec::new()
         }
+        Msg::Driver(driver) => {
+            let text = driver.describe();
+            state.driver = Some(driver);
+            notify(state, NoticeLevel::Info, text);
+            Vec::new()
+        }
+        Msg::Log {
+            stream,
+            pane,
+            event,
+        } => {
+            super::pager::apply_log(state, stream, pane, event);
+            Vec::new()
+        }
+        Msg::Yaml { kind, key, result } => {
+            super::pager::apply_yaml(state, kind, &key, result);
+            Vec::new()
+        }
     }
 }
 
@@ -78,6 +97,7 @@ pub fn key_context(state: &State) -> KeyContext {
             (Overlay::Help, _) => KeyContext::Help,
             (Overlay::None, View::Detail(_)) => KeyContext::Detail,
             (Overlay::None, View::List) => KeyContext::List,
+            (Overlay::None, View::Logs(_) | View::Yaml(_)) => KeyContext::Pager,
         }
     }
 }
@@ -152,15 +172,25 @@ fn clock_text_changed(
         View::List => state.window().any(|(_, row)| {
             reads_differently(row.summary.created) || countdown_changes(&row.summary)
         }),
+        // Pagers show no clock-derived text.
+        View::Logs(_) | View::Yaml(_) => false,
     }
 }
 
 fn apply_rollout_event(state: &mut State, event: RolloutEvent) -> Vec<Effect> {
     let selected = state.selected_key().cloned();
+    let mut alerts = Vec::new();
     // One event moves one row (O(n) memmove, O(log n) comparisons); only a resync re-sorts.
     match event {
         RolloutEvent::Upsert(summary) => {
             let key = summary.key.clone();
+            if let Some(alert) = alert(state.rollouts.get(&key).map(|row| &row.summary), &summary) {
+                let text = alert.text();
+                if state.settings.notify {
+                    alerts.push(Effect::Notify(format!("rolltop: {text}")));
+                }
+                notify(state, NoticeLevel::Warn, text);
+            }
             unplace_row(state, &key);
             state
                 .rollouts
@@ -185,7 +215,7 @@ fn apply_rollout_event(state: &mut State, event: RolloutEvent) -> Vec<Effect> {
     }
     state.last_event = Some(state.now);
     replan_confirmation(state);
-    let mut effects = Vec::new();
+    let mut effects = alerts;
     if let View::Detail(detail) = &state.view
         && !state.rollouts.contains_key(&detail.key)
     {
@@ -355,8 +385,8 @@ fn apply_intent(state: &mut State, intent: Intent) -> Vec<Effect> {
         }
         Intent::Act(action) => request_action(state, action),
         Intent::Triage => with_target(state, Effect::OpenTriage),
-        Intent::Logs => with_target(state, Effect::OpenLogs),
-        Intent::Yaml => with_target(state, Effect::ShowYaml),
+        Intent::Logs => super::pager::open_logs(state),
+        Intent::Yaml => super::pager::open_yaml(state),
         Intent::Confirm => confirm(state),
         Intent::Cancel => {
             state.overlay = Overlay::None;
@@ -387,6 +417,7 @@ fn back(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     }
     match state.view {
+        View::Logs(_) | View::Yaml(_) => super::pager::back(state),
         View::Detail(_) => {
             state.view = View::List;
             vec![Effect::StopDetail]
@@ -403,6 +434,9 @@ fn back(state: &mut State) -> Vec<Effect> {
 }
 
 fn navigate(state: &mut State, intent: Intent) {
+    if super::pager::navigate(state, intent) {
+        return;
+    }
     if let View::Detail(detail) = &mut state.view {
         let last = detail.tree.len().saturating_sub(1);
         detail.scroll = match intent {
@@ -514,6 +548,14 @@ fn propose(state: &mut State, action: &Action) {
 }
 
 fn confirm(state: &mut State) -> Vec<Effect> {
+    if let Some(effects) = super::protect::ask_name_first(state) {
+        return effects;
+    }
+    send_confirmed(state)
+}
+
+/// Closes the confirmation and sends its plan.
+fn send_confirmed(state: &mut State) -> Vec<Effect> {
     let Overlay::Confirm(confirm) = std::mem::replace(&mut state.overlay, Overlay::None) else {
         return Vec::new();
     };
@@ -586,6 +628,9 @@ fn submit_input(state: &mut State, input: Input) -> Vec<Effect> {
             propose(state, &action);
             Vec::new()
         }
+        InputKind::TypeName { name } => {
+            super::protect::submit_name(state, &name, &input.text, send_confirmed)
+        }
     }
 }
 
@@ -612,6 +657,9 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
         ("ctx" | "context", Some(name)) => {
             reset_data(state);
             name.clone_into(&mut state.context);
+            state.readonly = state.settings.enter_context(name);
+            // The embedded controller drives the start context only.
+            state.driver = None;
             notify(state, NoticeLevel::Info, format!("context: {name}"));
             vec![Effect::SwitchContext(name.to_owned())]
         }

@@ -72,6 +72,10 @@ pub struct CockpitArgs {
     /// Draw with ASCII only (borders, glyphs, gauges).
     #[arg(long, global = true)]
     pub ascii: bool,
+
+    /// No bell or OSC 9 notification when a rollout waits for a human or fails.
+    #[arg(long, global = true)]
+    pub no_notify: bool,
 }
 
 /// `--controller` values.

@@ -79,6 +79,17 @@ pub fn load_kubeconfig(args: &ClusterArgs) -> Result<Kubeconfig, ConnectError> {
     }
 }
 
+/// The kubeconfig user name of `context` (else of the current context), for audit lines.
+pub fn context_user(kubeconfig: &Kubeconfig, context: Option<&str>) -> Option<String> {
+    let name = context.or(kubeconfig.current_context.as_deref())?;
+    kubeconfig
+        .contexts
+        .iter()
+        .find(|named| named.name == name)
+        .and_then(|named| named.context.as_ref())
+        .and_then(|context| context.user.clone())
+}
+
 /// Connects as kubectl would with the same flags.
 pub async fn connect(args: &ClusterArgs) -> Result<Connection, ConnectError> {
     let kubeconfig = load_kubeconfig(args)?;

@@ -4,6 +4,7 @@
 pub mod analysis;
 pub mod apply;
 pub mod canary_steps;
+pub mod embedded;
 pub mod fenceposts;
 pub mod hash;
 pub mod lease;

@@ -3,6 +3,8 @@
 //! builds these structs at the edge and the cockpit only reads them.
 
 pub mod action;
+pub mod alert;
+pub mod driver;
 pub mod event;
 pub mod field_reports;
 pub mod revisions;
@@ -13,6 +15,7 @@ pub mod tree;
 pub use action::{
     Action, ActionPlan, ActionRefused, PatchKind, PatchRequest, PatchTarget, plan_action,
 };
+pub use driver::Driver;
 pub use event::{EventType, EventView};
 pub use rollout::{
     AnalysisCounts, AnalysisPhase, AnalysisSummary, Attention, BlueGreenView, PauseInfo, Phase,

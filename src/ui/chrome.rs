@@ -1,5 +1,5 @@
-//! The frame around every screen: the header (context, cluster, scope, data freshness,
-//! read-only flag), the status line (input, notice, or the kept filter) and the footer's key
+//! The frame around every screen: the header (context, cluster, scope, who drives the
+//! rollouts, data freshness, read-only flag), the status line (input, notice, or the kept filter) and the footer's key
 //! hints.
 
 use ratatui::buffer::Buffer;
@@ -23,6 +23,13 @@ pub fn render_header(area: Rect, buf: &mut Buffer, state: &State, theme: &Theme)
         left.push(format!("cluster {}", state.cluster));
     }
     left.push(state.scope.describe());
+    if let Some(driver) = &state.driver {
+        left.push(if area.width >= 100 {
+            driver.header_text()
+        } else {
+            driver.compact_text()
+        });
+    }
     let left_width: u16 = 9 + left.iter().map(|p| width_of(p) + 3).sum::<u16>();
     // The freshness note shrinks before the scope is cut.
     let (full, compact, role) = freshness(state, theme);
@@ -127,6 +134,9 @@ pub fn render_status_line(area: Rect, buf: &mut Buffer, state: &State, theme: &T
             InputKind::Command => ":".to_owned(),
             InputKind::ImageContainer => "set image, container: ".to_owned(),
             InputKind::Image { container } => format!("set image {container}="),
+            InputKind::TypeName { name } => {
+                format!("protected namespace: type {name} and Enter to send, Esc to stop: ")
+            }
         };
         let x = put(
             buf,

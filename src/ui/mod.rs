@@ -3,12 +3,16 @@
 //! widget has its own module. Only the visible rows of the list are formatted.
 
 pub mod chrome;
+pub mod logs;
 pub mod overlay;
 pub mod rollout_detail;
 pub mod rollout_list;
 pub mod theme;
 pub mod weight_gauge;
+pub mod yaml;
 
+#[cfg(test)]
+mod pager_screens;
 #[cfg(test)]
 mod screens;
 
@@ -62,6 +66,8 @@ pub fn draw(area: Rect, buf: &mut Buffer, state: &State, theme: &Theme) {
     match &state.view {
         View::List => rollout_list::render_list(body, buf, state, theme),
         View::Detail(detail) => rollout_detail::render_detail(body, buf, state, detail, theme),
+        View::Logs(logs) => logs::render_logs(body, buf, logs, theme),
+        View::Yaml(yaml) => yaml::render_yaml(body, buf, yaml, theme),
     }
     chrome::render_status_line(status, buf, state, theme);
     chrome::render_footer(footer, buf, state, theme);

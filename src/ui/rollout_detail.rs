@@ -530,7 +530,9 @@ fn render_tree(area: Rect, buf: &mut Buffer, state: &State, detail: &DetailState
     // The name column gives way first, down to 16 cells.
     let fixed = status_w + age_w + info_w + 6;
     let name_w = widest(|c| width_of(&c.0)).min(area.width.saturating_sub(fixed).max(16));
-    let first = detail.scroll.min(detail.tree.len().saturating_sub(1));
+    // `scroll` is the selected line; the window starts as late as needed to show it.
+    let cursor = detail.scroll.min(detail.tree.len().saturating_sub(1));
+    let first = cursor.saturating_sub(area.height.saturating_sub(1) as usize);
     let right = area.right();
     for (row, (line, (head, status, when, info))) in
         detail.tree.iter().zip(&cells).skip(first).enumerate()
@@ -539,6 +541,17 @@ fn render_tree(area: Rect, buf: &mut Buffer, state: &State, detail: &DetailState
             break;
         }
         let y = area.y + row as u16;
+        if first + row == cursor {
+            buf.set_style(
+                Rect {
+                    x: area.x,
+                    y,
+                    width: area.width,
+                    height: 1,
+                },
+                theme.style(Role::Selection),
+            );
+        }
         let role = match line.kind {
             crate::model::TreeKind::Revision => Role::Header,
             crate::model::TreeKind::Folded => Role::Muted,

@@ -8,6 +8,7 @@ mod analysisrun;
 mod cli;
 mod cli_cluster;
 mod cockpit;
+mod cockpit_ops;
 mod controller;
 mod crd;
 mod kubectl;
