@@ -206,6 +206,7 @@ async fn cockpit(cli: &Cli) -> anyhow::Result<ExitCode> {
         theme,
         readonly: cli.cockpit.readonly,
         start_notice: Some(start_notice),
+        prometheus: cli.cockpit.prometheus.clone(),
     })
     .await?;
     Ok(ExitCode::SUCCESS)

@@ -15,6 +15,8 @@ use crate::model::ResourceKey;
 
 use super::msg::Effect;
 use super::state::Scope;
+use super::triage::TriageTarget;
+use super::triage_tasks::TriageTasks;
 
 /// What the loop should do after an effect ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +36,7 @@ pub struct EffectRunner {
     action_results: UnboundedSender<super::Msg>,
     list: Option<JoinHandle<()>>,
     detail: Option<JoinHandle<()>>,
+    triage: TriageTasks,
 }
 
 impl EffectRunner {
@@ -44,6 +47,7 @@ impl EffectRunner {
         watch_events: UnboundedSender<WatchEvent>,
         action_results: UnboundedSender<super::Msg>,
     ) -> Self {
+        let triage = TriageTasks::new(client.clone(), action_results.clone());
         Self {
             client,
             cluster_args,
@@ -52,7 +56,13 @@ impl EffectRunner {
             action_results,
             list: None,
             detail: None,
+            triage,
         }
+    }
+
+    /// `--prometheus URL` for the triage charts and re-checks.
+    pub fn set_prometheus(&mut self, url: Option<String>) {
+        self.triage.set_prometheus(url);
     }
 
     /// (Re)starts the list watchers for the current scope.
@@ -104,6 +114,7 @@ impl EffectRunner {
                 };
                 match connect(&args).await {
                     Ok(connection) => {
+                        self.triage.set_client(connection.client.clone());
                         self.client = connection.client;
                         self.cluster_args = args;
                         self.start_list();
@@ -137,12 +148,18 @@ impl EffectRunner {
             Effect::ShowYaml(key) => {
                 return After::Notice(format!("not implemented yet: YAML of {key}"));
             }
-            Effect::OpenTriage(key) => {
-                return After::Notice(format!("not implemented yet: triage of {key}"));
-            }
+            Effect::OpenTriage(key) => self.triage.follow(TriageTarget::NewestOf(key)),
+            Effect::OpenTriageRun(key) => self.triage.follow(TriageTarget::Run(key)),
+            Effect::StopTriage => self.triage.stop_follow(),
             Effect::ListAnalysisRuns => {
-                return After::Notice("not implemented yet: the AnalysisRun list".to_owned());
+                let namespace = match &self.scope {
+                    Scope::Namespace(ns) => Some(ns.clone()),
+                    Scope::AllNamespaces => None,
+                };
+                self.triage.list_runs(namespace);
             }
+            Effect::StopAnalysisRuns => self.triage.stop_runs(),
+            Effect::Recheck(request) => self.triage.recheck(request),
         }
         After::Continue
     }

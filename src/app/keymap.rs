@@ -11,6 +11,10 @@ pub enum KeyContext {
     Help,
     Confirm,
     Input,
+    /// The AnalysisRun triage view.
+    Triage,
+    /// The `:ar` run list.
+    Runs,
 }
 
 /// Operator actions reachable from a key.
@@ -59,6 +63,8 @@ pub enum Intent {
     Confirm,
     Cancel,
     Input(InputEdit),
+    /// `e` in the triage view: evaluate the selected metric now (dry run).
+    Recheck,
 }
 
 /// One line of the help overlay.
@@ -140,7 +146,15 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "t",
-        what: "analysis triage",
+        what: "analysis triage (newest run)",
+    },
+    Binding {
+        keys: "Enter on α",
+        what: "triage that AnalysisRun",
+    },
+    Binding {
+        keys: "e",
+        what: "triage: re-check metric now",
     },
     Binding {
         keys: "l",
@@ -198,6 +212,19 @@ pub fn footer_hints(context: KeyContext) -> &'static [(&'static str, &'static st
         KeyContext::Help => &[("Esc", "close")],
         KeyContext::Confirm => &[("y", "send"), ("n/Esc", "cancel")],
         KeyContext::Input => &[("Enter", "keep"), ("Esc", "cancel"), ("Ctrl-U", "clear")],
+        KeyContext::Triage => &[
+            ("Esc", "back"),
+            ("j/k", "metric"),
+            ("e", "re-check now"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+        KeyContext::Runs => &[
+            ("Enter", "triage"),
+            ("Esc", "back"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
     }
 }
 
@@ -222,6 +249,8 @@ pub fn intent(context: KeyContext, key: KeyEvent) -> Option<Intent> {
             _ => None,
         },
         KeyContext::List | KeyContext::Detail => view_intent(key, ctrl),
+        KeyContext::Triage if !ctrl && key.code == KeyCode::Char('e') => Some(Intent::Recheck),
+        KeyContext::Triage | KeyContext::Runs => view_intent(key, ctrl),
     }
 }
 

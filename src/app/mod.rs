@@ -8,6 +8,8 @@ pub mod keymap;
 pub mod msg;
 pub mod run;
 pub mod state;
+pub mod triage;
+pub mod triage_tasks;
 pub mod update;
 
 #[cfg(test)]

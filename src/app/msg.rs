@@ -42,6 +42,8 @@ pub enum Msg {
         verb: String,
         outcome: Result<(), String>,
     },
+    /// Runs, charts and re-check results for the triage layer.
+    Triage(super::triage::TriageEvent),
 }
 
 impl Msg {
@@ -77,5 +79,11 @@ pub enum Effect {
     ShowYaml(ResourceKey),
     OpenTriage(ResourceKey),
     ListAnalysisRuns,
+    /// Follow one AnalysisRun (Enter on a run in the tree or in `:ar`).
+    OpenTriageRun(ResourceKey),
+    StopTriage,
+    StopAnalysisRuns,
+    /// Evaluate one metric against Prometheus now; a dry run, nothing is written.
+    Recheck(super::triage::RecheckRequest),
     Quit,
 }

@@ -32,6 +32,8 @@ pub struct CockpitOptions {
     pub readonly: bool,
     /// Shown on the status line at start (e.g. the controller's mode).
     pub start_notice: Option<String>,
+    /// `--prometheus URL` for the triage charts and re-checks.
+    pub prometheus: Option<String>,
 }
 
 /// Why the cockpit stopped with an error (the terminal is already restored).
@@ -70,6 +72,7 @@ pub async fn run(options: CockpitOptions) -> Result<(), CockpitError> {
         theme,
         readonly,
         start_notice,
+        prometheus,
     } = options;
     let scope = match &connection.scope {
         client::Scope::AllNamespaces => Scope::AllNamespaces,
@@ -93,6 +96,7 @@ pub async fn run(options: CockpitOptions) -> Result<(), CockpitError> {
     let (watch_tx, mut watch_rx) = mpsc::unbounded_channel::<WatchEvent>();
     let (msg_tx, mut msg_rx) = mpsc::unbounded_channel::<Msg>();
     let mut runner = EffectRunner::new(connection.client, cluster_args, scope, watch_tx, msg_tx);
+    runner.set_prometheus(prometheus);
     runner.start_list();
 
     let mut terminal = ratatui::try_init().map_err(CockpitError::Terminal)?;

@@ -189,6 +189,10 @@ pub struct State {
     pub quitting: bool,
     /// Something on screen changed since the last draw.
     pub dirty: bool,
+    /// The AnalysisRun triage view, drawn over the list or detail view (Esc closes it).
+    pub triage: Option<super::triage::TriageState>,
+    /// The `:ar` run list, drawn over the list or detail view.
+    pub runs: Option<super::triage::RunsState>,
 }
 
 impl State {
@@ -217,6 +221,8 @@ impl State {
             watch_error: None,
             quitting: false,
             dirty: true,
+            triage: None,
+            runs: None,
         }
     }
 

@@ -57,6 +57,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.dirty = true;
             Vec::new()
         }
+        Msg::Triage(event) => {
+            super::triage::apply_event(state, event);
+            Vec::new()
+        }
         Msg::ActionFinished { key, verb, outcome } => {
             let (level, text) = match outcome {
                 Ok(()) => (NoticeLevel::Info, format!("{verb} {key}: sent")),
@@ -70,7 +74,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
 
 /// The innermost layer that receives keys.
 pub fn key_context(state: &State) -> KeyContext {
-    if state.input.is_some() {
+    if let Some(context) = super::triage::key_context(state) {
+        context
+    } else if state.input.is_some() {
         KeyContext::Input
     } else {
         match (&state.overlay, &state.view) {
@@ -108,7 +114,9 @@ fn tick(state: &mut State, now: chrono::DateTime<chrono::Utc>) {
         state.dirty = true;
     }
     // Idle means no draws: redraw only when a clock-derived text on screen reads differently.
-    if clock_text_changed(state, before, now) {
+    if clock_text_changed(state, before, now)
+        || super::triage::clock_text_changed(state, before, now)
+    {
         state.dirty = true;
     }
 }
@@ -300,6 +308,9 @@ fn clamp_selection(state: &mut State) {
 }
 
 fn apply_intent(state: &mut State, intent: Intent) -> Vec<Effect> {
+    if let Some(effects) = super::triage::apply_intent(state, intent) {
+        return effects;
+    }
     match intent {
         Intent::Quit => {
             state.quitting = true;
@@ -368,6 +379,8 @@ fn apply_intent(state: &mut State, intent: Intent) -> Vec<Effect> {
             Vec::new()
         }
         Intent::Input(edit) => edit_input(state, edit),
+        // Only the triage layer re-checks; it handled the key above.
+        Intent::Recheck => Vec::new(),
     }
 }
 
@@ -625,7 +638,7 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
                 Vec::new()
             }
         }
-        ("ar" | "analysisrun" | "analysisruns", None) => vec![Effect::ListAnalysisRuns],
+        ("ar" | "analysisrun" | "analysisruns", None) => super::triage::open_runs(state),
         ("q" | "quit", None) => {
             state.quitting = true;
             vec![Effect::Quit]

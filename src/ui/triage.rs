@@ -1,0 +1,517 @@
+//! The triage screens: one AnalysisRun explained (every metric failing first; the selected
+//! metric's query, conditions, counters against limits, last value, the explanation of an
+//! empty result, the re-check outcome, a chart of its measurements with the threshold, and the
+//! live Prometheus chart of its query), and the `:ar` run list. Drawn from `State` alone; the
+//! most important lines come first so a small terminal still shows metric, query, value,
+//! condition and limit.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+
+use crate::app::state::State;
+use crate::app::triage::{RunsState, TriageState};
+use crate::controller::analysis::AnalysisPhase;
+use crate::model::age;
+use crate::model::triage::{ChartView, TriageMetric, TriageRun};
+
+use super::sparkline::{legend, render_sparkline};
+use super::{Role, Theme, clip, put, width_of};
+
+/// Label column width of the field lines.
+const LABEL: u16 = 10;
+
+pub fn phase_glyph(phase: AnalysisPhase, ascii: bool) -> &'static str {
+    match (phase, ascii) {
+        (AnalysisPhase::Successful, false) => "✔",
+        (AnalysisPhase::Failed, false) => "✖",
+        (AnalysisPhase::Error, false) => "⚠",
+        (AnalysisPhase::Inconclusive, _) => "?",
+        (AnalysisPhase::Running, false) => "◌",
+        (AnalysisPhase::Pending, false) => "○",
+        (AnalysisPhase::Successful, true) => "+",
+        (AnalysisPhase::Failed, true) => "x",
+        (AnalysisPhase::Error, true) => "!",
+        (AnalysisPhase::Running, true) => "~",
+        (AnalysisPhase::Pending, true) => ".",
+    }
+}
+
+pub fn phase_role(phase: AnalysisPhase) -> Role {
+    match phase {
+        AnalysisPhase::Successful => Role::Healthy,
+        AnalysisPhase::Failed => Role::Degraded,
+        AnalysisPhase::Error => Role::Error,
+        AnalysisPhase::Inconclusive => Role::Inconclusive,
+        AnalysisPhase::Running => Role::Progressing,
+        AnalysisPhase::Pending => Role::Muted,
+    }
+}
+
+/// Writes lines top-down and knows how much room is left.
+struct Writer<'a> {
+    buf: &'a mut Buffer,
+    area: Rect,
+    y: u16,
+}
+
+impl Writer<'_> {
+    fn left(&self) -> u16 {
+        self.area.bottom().saturating_sub(self.y)
+    }
+
+    /// One line of spans, clipped to the width. False when the area is full.
+    fn line(&mut self, spans: &[(&str, Style)]) -> bool {
+        if self.left() == 0 {
+            return false;
+        }
+        let mut x = self.area.x;
+        for (text, style) in spans {
+            let room = self.area.right().saturating_sub(x);
+            x = put(self.buf, x, self.y, text, room, *style);
+        }
+        self.y += 1;
+        true
+    }
+
+    /// `label` then `text` wrapped under the value column, at most `max_rows` rows.
+    fn field(&mut self, label: &str, text: &str, style: Style, label_style: Style, max_rows: u16) {
+        let width = self.area.width.saturating_sub(LABEL).max(1) as usize;
+        let chars: Vec<char> = text.chars().collect();
+        let chunks: Vec<String> = if chars.is_empty() {
+            vec![String::new()]
+        } else {
+            chars.chunks(width).map(|c| c.iter().collect()).collect()
+        };
+        let shown = chunks.len().min(max_rows.max(1) as usize);
+        for (i, chunk) in chunks.iter().take(shown).enumerate() {
+            let head = if i == 0 { label } else { "" };
+            let mut chunk = chunk.clone();
+            if i + 1 == shown && shown < chunks.len() {
+                chunk = clip(&format!("{chunk}…"), width as u16, "…");
+            }
+            let head = format!("{head:<width$}", width = LABEL as usize);
+            if !self.line(&[(&head, label_style), (&chunk, style)]) {
+                return;
+            }
+        }
+    }
+
+    fn rect(&mut self, height: u16) -> Option<Rect> {
+        let height = height.min(self.left());
+        if height == 0 {
+            return None;
+        }
+        let rect = Rect {
+            x: self.area.x,
+            y: self.y,
+            width: self.area.width,
+            height,
+        };
+        self.y += height;
+        Some(rect)
+    }
+}
+
+fn when(at: Option<chrono::DateTime<chrono::Utc>>, now: chrono::DateTime<chrono::Utc>) -> String {
+    at.map_or_else(
+        || "-".to_owned(),
+        |t| format!("{} ({} ago)", t.format("%H:%M:%S"), age(t, now)),
+    )
+}
+
+pub fn render_triage(
+    area: Rect,
+    buf: &mut Buffer,
+    state: &State,
+    triage: &TriageState,
+    theme: &Theme,
+) {
+    let mut w = Writer {
+        buf,
+        area,
+        y: area.y,
+    };
+    let muted = theme.style(Role::Muted);
+    let fg = theme.style(Role::Fg);
+    let Some(run) = &triage.run else {
+        let title = format!("Triage: {}", triage.target.describe());
+        w.line(&[(
+            &title,
+            theme.style(Role::Header).add_modifier(Modifier::BOLD),
+        )]);
+        let text = triage
+            .problem
+            .clone()
+            .unwrap_or_else(|| "loading the AnalysisRun…".to_owned());
+        w.line(&[(&text, theme.style(Role::Notice))]);
+        return;
+    };
+    render_run_header(&mut w, state, run, theme);
+    render_metric_list(&mut w, run, triage.selected, theme);
+    let Some(metric) = run.metrics.get(triage.selected) else {
+        return;
+    };
+    let rule = format!(
+        "── {} {}",
+        metric.name,
+        "─".repeat(area.width.saturating_sub(width_of(&metric.name) + 4) as usize)
+    );
+    w.line(&[(&rule, theme.style(Role::Border))]);
+    render_metric(&mut w, state, triage, metric, theme);
+    let _ = (muted, fg);
+}
+
+fn render_run_header(w: &mut Writer<'_>, state: &State, run: &TriageRun, theme: &Theme) {
+    let ascii = theme.symbols.ascii;
+    let phase = run.phase.unwrap_or_default();
+    let status = format!(" {} {} ", phase_glyph(phase, ascii), phase.as_str());
+    let rollout = run
+        .rollout
+        .as_ref()
+        .map(|r| format!(" rollout {r}"))
+        .unwrap_or_default();
+    let title = format!("AnalysisRun {}", run.key);
+    w.line(&[
+        (
+            &title,
+            theme.style(Role::Header).add_modifier(Modifier::BOLD),
+        ),
+        (
+            &status,
+            theme.style(phase_role(phase)).add_modifier(Modifier::BOLD),
+        ),
+        (&rollout, theme.style(Role::Muted)),
+    ]);
+    let times = format!(
+        "started {} · completed {}",
+        when(run.started_at, state.now),
+        when(run.completed_at, state.now)
+    );
+    w.line(&[(&times, theme.style(Role::Muted))]);
+    if !run.message.is_empty() {
+        w.field(
+            "message",
+            &run.message,
+            theme.style(phase_role(phase)),
+            theme.style(Role::Muted),
+            2,
+        );
+    }
+}
+
+fn render_metric_list(w: &mut Writer<'_>, run: &TriageRun, selected: usize, theme: &Theme) {
+    let ascii = theme.symbols.ascii;
+    let name_width = run
+        .metrics
+        .iter()
+        .map(|m| width_of(&m.name))
+        .max()
+        .unwrap_or(0)
+        .min(24) as usize;
+    for (index, metric) in run.metrics.iter().enumerate() {
+        let cursor = if index == selected {
+            theme.symbols.cursor
+        } else {
+            " "
+        };
+        let decisive = metric
+            .counters
+            .iter()
+            .find(|c| c.exceeded)
+            .map(|c| c.text.clone())
+            .unwrap_or_default();
+        let dry = if metric.dry_run { " (dry run)" } else { "" };
+        let text = format!(
+            "{cursor} {} {:<12} {:<name_width$} {:<10} {decisive}{dry}",
+            phase_glyph(metric.phase, ascii),
+            metric.phase.as_str(),
+            metric.name,
+            metric.provider,
+        );
+        let mut style = theme.style(phase_role(metric.phase));
+        if index == selected {
+            style = style.add_modifier(Modifier::BOLD);
+        }
+        if !w.line(&[(&text, style)]) {
+            return;
+        }
+    }
+}
+
+fn render_metric(
+    w: &mut Writer<'_>,
+    state: &State,
+    triage: &TriageState,
+    metric: &TriageMetric,
+    theme: &Theme,
+) {
+    let label = theme.style(Role::Muted);
+    let fg = theme.style(Role::Fg);
+    let bad = theme.style(Role::Degraded).add_modifier(Modifier::BOLD);
+    let query_label = if metric.provider == "web" {
+        "url"
+    } else {
+        "query"
+    };
+    match &metric.query {
+        Some(query) => w.field(query_label, query, fg, label, 3),
+        None => w.field("provider", &metric.provider, fg, label, 1),
+    }
+    let none = "(none)";
+    w.field(
+        "success",
+        if metric.success_condition.is_empty() {
+            none
+        } else {
+            &metric.success_condition
+        },
+        fg,
+        label,
+        2,
+    );
+    w.field(
+        "failure",
+        if metric.failure_condition.is_empty() {
+            none
+        } else {
+            &metric.failure_condition
+        },
+        fg,
+        label,
+        2,
+    );
+    if !metric.counters.is_empty() {
+        let exceeded: Vec<&str> = metric
+            .counters
+            .iter()
+            .filter(|c| c.exceeded)
+            .map(|c| c.text.as_str())
+            .collect();
+        let others: Vec<&str> = metric
+            .counters
+            .iter()
+            .filter(|c| !c.exceeded)
+            .map(|c| c.text.as_str())
+            .collect();
+        if !exceeded.is_empty() {
+            w.field("limit", &exceeded.join(" · "), bad, label, 2);
+        }
+        w.field("counters", &others.join(" · "), fg, label, 2);
+    }
+    if let Some(last) = &metric.last {
+        let mut text = format!(
+            "{} {} at {}",
+            if last.value.is_empty() {
+                "(no value)"
+            } else {
+                &last.value
+            },
+            last.phase.as_str(),
+            when(last.finished_at, state.now)
+        );
+        if !last.message.is_empty() && metric.explanation.is_none() {
+            text.push_str(" · ");
+            text.push_str(&last.message);
+        }
+        w.field(
+            "value",
+            &text,
+            theme.style(phase_role(last.phase)),
+            label,
+            2,
+        );
+    } else {
+        w.field("value", "no measurement yet", label, label, 1);
+    }
+    if let Some(explanation) = &metric.explanation {
+        w.field("why", explanation, theme.style(Role::Notice), label, 4);
+    } else if !metric.message.is_empty() {
+        w.field("message", &metric.message, fg, label, 2);
+    }
+    if let Some(job) = &metric.job {
+        w.field(
+            "job",
+            &format!("{job} (its pods: label job-name={job})"),
+            fg,
+            label,
+            1,
+        );
+    }
+    let recheck = if triage.rechecking.as_deref() == Some(metric.name.as_str()) {
+        ("re-checking against Prometheus now…".to_owned(), label)
+    } else if let Some(view) = triage.rechecks.get(&metric.name) {
+        let role = match &view.outcome {
+            Ok((phase, _)) => phase_role(*phase),
+            Err(_) => Role::Error,
+        };
+        (
+            format!("{} · {}", view.at.format("%H:%M:%S"), view.describe()),
+            theme.style(role),
+        )
+    } else {
+        match &metric.recheck {
+            Ok(_) => (
+                "press e to evaluate it now (dry run, nothing is written)".to_owned(),
+                label,
+            ),
+            Err(reason) => (format!("not available: {reason}"), label),
+        }
+    };
+    w.field("re-check", &recheck.0, recheck.1, label, 2);
+
+    // Measurements chart: label line then bars.
+    let chart_rows = if w.area.height >= 40 { 4 } else { 2 };
+    if w.left() >= chart_rows + 1 {
+        let title = format!(
+            "measured  {}",
+            legend(&metric.values, metric.threshold.as_ref())
+        );
+        w.line(&[(&title, label)]);
+        if let Some(rect) = w.rect(chart_rows) {
+            let rect = Rect {
+                x: rect.x + LABEL,
+                width: rect.width.saturating_sub(LABEL),
+                ..rect
+            };
+            render_sparkline(
+                rect,
+                w.buf,
+                &metric.values,
+                metric.threshold.as_ref(),
+                theme,
+            );
+        }
+    }
+    if metric.is_prometheus() {
+        render_live_chart(
+            w,
+            triage.charts.get(&metric.name),
+            metric,
+            chart_rows,
+            theme,
+        );
+    }
+}
+
+fn render_live_chart(
+    w: &mut Writer<'_>,
+    chart: Option<&ChartView>,
+    metric: &TriageMetric,
+    rows: u16,
+    theme: &Theme,
+) {
+    let label = theme.style(Role::Muted);
+    let Some(chart) = chart else {
+        w.line(&[("live      ", label), ("querying Prometheus…", label)]);
+        return;
+    };
+    let minutes = chart.window.as_secs() / 60;
+    match &chart.series {
+        Err(reason) => {
+            w.field(
+                "live",
+                &format!("Prometheus unreachable: {reason}"),
+                theme.style(Role::Error),
+                label,
+                3,
+            );
+        }
+        Ok(series) if series.is_empty() => {
+            w.field(
+                "live",
+                &format!(
+                    "{} · last {minutes}m via {}: empty result (the query matches no series)",
+                    chart.metric, chart.route
+                ),
+                theme.style(Role::Notice),
+                label,
+                2,
+            );
+        }
+        Ok(series) => {
+            for s in series.iter().take(2) {
+                if w.left() < rows + 1 {
+                    return;
+                }
+                let title = format!(
+                    "live      {} {} · last {minutes}m via {} · {}",
+                    chart.metric,
+                    s.label,
+                    chart.route,
+                    legend(&s.values, metric.threshold.as_ref())
+                );
+                w.line(&[(&title, label)]);
+                if let Some(rect) = w.rect(rows) {
+                    let rect = Rect {
+                        x: rect.x + LABEL,
+                        width: rect.width.saturating_sub(LABEL),
+                        ..rect
+                    };
+                    render_sparkline(rect, w.buf, &s.values, metric.threshold.as_ref(), theme);
+                }
+            }
+            if series.len() > 2 {
+                let more = format!("          +{} more series", series.len() - 2);
+                w.line(&[(&more, label)]);
+            }
+        }
+    }
+}
+
+/// The `:ar` list: failing first, one run per line.
+pub fn render_runs(area: Rect, buf: &mut Buffer, state: &State, runs: &RunsState, theme: &Theme) {
+    let mut w = Writer {
+        buf,
+        area,
+        y: area.y,
+    };
+    let header = theme.style(Role::Header).add_modifier(Modifier::BOLD);
+    w.line(&[(
+        &format!("AnalysisRuns ({}), failing first", runs.rows.len()),
+        header,
+    )]);
+    if let Some(problem) = &runs.problem {
+        w.line(&[(problem, theme.style(Role::Error))]);
+    }
+    if !runs.loaded {
+        w.line(&[("loading…", theme.style(Role::Muted))]);
+        return;
+    }
+    if runs.rows.is_empty() {
+        w.line(&[("no AnalysisRuns in scope", theme.style(Role::Muted))]);
+        return;
+    }
+    let titles = format!(
+        "  {:<14} {:<40} {:<20} {:>5}  REASON",
+        "STATUS", "NAMESPACE/NAME", "ROLLOUT", "AGE"
+    );
+    w.line(&[(&titles, theme.style(Role::Muted))]);
+    let rows = w.left() as usize;
+    let offset = runs.selected.saturating_sub(rows.saturating_sub(1));
+    for (index, row) in runs.rows.iter().enumerate().skip(offset).take(rows) {
+        let phase = row.phase.unwrap_or_default();
+        let cursor = if index == runs.selected {
+            theme.symbols.cursor
+        } else {
+            " "
+        };
+        let status = format!(
+            "{} {}",
+            phase_glyph(phase, theme.symbols.ascii),
+            phase.as_str()
+        );
+        let text = format!(
+            "{cursor} {status:<14} {:<40} {:<20} {:>5}  {}",
+            clip(&row.key.to_string(), 40, theme.symbols.ellipsis),
+            clip(&row.rollout, 20, theme.symbols.ellipsis),
+            row.created.map(|c| age(c, state.now)).unwrap_or_default(),
+            row.reason
+        );
+        let mut style = theme.style(phase_role(phase));
+        if index == runs.selected {
+            style = theme.style(Role::Selection);
+        }
+        w.line(&[(&text, style)]);
+    }
+}
