@@ -146,15 +146,15 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "t",
-        what: "analysis triage (newest run)",
+        what: "analysis triage",
     },
     Binding {
-        keys: "Enter on α",
-        what: "triage that AnalysisRun",
+        keys: "Enter α",
+        what: "triage this AnalysisRun",
     },
     Binding {
         keys: "e",
-        what: "triage: re-check metric now",
+        what: "triage: re-check now",
     },
     Binding {
         keys: "l",

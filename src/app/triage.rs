@@ -130,6 +130,15 @@ fn notify(state: &mut State, level: NoticeLevel, text: String) {
 /// Handles `intent` when it concerns triage; `None` leaves it to the rest of `update`.
 pub fn apply_intent(state: &mut State, intent: Intent) -> Option<Vec<Effect>> {
     match key_context(state) {
+        // The command line and the rollout's actions work from the triage layer too.
+        Some(KeyContext::Triage | KeyContext::Runs)
+            if matches!(
+                intent,
+                Intent::Command | Intent::Act(_) | Intent::Logs | Intent::Yaml
+            ) =>
+        {
+            None
+        }
         Some(KeyContext::Triage) => Some(triage_intent(state, intent)),
         Some(KeyContext::Runs) => Some(runs_intent(state, intent)),
         _ => match intent {
@@ -166,12 +175,28 @@ fn open_from_tree(state: &mut State) -> Option<Vec<Effect>> {
     Some(open(state, TriageTarget::Run(key)))
 }
 
+/// Closes the triage view and the run list (`:ro`); the effects stop their tasks.
+pub fn close_layers(state: &mut State) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    if state.triage.take().is_some() {
+        effects.push(Effect::StopTriage);
+    }
+    if state.runs.take().is_some() {
+        effects.push(Effect::StopAnalysisRuns);
+    }
+    state.dirty = true;
+    effects
+}
+
 /// `:ar`: the run list of the scope.
 pub fn open_runs(state: &mut State) -> Vec<Effect> {
-    state.triage = None;
+    let mut effects: Vec<Effect> = close_layers(state)
+        .into_iter()
+        .filter(|e| *e != Effect::StopAnalysisRuns)
+        .collect();
     state.runs = Some(RunsState::default());
-    state.dirty = true;
-    vec![Effect::ListAnalysisRuns]
+    effects.push(Effect::ListAnalysisRuns);
+    effects
 }
 
 fn triage_intent(state: &mut State, intent: Intent) -> Vec<Effect> {

@@ -629,14 +629,15 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
             vec![Effect::SwitchContext(name.to_owned())]
         }
         ("ro" | "rollout" | "rollouts", None) => {
+            let closed = super::triage::close_layers(state);
             let was_detail = matches!(state.view, View::Detail(_));
             state.view = View::List;
             state.dirty = true;
+            let mut effects = closed;
             if was_detail {
-                vec![Effect::StopDetail]
-            } else {
-                Vec::new()
+                effects.push(Effect::StopDetail);
             }
+            effects
         }
         ("ar" | "analysisrun" | "analysisruns", None) => super::triage::open_runs(state),
         ("q" | "quit", None) => {

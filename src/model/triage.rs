@@ -280,7 +280,7 @@ pub fn counter_lines(metric: &MetricLimits, result: &MetricResult) -> Vec<Counte
         _ => format!("measured {} (no count: runs until stopped)", result.count),
     };
     lines.push(CounterLine {
-        text: format!("{count}, {} errors in total", result.error),
+        text: format!("{count}, errors in total {}", result.error),
         exceeded: false,
     });
     lines
@@ -482,7 +482,14 @@ fn build_metric(
         values: result_or_empty
             .measurements
             .iter()
-            .map(|m| ValuePoint::parse(&m.value))
+            .map(|m| {
+                // The engine drops the value of a measurement whose condition met no data.
+                if m.value.trim().is_empty() && m.message.contains(NO_DATA_REASON) {
+                    ValuePoint::Empty
+                } else {
+                    ValuePoint::parse(&m.value)
+                }
+            })
             .collect(),
         threshold,
         explanation,
@@ -677,5 +684,399 @@ impl RecheckView {
             }
             Err(reason) => format!("Error: {reason}"),
         }
+    }
+}
+
+/// Four runs in the shapes triage must explain (failed, errored on an empty result,
+/// inconclusive, successful), relative to a fixed clock, for the view's tests.
+#[cfg(test)]
+pub mod fixtures {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::{DateTime, TimeDelta, Utc};
+    use serde_json::{Value, json};
+
+    use crate::controller::analysis::{ConditionError, ConditionKind};
+    use crate::crd::AnalysisRun;
+
+    fn at(now: DateTime<Utc>, minutes_ago: i64) -> String {
+        (now - TimeDelta::minutes(minutes_ago))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    }
+
+    fn measurement(
+        now: DateTime<Utc>,
+        minutes_ago: i64,
+        phase: &str,
+        value: &str,
+        message: &str,
+    ) -> Value {
+        let mut m = json!({"phase": phase, "startedAt": at(now, minutes_ago), "finishedAt": at(now, minutes_ago)});
+        if !value.is_empty() {
+            m["value"] = json!(value);
+        }
+        if !message.is_empty() {
+            m["message"] = json!(message);
+        }
+        m
+    }
+
+    fn run(name: &str, now: DateTime<Utc>, spec: Value, status: Value) -> AnalysisRun {
+        serde_json::from_value(json!({
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "AnalysisRun",
+            "metadata": {
+                "name": name, "namespace": "kubota-test",
+                "creationTimestamp": at(now, 7),
+                "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+                    "name": "rollouts-demo", "uid": "u-1", "controller": true}]
+            },
+            "spec": spec,
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    const ERRORS_QUERY: &str = "sum(delta(http_requests_total{code=~\"5..\",namespace=\"kubota-test\",service=\"{{args.service-name}}\"}[5m]))";
+
+    /// R5: the canary's 5xx count crossed `result[0] <= 5` once; failureLimit 0.
+    pub fn failed(now: DateTime<Utc>) -> AnalysisRun {
+        let spec = json!({
+            "args": [{"name": "service-name", "value": "rollouts-demo-canary"}],
+            "metrics": [
+                {"name": "latency-p99", "interval": "1m", "successCondition": "result[0] < 0.5",
+                 "provider": {"prometheus": {"address": "http://prometheus.monitoring.svc:9090",
+                    "query": "histogram_quantile(0.99, sum(rate(http_request_duration_seconds_bucket{service=\"{{args.service-name}}\"}[5m])) by (le))"}}},
+                {"name": "error-count", "interval": "1m", "failureLimit": 0,
+                 "successCondition": "result[0] <= 5",
+                 "provider": {"prometheus": {"address": "http://prometheus.monitoring.svc:9090",
+                    "query": ERRORS_QUERY}}}
+            ]
+        });
+        let status = json!({
+            "phase": "Failed",
+            "message": "Metric \"error-count\" assessed Failed due to failed (1) > failureLimit (0)",
+            "startedAt": at(now, 7), "completedAt": at(now, 4),
+            "metricResults": [
+                {"name": "latency-p99", "phase": "Successful", "count": 3, "successful": 3,
+                 "consecutiveSuccess": 3,
+                 "measurements": [measurement(now, 7, "Successful", "[0.21]", ""),
+                                  measurement(now, 6, "Successful", "[0.25]", ""),
+                                  measurement(now, 5, "Successful", "[0.23]", "")]},
+                {"name": "error-count", "phase": "Failed", "count": 4, "successful": 3, "failed": 1,
+                 "measurements": [measurement(now, 7, "Successful", "[0]", ""),
+                                  measurement(now, 6, "Successful", "[2]", ""),
+                                  measurement(now, 5, "Successful", "[4]", ""),
+                                  measurement(now, 4, "Failed", "[16]", "")]}
+            ]
+        });
+        run("rollouts-demo-6cf78c66c5-2-1", now, spec, status)
+    }
+
+    /// An unguarded `result[0]` met an empty vector five times: Error, not Failed.
+    pub fn errored(now: DateTime<Utc>) -> AnalysisRun {
+        let condition = "result[0] < 0.05";
+        let message = ConditionError::NoData {
+            kind: ConditionKind::Success,
+            condition: condition.to_owned(),
+        }
+        .to_string();
+        let spec = json!({
+            "args": [{"name": "service-name", "value": "checkout-canary"}],
+            "metrics": [{"name": "error-rate", "interval": "30s", "successCondition": condition,
+                "provider": {"prometheus": {"address": "http://prometheus.monitoring.svc:9090",
+                    "query": "sum(rate(http_requests_total{service=\"{{args.service-name}}\",code=~\"5..\"}[1m])) / sum(rate(http_requests_total{service=\"{{args.service-name}}\"}[1m]))"}}}]
+        });
+        let measurements: Vec<Value> = (0..5)
+            .map(|i| measurement(now, 6 - i, "Error", "", &message))
+            .collect();
+        let status = json!({
+            "phase": "Error",
+            "message": "Metric \"error-rate\" assessed Error due to consecutiveErrors (5) > consecutiveErrorLimit (4)",
+            "startedAt": at(now, 7), "completedAt": at(now, 2),
+            "metricResults": [{"name": "error-rate", "phase": "Error", "error": 5,
+                "consecutiveError": 5, "message": message.clone(), "measurements": measurements}]
+        });
+        run("checkout-7f9c-3-1", now, spec, status)
+    }
+
+    /// Between success and failure: 0.97 is neither `>= 0.99` nor `< 0.95`; a NaN before it.
+    pub fn inconclusive(now: DateTime<Utc>) -> AnalysisRun {
+        let spec = json!({
+            "args": [{"name": "service-name", "value": "nginx"},
+                     {"name": "api-token", "valueFrom": {"secretKeyRef": {"name": "slo-api", "key": "token"}}}],
+            "metrics": [
+                {"name": "success-rate", "interval": "1m", "successCondition": "result[0] >= 0.99",
+                 "failureCondition": "result[0] < 0.95",
+                 "provider": {"prometheus": {"address": "http://prometheus.monitoring.svc:9090",
+                    "query": "sum(irate(istio_requests_total{destination_service=~\"{{args.service-name}}.default.svc.cluster.local\",response_code!~\"5.*\"}[5m])) / sum(irate(istio_requests_total{destination_service=~\"{{args.service-name}}.default.svc.cluster.local\"}[5m]))"}}},
+                {"name": "slo-budget", "successCondition": "result.ok == true",
+                 "provider": {"web": {"url": "https://slo.example.com/api/budget?service={{args.service-name}}&token={{args.api-token}}", "jsonPath": "{$.data}"}}}
+            ]
+        });
+        let status = json!({
+            "phase": "Inconclusive",
+            "message": "Metric \"success-rate\" assessed Inconclusive due to inconclusive (1) > inconclusiveLimit (0)",
+            "startedAt": at(now, 7), "completedAt": at(now, 3),
+            "metricResults": [
+                {"name": "success-rate", "phase": "Inconclusive", "count": 3, "successful": 1,
+                 "inconclusive": 1, "error": 1,
+                 "measurements": [measurement(now, 6, "Successful", "[0.995]", ""),
+                                  measurement(now, 5, "Error", "[NaN]", "could not evaluate successCondition \"result[0] >= 0.99\": NaN"),
+                                  measurement(now, 3, "Inconclusive", "[0.97]", "")]},
+                {"name": "slo-budget", "phase": "Successful", "count": 1, "successful": 1,
+                 "measurements": [measurement(now, 6, "Successful", "{\"ok\":true}", "")]}
+            ]
+        });
+        run("nginx-5d8f-4-1", now, spec, status)
+    }
+
+    /// Every metric passed its count.
+    pub fn successful(now: DateTime<Utc>) -> AnalysisRun {
+        let spec = json!({
+            "args": [{"name": "service-name", "value": "tomozo-canary"}],
+            "metrics": [{"name": "error-count", "interval": "1m", "count": 5,
+                "successCondition": "len(result) > 0 && result[0] <= 5",
+                "provider": {"prometheus": {"address": "http://prometheus.monitoring.svc:9090",
+                    "query": ERRORS_QUERY}}}]
+        });
+        let values = ["[0]", "[1]", "[0]", "[3]", "[2]"];
+        let measurements: Vec<Value> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| measurement(now, 6 - i as i64, "Successful", v, ""))
+            .collect();
+        let status = json!({
+            "phase": "Successful",
+            "message": "",
+            "startedAt": at(now, 7), "completedAt": at(now, 2),
+            "metricResults": [{"name": "error-count", "phase": "Successful", "count": 5,
+                "successful": 5, "consecutiveSuccess": 5, "measurements": measurements}]
+        });
+        run("tomozo-66b9-5-1", now, spec, status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::model::field_reports::fixed_now;
+
+    #[test]
+    fn value_points() {
+        let cases = [
+            ("[16]", ValuePoint::Number(16.0)),
+            ("0.99", ValuePoint::Number(0.99)),
+            ("[NaN,1]", ValuePoint::NaN),
+            ("[+Inf]", ValuePoint::PosInf),
+            ("-Inf", ValuePoint::NegInf),
+            ("[]", ValuePoint::Empty),
+            ("", ValuePoint::Missing),
+            ("{\"ok\":true}", ValuePoint::Missing),
+        ];
+        for (text, want) in cases {
+            assert_eq!(ValuePoint::parse(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn thresholds_of_simple_comparisons() {
+        use CompareOp::{Ge, Gt, Le, Lt};
+        let s = ThresholdKind::Success;
+        let cases = [
+            ("result[0] <= 5", Some((Le, 5.0))),
+            ("result < 0.5", Some((Lt, 0.5))),
+            ("5 >= result[0]", Some((Le, 5.0))),
+            ("0.99 < result[0]", Some((Gt, 0.99))),
+            ("len(result) > 0 && result[0] >= 0.95", Some((Ge, 0.95))),
+            ("len(result) == 0 || (result[0] <= 5)", Some((Le, 5.0))),
+            ("result[0] <= 5 && result[1] <= 5", None),
+            ("result.ok == true", None),
+            ("isNaN(result[0])", None),
+            ("", None),
+        ];
+        for (condition, want) in cases {
+            let got = extract_threshold(condition, s).map(|t| (t.op, t.limit));
+            assert_eq!(got, want, "{condition}");
+        }
+    }
+
+    #[test]
+    fn counters_against_limits() {
+        let result = MetricResult {
+            failed: 1,
+            inconclusive: 0,
+            consecutive_error: 5,
+            count: 4,
+            error: 5,
+            ..MetricResult::default()
+        };
+        let lines: Vec<(String, bool)> = counter_lines(&MetricLimits::default(), &result)
+            .into_iter()
+            .map(|c| (c.text, c.exceeded))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                ("failed 1 > failureLimit 0".to_owned(), true),
+                ("inconclusive 0 <= inconclusiveLimit 0".to_owned(), false),
+                (
+                    "consecutiveErrors 5 > consecutiveErrorLimit 4".to_owned(),
+                    true
+                ),
+                (
+                    "measured 4 (no count: runs until stopped), errors in total 5".to_owned(),
+                    false
+                ),
+            ]
+        );
+        let limits = MetricLimits {
+            failure_limit: Some(-1),
+            consecutive_success_limit: Some(3),
+            count: Some(10),
+            ..MetricLimits::default()
+        };
+        let texts: Vec<String> = counter_lines(&limits, &result)
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
+        assert_eq!(texts[0], "failed 1 (failureLimit -1: no limit)");
+        assert_eq!(
+            texts[3],
+            "consecutiveSuccess 0 of consecutiveSuccessLimit 3"
+        );
+        assert_eq!(texts[4], "measured 4 of count 10, errors in total 5");
+    }
+
+    #[test]
+    fn failed_run_puts_the_failing_metric_first_with_its_resolved_query() {
+        let run = TriageRun::from_run(&fixtures::failed(fixed_now()));
+        let names: Vec<&str> = run.metrics.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["error-count", "latency-p99"]);
+        let metric = &run.metrics[0];
+        assert_eq!(metric.phase, AnalysisPhase::Failed);
+        assert_eq!(
+            metric.query.as_deref(),
+            Some(
+                "sum(delta(http_requests_total{code=~\"5..\",namespace=\"kubota-test\",\
+                 service=\"rollouts-demo-canary\"}[5m]))"
+            )
+        );
+        assert!(metric.counters[0].exceeded);
+        assert_eq!(metric.counters[0].text, "failed 1 > failureLimit 0");
+        assert_eq!(metric.last.as_ref().unwrap().value, "[16]");
+        assert_eq!(
+            metric.threshold,
+            Some(Threshold {
+                kind: ThresholdKind::Success,
+                op: CompareOp::Le,
+                limit: 5.0
+            })
+        );
+        assert!(metric.recheck.is_ok());
+        assert_eq!(run.rollout.as_deref(), Some("rollouts-demo"));
+    }
+
+    #[test]
+    fn empty_result_errors_are_explained_with_both_guards() {
+        let run = TriageRun::from_run(&fixtures::errored(fixed_now()));
+        let metric = &run.metrics[0];
+        assert_eq!(metric.phase, AnalysisPhase::Error);
+        assert_eq!(metric.values, vec![ValuePoint::Empty; 5]);
+        let why = metric.explanation.as_deref().unwrap();
+        assert!(why.contains("no data (an empty result)"), "{why}");
+        assert!(
+            why.contains("\"len(result) > 0 && result[0] < 0.05\""),
+            "{why}"
+        );
+        assert!(
+            why.contains("\"len(result) == 0 || result[0] < 0.05\""),
+            "{why}"
+        );
+        assert_eq!(
+            metric.counters[2].text,
+            "consecutiveErrors 5 > consecutiveErrorLimit 4"
+        );
+    }
+
+    #[test]
+    fn secret_arguments_are_masked_and_block_the_recheck() {
+        let run = TriageRun::from_run(&fixtures::inconclusive(fixed_now()));
+        let web = run.metrics.iter().find(|m| m.provider == "web").unwrap();
+        assert_eq!(
+            web.query.as_deref(),
+            Some("https://slo.example.com/api/budget?service=nginx&token=*****")
+        );
+        let prom = &run.metrics[0];
+        assert_eq!(prom.name, "success-rate");
+        assert_eq!(prom.values[1], ValuePoint::NaN);
+        assert!(prom.recheck.as_ref().unwrap_err().contains("secret"));
+    }
+
+    #[test]
+    fn run_rows_sort_failing_first() {
+        let now = fixed_now();
+        let mut rows: Vec<RunRow> = [
+            fixtures::successful(now),
+            fixtures::inconclusive(now),
+            fixtures::failed(now),
+            fixtures::errored(now),
+        ]
+        .iter()
+        .map(|r| RunRow::from_triage(&TriageRun::from_run(r)))
+        .collect();
+        sort_runs(&mut rows);
+        let phases: Vec<_> = rows.iter().map(|r| r.phase.unwrap()).collect();
+        assert_eq!(
+            phases,
+            [
+                AnalysisPhase::Failed,
+                AnalysisPhase::Error,
+                AnalysisPhase::Inconclusive,
+                AnalysisPhase::Successful
+            ]
+        );
+        assert_eq!(rows[0].reason, "error-count: failed 1 > failureLimit 0");
+    }
+
+    #[test]
+    fn newest_run_of_a_rollout() {
+        let now = fixed_now();
+        let mut older = fixtures::failed(now);
+        older.metadata.name = Some("a-older".into());
+        older.metadata.creation_timestamp = fixtures::successful(now - chrono::TimeDelta::hours(1))
+            .metadata
+            .creation_timestamp;
+        let newer = fixtures::errored(now);
+        let runs = vec![older, newer];
+        assert_eq!(
+            newest_run_of(&runs, "rollouts-demo")
+                .unwrap()
+                .metadata
+                .name
+                .as_deref(),
+            Some("checkout-7f9c-3-1")
+        );
+        assert!(newest_run_of(&runs, "other").is_none());
+    }
+
+    #[test]
+    fn series_are_labelled_by_what_differs() {
+        let series = |service: &str| {
+            std::collections::BTreeMap::from([
+                ("__name__".to_owned(), "x".to_owned()),
+                ("job".to_owned(), "app".to_owned()),
+                ("service".to_owned(), service.to_owned()),
+            ])
+        };
+        assert_eq!(
+            series_labels(&[series("canary"), series("stable")]),
+            ["service=canary", "service=stable"]
+        );
+        assert_eq!(series_labels(&[series("c")]), ["job=app,service=c"]);
+        assert_eq!(series_labels(&[std::collections::BTreeMap::new()]), ["{}"]);
     }
 }

@@ -41,17 +41,21 @@ pub fn bucket(values: &[ValuePoint], width: usize) -> Vec<ValuePoint> {
         .collect()
 }
 
-/// The value range the bars and the threshold share; includes 0 and the threshold.
+/// The value range the bars and the threshold share, with a tenth of headroom below so the
+/// lowest value still shows (a ratio near 0.99 is not squashed against a zero baseline).
 fn range(values: &[ValuePoint], threshold: Option<&Threshold>) -> (f64, f64) {
     let numbers = values
         .iter()
         .filter_map(|p| p.number())
-        .chain(threshold.map(|t| t.limit))
-        .chain(std::iter::once(0.0));
+        .chain(threshold.map(|t| t.limit));
     let (lo, hi) = numbers.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
     });
-    if hi > lo { (lo, hi) } else { (lo, lo + 1.0) }
+    if !lo.is_finite() || !hi.is_finite() {
+        return (0.0, 1.0);
+    }
+    let span = if hi > lo { hi - lo } else { lo.abs().max(1.0) };
+    (lo - span / 10.0, hi.max(lo + span / 10.0))
 }
 
 /// The one-line legend: range, threshold, and counts of the points without height.
@@ -80,14 +84,14 @@ pub fn legend(values: &[ValuePoint], threshold: Option<&Threshold>) -> String {
     } else {
         parts.push(format!("{} points, none numeric", values.len()));
     }
-    if let Some(t) = threshold {
-        parts.push(format!("line: {}", t.describe()));
-    }
     for label in ["NaN", "+Inf", "-Inf", "empty", "no value"] {
         let count = values.iter().filter(|p| p.label() == Some(label)).count();
         if count > 0 {
             parts.push(format!("{count} {label}"));
         }
+    }
+    if let Some(t) = threshold {
+        parts.push(format!("line: {}", t.describe()));
     }
     parts.join(" · ")
 }
@@ -198,9 +202,12 @@ mod tests {
             limit: 8.0,
         };
         let buf = draw(&[N(0.0), N(4.0), N(16.0)], Some(&threshold), 6, 2);
-        assert_eq!(symbols(&buf), vec!["──█───", " ▄█   "]);
-        assert_eq!(buf[(3, 0)].fg, theme().style(Role::SparkThreshold).fg);
-        assert_eq!(buf[(2, 1)].fg, theme().style(Role::Spark).fg);
+        assert_eq!(symbols(&buf), vec!["──█───", "▁▅█   "]);
+        assert_eq!(
+            buf[(3, 0)].fg,
+            theme().style(Role::SparkThreshold).fg.unwrap()
+        );
+        assert_eq!(buf[(2, 1)].fg, theme().style(Role::Spark).fg.unwrap());
     }
 
     fn symbols(buf: &Buffer) -> Vec<String> {
@@ -224,7 +231,7 @@ mod tests {
             ValuePoint::Number(1.0),
         ];
         let buf = draw(&values, None, 5, 2);
-        assert_eq!(symbols(&buf), vec![" ↑  █", "?█∅x█"]);
+        assert_eq!(symbols(&buf), vec![" ↑   ", "?█∅x█"]);
         assert_eq!(
             legend(&values, None),
             "5 points, min 1 max 1 last 1 · 1 NaN · 1 +Inf · 1 empty · 1 no value"

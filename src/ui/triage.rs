@@ -77,12 +77,7 @@ impl Writer<'_> {
     /// `label` then `text` wrapped under the value column, at most `max_rows` rows.
     fn field(&mut self, label: &str, text: &str, style: Style, label_style: Style, max_rows: u16) {
         let width = self.area.width.saturating_sub(LABEL).max(1) as usize;
-        let chars: Vec<char> = text.chars().collect();
-        let chunks: Vec<String> = if chars.is_empty() {
-            vec![String::new()]
-        } else {
-            chars.chunks(width).map(|c| c.iter().collect()).collect()
-        };
+        let chunks = wrap(text, width);
         let shown = chunks.len().min(max_rows.max(1) as usize);
         for (i, chunk) in chunks.iter().take(shown).enumerate() {
             let head = if i == 0 { label } else { "" };
@@ -113,6 +108,46 @@ impl Writer<'_> {
     }
 }
 
+fn cursor(selected: bool, theme: &Theme) -> &'static str {
+    match (selected, theme.symbols.ascii) {
+        (false, _) => " ",
+        (true, false) => "▶",
+        (true, true) => ">",
+    }
+}
+
+/// Words up to `width` per row; a word longer than a row (a PromQL query) is cut by characters.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut rows: Vec<String> = Vec::new();
+    let mut row = String::new();
+    for word in text.split(' ') {
+        let needed = row.chars().count() + usize::from(!row.is_empty()) + word.chars().count();
+        if needed <= width {
+            if !row.is_empty() {
+                row.push(' ');
+            }
+            row.push_str(word);
+            continue;
+        }
+        if !row.is_empty() {
+            rows.push(std::mem::take(&mut row));
+        }
+        let chars: Vec<char> = word.chars().collect();
+        for chunk in chars.chunks(width.max(1)) {
+            let piece: String = chunk.iter().collect();
+            if chunk.len() == width {
+                rows.push(piece);
+            } else {
+                row = piece;
+            }
+        }
+    }
+    if !row.is_empty() || rows.is_empty() {
+        rows.push(row);
+    }
+    rows
+}
+
 fn when(at: Option<chrono::DateTime<chrono::Utc>>, now: chrono::DateTime<chrono::Utc>) -> String {
     at.map_or_else(
         || "-".to_owned(),
@@ -132,8 +167,6 @@ pub fn render_triage(
         area,
         y: area.y,
     };
-    let muted = theme.style(Role::Muted);
-    let fg = theme.style(Role::Fg);
     let Some(run) = &triage.run else {
         let title = format!("Triage: {}", triage.target.describe());
         w.line(&[(
@@ -159,7 +192,6 @@ pub fn render_triage(
     );
     w.line(&[(&rule, theme.style(Role::Border))]);
     render_metric(&mut w, state, triage, metric, theme);
-    let _ = (muted, fg);
 }
 
 fn render_run_header(w: &mut Writer<'_>, state: &State, run: &TriageRun, theme: &Theme) {
@@ -210,11 +242,7 @@ fn render_metric_list(w: &mut Writer<'_>, run: &TriageRun, selected: usize, them
         .unwrap_or(0)
         .min(24) as usize;
     for (index, metric) in run.metrics.iter().enumerate() {
-        let cursor = if index == selected {
-            theme.symbols.cursor
-        } else {
-            " "
-        };
+        let cursor = cursor(index == selected, theme);
         let decisive = metric
             .counters
             .iter()
@@ -258,29 +286,29 @@ fn render_metric(
         Some(query) => w.field(query_label, query, fg, label, 3),
         None => w.field("provider", &metric.provider, fg, label, 1),
     }
-    let none = "(none)";
-    w.field(
-        "success",
-        if metric.success_condition.is_empty() {
-            none
-        } else {
-            &metric.success_condition
-        },
-        fg,
-        label,
-        2,
-    );
-    w.field(
-        "failure",
-        if metric.failure_condition.is_empty() {
-            none
-        } else {
-            &metric.failure_condition
-        },
-        fg,
-        label,
-        2,
-    );
+    match (
+        metric.success_condition.is_empty(),
+        metric.failure_condition.is_empty(),
+    ) {
+        (false, true) => w.field(
+            "success",
+            &format!("{}   (no failureCondition)", metric.success_condition),
+            fg,
+            label,
+            2,
+        ),
+        (true, false) => w.field(
+            "failure",
+            &format!("{}   (no successCondition)", metric.failure_condition),
+            fg,
+            label,
+            2,
+        ),
+        _ => {
+            w.field("success", &metric.success_condition, fg, label, 2);
+            w.field("failure", &metric.failure_condition, fg, label, 2);
+        }
+    }
     if !metric.counters.is_empty() {
         let exceeded: Vec<&str> = metric
             .counters
@@ -491,11 +519,7 @@ pub fn render_runs(area: Rect, buf: &mut Buffer, state: &State, runs: &RunsState
     let offset = runs.selected.saturating_sub(rows.saturating_sub(1));
     for (index, row) in runs.rows.iter().enumerate().skip(offset).take(rows) {
         let phase = row.phase.unwrap_or_default();
-        let cursor = if index == runs.selected {
-            theme.symbols.cursor
-        } else {
-            " "
-        };
+        let cursor = cursor(index == runs.selected, theme);
         let status = format!(
             "{} {}",
             phase_glyph(phase, theme.symbols.ascii),
@@ -513,5 +537,208 @@ pub fn render_runs(area: Rect, buf: &mut Buffer, state: &State, runs: &RunsState
             style = theme.style(Role::Selection);
         }
         w.line(&[(&text, style)]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::TimeDelta;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use crate::app::msg::{Msg, RolloutEvent};
+    use crate::app::state::{Scope, StartOptions, State};
+    use crate::app::triage::TriageEvent;
+    use crate::app::update;
+    use crate::crd::AnalysisRun;
+    use crate::model::ResourceKey;
+    use crate::model::field_reports::{field_reports, fixed_now};
+    use crate::model::triage::{ChartView, RunRow, SeriesView, TriageRun, ValuePoint, fixtures};
+    use crate::ui::{Symbols, Theme, render};
+
+    fn state(width: u16, height: u16) -> State {
+        let mut state = State::new(StartOptions {
+            context: "kind-rolltop".into(),
+            cluster: "kind-rolltop".into(),
+            scope: Scope::AllNamespaces,
+            readonly: false,
+            now: fixed_now(),
+        });
+        update(&mut state, Msg::Resize { width, height });
+        update(
+            &mut state,
+            Msg::Rollouts(RolloutEvent::Resynced(field_reports(fixed_now()))),
+        );
+        update(&mut state, Msg::Tick(fixed_now() + TimeDelta::seconds(3)));
+        state
+    }
+
+    fn press(state: &mut State, code: KeyCode) {
+        update(state, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    }
+
+    /// `t` on the R5 rollout, then the run arrives from the watch.
+    fn triage_of(width: u16, height: u16, run: &AnalysisRun) -> State {
+        let mut state = state(width, height);
+        let key = ResourceKey::new("kubota-test", "rollouts-demo");
+        state.selected = state.visible.iter().position(|k| *k == key).unwrap();
+        press(&mut state, KeyCode::Char('t'));
+        update(
+            &mut state,
+            Msg::Triage(TriageEvent::Run(Box::new(TriageRun::from_run(run)))),
+        );
+        state
+    }
+
+    fn screen(state: &State, theme: &Theme) -> TestBackend {
+        let mut terminal = Terminal::new(TestBackend::new(state.width, state.height)).unwrap();
+        terminal.draw(|frame| render(frame, state, theme)).unwrap();
+        terminal.backend().clone()
+    }
+
+    fn dark() -> Theme {
+        Theme::built_in("dark").unwrap()
+    }
+
+    fn chart(metric: &str, series: Result<Vec<SeriesView>, String>) -> ChartView {
+        ChartView {
+            metric: metric.into(),
+            route: "API service proxy to monitoring/prometheus:9090".into(),
+            window: std::time::Duration::from_secs(1800),
+            fetched_at: fixed_now(),
+            series,
+        }
+    }
+
+    /// A canary that degrades and a flat stable, as a split query returns them.
+    fn canary_and_stable() -> Vec<SeriesView> {
+        let canary = (0..60)
+            .map(|i| ValuePoint::Number(if i < 40 { 0.0 } else { f64::from(i - 40) }))
+            .collect();
+        let stable = (0..60)
+            .map(|i| ValuePoint::Number(f64::from(i % 3)))
+            .collect();
+        vec![
+            SeriesView {
+                label: "service=rollouts-demo-canary".into(),
+                values: canary,
+            },
+            SeriesView {
+                label: "service=rollouts-demo-stable".into(),
+                values: stable,
+            },
+        ]
+    }
+
+    #[test]
+    fn triage_snapshots() {
+        let now = fixed_now();
+        let cases = [
+            ("failed", fixtures::failed(now)),
+            ("errored_empty", fixtures::errored(now)),
+            ("inconclusive", fixtures::inconclusive(now)),
+            ("successful", fixtures::successful(now)),
+        ];
+        for (w, h) in [(80, 24), (160, 48)] {
+            for (name, run) in &cases {
+                let mut state = triage_of(w, h, run);
+                let first = state.triage.as_ref().unwrap().run.as_ref().unwrap().metrics[0]
+                    .name
+                    .clone();
+                let live = match *name {
+                    "failed" => Ok(canary_and_stable()),
+                    "errored_empty" => Ok(Vec::new()),
+                    "inconclusive" => Err(
+                        "Prometheus via API service proxy to monitoring/prometheus:9090: \
+                         services \"prometheus\" not found"
+                            .to_owned(),
+                    ),
+                    _ => Ok(canary_and_stable()[..1].to_vec()),
+                };
+                update(
+                    &mut state,
+                    Msg::Triage(TriageEvent::Chart(chart(&first, live))),
+                );
+                insta::assert_snapshot!(format!("triage_{name}_{w}x{h}"), screen(&state, &dark()));
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_triage_draws_only_ascii() {
+        let theme = Theme::built_in("mono")
+            .unwrap()
+            .with_symbols(Symbols::ASCII);
+        for run in [
+            fixtures::failed(fixed_now()),
+            fixtures::errored(fixed_now()),
+        ] {
+            let mut state = triage_of(80, 24, &run);
+            let first = state.triage.as_ref().unwrap().run.as_ref().unwrap().metrics[0]
+                .name
+                .clone();
+            update(
+                &mut state,
+                Msg::Triage(TriageEvent::Chart(chart(&first, Ok(canary_and_stable())))),
+            );
+            let backend = screen(&state, &theme);
+            for cell in backend.buffer().content() {
+                assert!(
+                    cell.symbol().is_ascii(),
+                    "{:?} in\n{backend}",
+                    cell.symbol()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn run_list_snapshot() {
+        let now = fixed_now();
+        let mut state = state(120, 12);
+        press(&mut state, KeyCode::Char(':'));
+        for c in "ar".chars() {
+            press(&mut state, KeyCode::Char(c));
+        }
+        press(&mut state, KeyCode::Enter);
+        insta::assert_snapshot!("runs_loading_120x12", screen(&state, &dark()));
+        let mut rows: Vec<RunRow> = [
+            fixtures::successful(now),
+            fixtures::failed(now),
+            fixtures::inconclusive(now),
+            fixtures::errored(now),
+        ]
+        .iter()
+        .map(|r| RunRow::from_triage(&TriageRun::from_run(r)))
+        .collect();
+        crate::model::triage::sort_runs(&mut rows);
+        update(&mut state, Msg::Triage(TriageEvent::Runs(rows)));
+        insta::assert_snapshot!("runs_120x12", screen(&state, &dark()));
+    }
+
+    #[test]
+    fn tiny_terminals_never_panic() {
+        for (w, h) in [(10, 3), (20, 5), (40, 10), (79, 23)] {
+            for run in [
+                fixtures::failed(fixed_now()),
+                fixtures::inconclusive(fixed_now()),
+            ] {
+                let state = triage_of(w, h, &run);
+                screen(&state, &dark());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod wrap_tests {
+    #[test]
+    fn wraps_words_and_cuts_long_tokens() {
+        assert_eq!(super::wrap("a bb ccc", 4), ["a bb", "ccc"]);
+        assert_eq!(super::wrap("abcdefghij k", 4), ["abcd", "efgh", "ij k"]);
+        assert_eq!(super::wrap("", 4), [""]);
     }
 }
