@@ -416,3 +416,220 @@ pub fn clock_text_changed(state: &State, before: DateTime<Utc>, now: DateTime<Ut
             .any(reads_differently)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    use super::*;
+    use crate::app::msg::{Msg, RolloutEvent};
+    use crate::app::state::{Scope, StartOptions};
+    use crate::app::update;
+    use crate::model::field_reports::{events_for, field_reports, fixed_now, revisions_for};
+    use crate::model::triage::fixtures;
+
+    fn state() -> State {
+        let mut state = State::new(StartOptions {
+            context: "kind".into(),
+            cluster: "kind".into(),
+            scope: Scope::AllNamespaces,
+            readonly: false,
+            now: fixed_now(),
+        });
+        update(&mut state, Msg::Resize { width: 80, height: 24 });
+        update(
+            &mut state,
+            Msg::Rollouts(RolloutEvent::Resynced(field_reports(fixed_now()))),
+        );
+        state
+    }
+
+    fn press(state: &mut State, code: KeyCode) -> Vec<Effect> {
+        update(state, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    fn arrive(state: &mut State, run: &crate::crd::AnalysisRun) {
+        update(
+            state,
+            Msg::Triage(TriageEvent::Run(Box::new(TriageRun::from_run(run)))),
+        );
+    }
+
+    #[test]
+    fn t_opens_the_newest_run_of_the_selected_rollout_and_esc_goes_back() {
+        let mut state = state();
+        let key = state.selected_key().cloned().unwrap();
+        assert_eq!(
+            press(&mut state, KeyCode::Char('t')),
+            [Effect::OpenTriage(key.clone())]
+        );
+        assert_eq!(
+            state.triage.as_ref().unwrap().target,
+            TriageTarget::NewestOf(key)
+        );
+        assert_eq!(crate::app::update::key_context(&state), KeyContext::Triage);
+        assert_eq!(press(&mut state, KeyCode::Esc), [Effect::StopTriage]);
+        assert!(state.triage.is_none());
+        assert!(matches!(state.view, View::List));
+    }
+
+    #[test]
+    fn t_from_the_detail_view_and_esc_returns_to_it() {
+        let mut state = state();
+        press(&mut state, KeyCode::Enter);
+        let key = state.target_key().cloned().unwrap();
+        assert_eq!(
+            press(&mut state, KeyCode::Char('t')),
+            [Effect::OpenTriage(key.clone())]
+        );
+        press(&mut state, KeyCode::Esc);
+        assert!(matches!(&state.view, View::Detail(d) if d.key == key));
+    }
+
+    #[test]
+    fn enter_on_an_analysis_run_in_the_tree_opens_that_run() {
+        let mut state = state();
+        let key = ResourceKey::new("kubota-test", "rollouts-demo");
+        state.selected = state.visible.iter().position(|k| *k == key).unwrap();
+        press(&mut state, KeyCode::Enter);
+        let summary = state.rollouts[&key].summary.clone();
+        update(
+            &mut state,
+            Msg::Detail {
+                key: key.clone(),
+                revisions: revisions_for(&summary, fixed_now()),
+                events: events_for(&summary, fixed_now()),
+            },
+        );
+        let View::Detail(detail) = &state.view else {
+            panic!("not in detail");
+        };
+        let (index, line) = detail
+            .tree
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.kind == TreeKind::AnalysisRun)
+            .unwrap();
+        let run = ResourceKey::new("kubota-test", line.name.clone());
+        // Enter elsewhere in the tree does nothing; on the run it opens triage.
+        if let View::Detail(detail) = &mut state.view {
+            detail.scroll = 0;
+        }
+        assert!(press(&mut state, KeyCode::Enter).is_empty());
+        if let View::Detail(detail) = &mut state.view {
+            detail.scroll = index;
+        }
+        assert_eq!(
+            press(&mut state, KeyCode::Enter),
+            [Effect::OpenTriageRun(run.clone())]
+        );
+        assert_eq!(
+            state.triage.as_ref().unwrap().target,
+            TriageTarget::Run(run)
+        );
+    }
+
+    #[test]
+    fn e_rechecks_the_selected_metric_and_the_result_is_kept() {
+        let mut state = state();
+        press(&mut state, KeyCode::Char('t'));
+        arrive(&mut state, &fixtures::failed(fixed_now()));
+        let effects = press(&mut state, KeyCode::Char('e'));
+        let [Effect::Recheck(request)] = effects.as_slice() else {
+            panic!("{effects:?}");
+        };
+        assert_eq!(request.definition.name, "error-count");
+        assert_eq!(request.definition.success_condition, "result[0] <= 5");
+        let triage = state.triage.as_ref().unwrap();
+        assert_eq!(triage.rechecking.as_deref(), Some("error-count"));
+        update(
+            &mut state,
+            Msg::Triage(TriageEvent::Recheck(RecheckView {
+                metric: "error-count".into(),
+                at: fixed_now(),
+                outcome: Ok((crate::controller::analysis::AnalysisPhase::Failed, "[16]".into())),
+            })),
+        );
+        let triage = state.triage.as_ref().unwrap();
+        assert!(triage.rechecking.is_none());
+        assert!(triage.rechecks.contains_key("error-count"));
+        assert!(state.notice.as_ref().unwrap().text.contains("a retry would fail again"));
+        // j selects the next metric; e re-checks that one.
+        press(&mut state, KeyCode::Char('j'));
+        let effects = press(&mut state, KeyCode::Char('e'));
+        assert!(matches!(effects.as_slice(), [Effect::Recheck(r)] if r.definition.name == "latency-p99"));
+    }
+
+    #[test]
+    fn e_on_a_metric_with_secret_arguments_says_why_it_cannot() {
+        let mut state = state();
+        press(&mut state, KeyCode::Char('t'));
+        arrive(&mut state, &fixtures::inconclusive(fixed_now()));
+        assert!(press(&mut state, KeyCode::Char('e')).is_empty());
+        assert!(state.notice.as_ref().unwrap().text.contains("secret"));
+    }
+
+    #[test]
+    fn selection_follows_the_metric_when_the_run_changes() {
+        let mut state = state();
+        press(&mut state, KeyCode::Char('t'));
+        arrive(&mut state, &fixtures::failed(fixed_now()));
+        press(&mut state, KeyCode::Char('j'));
+        assert_eq!(
+            state.triage.as_ref().unwrap().selected_metric().unwrap().name,
+            "latency-p99"
+        );
+        arrive(&mut state, &fixtures::failed(fixed_now()));
+        assert_eq!(
+            state.triage.as_ref().unwrap().selected_metric().unwrap().name,
+            "latency-p99"
+        );
+        update(
+            &mut state,
+            Msg::Triage(TriageEvent::NoRun("deleted".into())),
+        );
+        assert_eq!(state.triage.as_ref().unwrap().problem.as_deref(), Some("deleted"));
+    }
+
+    #[test]
+    fn ar_lists_runs_and_enter_opens_one_and_esc_steps_back() {
+        let mut state = state();
+        press(&mut state, KeyCode::Char(':'));
+        press(&mut state, KeyCode::Char('a'));
+        press(&mut state, KeyCode::Char('r'));
+        assert_eq!(press(&mut state, KeyCode::Enter), [Effect::ListAnalysisRuns]);
+        assert_eq!(crate::app::update::key_context(&state), KeyContext::Runs);
+        let rows: Vec<RunRow> = [fixtures::successful(fixed_now()), fixtures::failed(fixed_now())]
+            .iter()
+            .map(|r| RunRow::from_triage(&TriageRun::from_run(r)))
+            .collect();
+        update(&mut state, Msg::Triage(TriageEvent::Runs(rows.clone())));
+        press(&mut state, KeyCode::Char('j'));
+        assert_eq!(
+            press(&mut state, KeyCode::Enter),
+            [Effect::OpenTriageRun(rows[1].key.clone())]
+        );
+        assert_eq!(press(&mut state, KeyCode::Esc), [Effect::StopTriage]);
+        assert_eq!(crate::app::update::key_context(&state), KeyContext::Runs);
+        assert_eq!(press(&mut state, KeyCode::Esc), [Effect::StopAnalysisRuns]);
+        assert_eq!(crate::app::update::key_context(&state), KeyContext::List);
+    }
+
+    #[test]
+    fn the_command_line_and_help_work_over_triage() {
+        let mut state = state();
+        press(&mut state, KeyCode::Char('t'));
+        press(&mut state, KeyCode::Char('?'));
+        assert_eq!(state.overlay, Overlay::Help);
+        press(&mut state, KeyCode::Esc);
+        assert!(state.triage.is_some());
+        press(&mut state, KeyCode::Char(':'));
+        press(&mut state, KeyCode::Char('r'));
+        press(&mut state, KeyCode::Char('o'));
+        assert_eq!(press(&mut state, KeyCode::Enter), [Effect::StopTriage]);
+        assert!(state.triage.is_none());
+        assert_eq!(press(&mut state, KeyCode::Char('q')), [Effect::Quit]);
+    }
+}
