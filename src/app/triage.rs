@@ -438,7 +438,13 @@ mod tests {
             readonly: false,
             now: fixed_now(),
         });
-        update(&mut state, Msg::Resize { width: 80, height: 24 });
+        update(
+            &mut state,
+            Msg::Resize {
+                width: 80,
+                height: 24,
+            },
+        );
         update(
             &mut state,
             Msg::Rollouts(RolloutEvent::Resynced(field_reports(fixed_now()))),
@@ -549,17 +555,29 @@ mod tests {
             Msg::Triage(TriageEvent::Recheck(RecheckView {
                 metric: "error-count".into(),
                 at: fixed_now(),
-                outcome: Ok((crate::controller::analysis::AnalysisPhase::Failed, "[16]".into())),
+                outcome: Ok((
+                    crate::controller::analysis::AnalysisPhase::Failed,
+                    "[16]".into(),
+                )),
             })),
         );
         let triage = state.triage.as_ref().unwrap();
         assert!(triage.rechecking.is_none());
         assert!(triage.rechecks.contains_key("error-count"));
-        assert!(state.notice.as_ref().unwrap().text.contains("a retry would fail again"));
+        assert!(
+            state
+                .notice
+                .as_ref()
+                .unwrap()
+                .text
+                .contains("a retry would fail again")
+        );
         // j selects the next metric; e re-checks that one.
         press(&mut state, KeyCode::Char('j'));
         let effects = press(&mut state, KeyCode::Char('e'));
-        assert!(matches!(effects.as_slice(), [Effect::Recheck(r)] if r.definition.name == "latency-p99"));
+        assert!(
+            matches!(effects.as_slice(), [Effect::Recheck(r)] if r.definition.name == "latency-p99")
+        );
     }
 
     #[test]
@@ -578,19 +596,34 @@ mod tests {
         arrive(&mut state, &fixtures::failed(fixed_now()));
         press(&mut state, KeyCode::Char('j'));
         assert_eq!(
-            state.triage.as_ref().unwrap().selected_metric().unwrap().name,
+            state
+                .triage
+                .as_ref()
+                .unwrap()
+                .selected_metric()
+                .unwrap()
+                .name,
             "latency-p99"
         );
         arrive(&mut state, &fixtures::failed(fixed_now()));
         assert_eq!(
-            state.triage.as_ref().unwrap().selected_metric().unwrap().name,
+            state
+                .triage
+                .as_ref()
+                .unwrap()
+                .selected_metric()
+                .unwrap()
+                .name,
             "latency-p99"
         );
         update(
             &mut state,
             Msg::Triage(TriageEvent::NoRun("deleted".into())),
         );
-        assert_eq!(state.triage.as_ref().unwrap().problem.as_deref(), Some("deleted"));
+        assert_eq!(
+            state.triage.as_ref().unwrap().problem.as_deref(),
+            Some("deleted")
+        );
     }
 
     #[test]
@@ -599,12 +632,18 @@ mod tests {
         press(&mut state, KeyCode::Char(':'));
         press(&mut state, KeyCode::Char('a'));
         press(&mut state, KeyCode::Char('r'));
-        assert_eq!(press(&mut state, KeyCode::Enter), [Effect::ListAnalysisRuns]);
+        assert_eq!(
+            press(&mut state, KeyCode::Enter),
+            [Effect::ListAnalysisRuns]
+        );
         assert_eq!(crate::app::update::key_context(&state), KeyContext::Runs);
-        let rows: Vec<RunRow> = [fixtures::successful(fixed_now()), fixtures::failed(fixed_now())]
-            .iter()
-            .map(|r| RunRow::from_triage(&TriageRun::from_run(r)))
-            .collect();
+        let rows: Vec<RunRow> = [
+            fixtures::successful(fixed_now()),
+            fixtures::failed(fixed_now()),
+        ]
+        .iter()
+        .map(|r| RunRow::from_triage(&TriageRun::from_run(r)))
+        .collect();
         update(&mut state, Msg::Triage(TriageEvent::Runs(rows.clone())));
         press(&mut state, KeyCode::Char('j'));
         assert_eq!(

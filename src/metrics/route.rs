@@ -25,7 +25,7 @@ impl Route {
                 namespace,
                 service,
                 port,
-            } => format!("API service proxy to {namespace}/{service}:{port}"),
+            } => format!("API proxy {namespace}/{service}:{port}"),
         }
     }
 

@@ -463,11 +463,11 @@ fn render_live_chart(
                     return;
                 }
                 let title = format!(
-                    "live      {} {} · last {minutes}m via {} · {}",
+                    "live      {} via {} · last {minutes}m · {} · {}",
                     chart.metric,
-                    s.label,
                     chart.route,
-                    legend(&s.values, metric.threshold.as_ref())
+                    legend(&s.values, metric.threshold.as_ref()),
+                    s.label,
                 );
                 w.line(&[(&title, label)]);
                 if let Some(rect) = w.rect(rows) {
@@ -606,7 +606,7 @@ mod tests {
     fn chart(metric: &str, series: Result<Vec<SeriesView>, String>) -> ChartView {
         ChartView {
             metric: metric.into(),
-            route: "API service proxy to monitoring/prometheus:9090".into(),
+            route: "API proxy monitoring/prometheus:9090".into(),
             window: std::time::Duration::from_secs(1800),
             fetched_at: fixed_now(),
             series,
@@ -651,11 +651,9 @@ mod tests {
                 let live = match *name {
                     "failed" => Ok(canary_and_stable()),
                     "errored_empty" => Ok(Vec::new()),
-                    "inconclusive" => Err(
-                        "Prometheus via API service proxy to monitoring/prometheus:9090: \
+                    "inconclusive" => Err("Prometheus via API proxy monitoring/prometheus:9090: \
                          services \"prometheus\" not found"
-                            .to_owned(),
-                    ),
+                        .to_owned()),
                     _ => Ok(canary_and_stable()[..1].to_vec()),
                 };
                 update(
