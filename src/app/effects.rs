@@ -159,7 +159,7 @@ impl EffectRunner {
                 self.triage.list_runs(namespace);
             }
             Effect::StopAnalysisRuns => self.triage.stop_runs(),
-            Effect::Recheck(request) => self.triage.recheck(request),
+            Effect::Recheck(request) => self.triage.recheck(*request),
         }
         After::Continue
     }

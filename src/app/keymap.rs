@@ -248,9 +248,10 @@ pub fn intent(context: KeyContext, key: KeyEvent) -> Option<Intent> {
             KeyCode::Esc | KeyCode::Char('?' | 'q') => Some(Intent::Back),
             _ => None,
         },
-        KeyContext::List | KeyContext::Detail => view_intent(key, ctrl),
         KeyContext::Triage if !ctrl && key.code == KeyCode::Char('e') => Some(Intent::Recheck),
-        KeyContext::Triage | KeyContext::Runs => view_intent(key, ctrl),
+        KeyContext::List | KeyContext::Detail | KeyContext::Triage | KeyContext::Runs => {
+            view_intent(key, ctrl)
+        }
     }
 }
 

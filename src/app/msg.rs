@@ -84,6 +84,6 @@ pub enum Effect {
     StopTriage,
     StopAnalysisRuns,
     /// Evaluate one metric against Prometheus now; a dry run, nothing is written.
-    Recheck(super::triage::RecheckRequest),
+    Recheck(Box<super::triage::RecheckRequest>),
     Quit,
 }

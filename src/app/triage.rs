@@ -268,7 +268,10 @@ fn recheck(state: &mut State) -> Vec<Effect> {
             triage.rechecking = Some(metric.name.clone());
             let text = format!("re-checking {} against Prometheus (dry run)…", metric.name);
             notify(state, NoticeLevel::Info, text);
-            vec![Effect::Recheck(RecheckRequest { run, definition })]
+            vec![Effect::Recheck(Box::new(RecheckRequest {
+                run,
+                definition,
+            }))]
         }
         Err(reason) => {
             let text = format!("re-check {}: {reason}", metric.name);

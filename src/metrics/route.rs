@@ -90,6 +90,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn routes() {
         let proxy = |ns: &str, svc: &str, port| Route::ServiceProxy {
             namespace: ns.into(),

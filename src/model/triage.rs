@@ -439,9 +439,8 @@ fn build_metric(
         if !no_data {
             return None;
         }
-        let condition = if m.message.contains("failureCondition") && !failure_condition.is_empty() {
-            &failure_condition
-        } else if success_condition.is_empty() {
+        let about_failure = m.message.contains("failureCondition") && !failure_condition.is_empty();
+        let condition = if about_failure || success_condition.is_empty() {
             &failure_condition
         } else {
             &success_condition
@@ -571,15 +570,17 @@ impl RunRow {
             .metrics
             .first()
             .filter(|m| m.phase.severity() >= AnalysisPhase::Inconclusive.severity())
-            .map(|m| {
-                let why = m
-                    .counters
-                    .iter()
-                    .find(|c| c.exceeded)
-                    .map_or_else(|| m.phase.as_str().to_owned(), |c| c.text.clone());
-                format!("{}: {why}", m.name)
-            })
-            .unwrap_or_else(|| run.message.clone());
+            .map_or_else(
+                || run.message.clone(),
+                |m| {
+                    let why = m
+                        .counters
+                        .iter()
+                        .find(|c| c.exceeded)
+                        .map_or_else(|| m.phase.as_str().to_owned(), |c| c.text.clone());
+                    format!("{}: {why}", m.name)
+                },
+            );
         Self {
             key: run.key.clone(),
             rollout: run.rollout.clone().unwrap_or_default(),
@@ -722,6 +723,7 @@ pub mod fixtures {
         m
     }
 
+    #[allow(clippy::needless_pass_by_value)]
     fn run(name: &str, now: DateTime<Utc>, spec: Value, status: Value) -> AnalysisRun {
         serde_json::from_value(json!({
             "apiVersion": "argoproj.io/v1alpha1",

@@ -390,7 +390,7 @@ fn render_metric(
 
     // Measurements chart: label line then bars.
     let chart_rows = if w.area.height >= 40 { 4 } else { 2 };
-    if w.left() >= chart_rows + 1 {
+    if w.left() > chart_rows {
         let title = format!(
             "measured  {}",
             legend(&metric.values, metric.threshold.as_ref())
