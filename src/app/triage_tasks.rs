@@ -4,6 +4,7 @@
 //! one-shot re-check behind `e`. Everything comes back as `Msg::Triage`. Nothing here writes
 //! to the cluster: runs are watched, Prometheus is queried, conditions are evaluated in memory.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -18,7 +19,7 @@ use crate::controller::analysis::prometheus::{resolve_range, to_result};
 use crate::controller::analysis::{AnalysisPhase, Provider, evaluate_conditions};
 use crate::crd::AnalysisRun;
 use crate::metrics::PrometheusClient;
-use crate::metrics::budget::{RefreshPolicy, RefreshSchedule};
+use crate::metrics::budget::{AnswerCache, RefreshPolicy, RefreshSchedule};
 use crate::model::triage::{
     ChartView, RecheckView, RunRow, SeriesView, TriageRun, ValuePoint, newest_run_of,
     series_labels, sort_runs,
@@ -34,8 +35,31 @@ pub const CHART_POINTS: u32 = 60;
 /// How often the follow task asks the schedule whether a chart is due.
 const CHART_POLL: Duration = Duration::from_secs(1);
 
+/// What the chart loops of successive triage views share, so closing and reopening a view
+/// neither refetches nor escapes the query budget: the refresh schedule and the last answers,
+/// keyed by where the query goes and the query itself.
+pub struct ChartMemory {
+    schedule: RefreshSchedule<String>,
+    answers: AnswerCache<String, ChartView>,
+    epoch: Instant,
+}
+
+impl Default for ChartMemory {
+    fn default() -> Self {
+        let policy = RefreshPolicy::default();
+        Self {
+            schedule: RefreshSchedule::new(policy),
+            answers: AnswerCache::new(policy.chart_refresh),
+            epoch: Instant::now(),
+        }
+    }
+}
+
+type SharedCharts = Arc<Mutex<ChartMemory>>;
+
 /// The running triage tasks of one cockpit.
 pub struct TriageTasks {
+    charts: SharedCharts,
     client: kube::Client,
     prometheus_override: Option<String>,
     messages: UnboundedSender<Msg>,
@@ -46,6 +70,7 @@ pub struct TriageTasks {
 impl TriageTasks {
     pub fn new(client: kube::Client, messages: UnboundedSender<Msg>) -> Self {
         Self {
+            charts: SharedCharts::default(),
             client,
             prometheus_override: None,
             messages,
@@ -76,7 +101,10 @@ impl TriageTasks {
         let client = self.client.clone();
         let prometheus = self.prometheus();
         let messages = self.messages.clone();
-        self.follow = Some(tokio::spawn(follow(client, prometheus, target, messages)));
+        let charts = Arc::clone(&self.charts);
+        self.follow = Some(tokio::spawn(follow(
+            client, prometheus, charts, target, messages,
+        )));
     }
 
     pub fn stop_follow(&mut self) {
@@ -140,6 +168,7 @@ fn pick(target: &TriageTarget, store: &reflector::Store<AnalysisRun>) -> Result<
 async fn follow(
     client: kube::Client,
     prometheus: Result<PrometheusClient, String>,
+    charts: SharedCharts,
     target: TriageTarget,
     messages: UnboundedSender<Msg>,
 ) {
@@ -153,8 +182,8 @@ async fn follow(
         .boxed();
     let mut poll = tokio::time::interval(CHART_POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut schedule = RefreshSchedule::new(RefreshPolicy::default());
-    let started = Instant::now();
+    // Charts already on this view's screen (a cached answer is sent once).
+    let mut shown: Vec<String> = Vec::new();
     let mut synced = false;
     let mut current: Option<TriageRun> = None;
     loop {
@@ -199,15 +228,49 @@ async fn follow(
                     .filter(|m| m.is_prometheus())
                     .filter_map(|m| Some((m.name.clone(), m.address.clone(), m.query.clone()?)))
                     .collect();
-                let names: Vec<String> = charted.iter().map(|(n, _, _)| n.clone()).collect();
-                let due = schedule.due(&names, started.elapsed());
+                let key = |address: &Option<String>, query: &str| {
+                    format!("{}\n{query}", address.as_deref().unwrap_or_default())
+                };
+                let keys: Vec<String> = charted.iter().map(|(_, a, q)| key(a, q)).collect();
+                let (due, cached, now) = {
+                    let Ok(mut memory) = charts.lock() else { return };
+                    let now = memory.epoch.elapsed();
+                    let due = memory.schedule.due(&keys, now);
+                    let cached: Vec<ChartView> = charted
+                        .iter()
+                        .zip(&keys)
+                        .filter(|(_, k)| !due.contains(k) && !shown.contains(k))
+                        .filter_map(|((name, _, _), k)| {
+                            let mut view = memory.answers.fresh(k, now)?.clone();
+                            view.metric.clone_from(name);
+                            Some(view)
+                        })
+                        .collect();
+                    (due, cached, now)
+                };
+                for view in cached {
+                    if let Some(k) = charted.iter().zip(&keys).find(|((n, _, _), _)| *n == view.metric).map(|(_, k)| k.clone()) {
+                        shown.push(k);
+                    }
+                    if !send(&messages, TriageEvent::Chart(view)) {
+                        return;
+                    }
+                }
                 let fetches = charted
                     .into_iter()
-                    .filter(|(name, _, _)| due.contains(name))
-                    .map(|(name, address, query)| {
-                        chart(prometheus.as_ref(), name, address, query)
+                    .zip(keys)
+                    .filter(|(_, k)| due.contains(k))
+                    .map(|((name, address, query), k)| {
+                        let client = prometheus.as_ref();
+                        async move { (k, chart(client, name, address, query).await) }
                     });
-                for view in futures::future::join_all(fetches).await {
+                for (k, view) in futures::future::join_all(fetches).await {
+                    if let Ok(mut memory) = charts.lock() {
+                        memory.answers.store(k.clone(), now, view.clone());
+                    }
+                    if !shown.contains(&k) {
+                        shown.push(k);
+                    }
                     if !send(&messages, TriageEvent::Chart(view)) {
                         return;
                     }
