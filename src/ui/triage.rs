@@ -511,7 +511,7 @@ pub fn render_runs(area: Rect, buf: &mut Buffer, state: &State, runs: &RunsState
         return;
     }
     let titles = format!(
-        "  {:<14} {:<40} {:<20} {:>5}  REASON",
+        "  {:<14} {:<34} {:<16} {:>5}  REASON",
         "STATUS", "NAMESPACE/NAME", "ROLLOUT", "AGE"
     );
     w.line(&[(&titles, theme.style(Role::Muted))]);
@@ -526,9 +526,9 @@ pub fn render_runs(area: Rect, buf: &mut Buffer, state: &State, runs: &RunsState
             phase.as_str()
         );
         let text = format!(
-            "{cursor} {status:<14} {:<40} {:<20} {:>5}  {}",
-            clip(&row.key.to_string(), 40, theme.symbols.ellipsis),
-            clip(&row.rollout, 20, theme.symbols.ellipsis),
+            "{cursor} {status:<14} {:<34} {:<16} {:>5}  {}",
+            clip(&row.key.to_string(), 34, theme.symbols.ellipsis),
+            clip(&row.rollout, 16, theme.symbols.ellipsis),
             row.created.map(|c| age(c, state.now)).unwrap_or_default(),
             row.reason
         );

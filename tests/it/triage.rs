@@ -153,6 +153,10 @@ async fn failing_analysis(client: &kube::Client, prometheus_url: &str) {
                 {"name": "error-count", "count": 1, "failureLimit": 0,
                  "successCondition": "result[0] <= 5",
                  "provider": {"prometheus": {"address": prometheus_url, "query": R5_QUERY}}},
+                {"name": "no-such-series", "count": 1, "consecutiveErrorLimit": 0,
+                 "successCondition": "result[0] < 1",
+                 "provider": {"prometheus": {"address": prometheus_url,
+                    "query": "sum(rate(no_such_metric_total[5m])) by (service)"}}},
                 {"name": "scrape-up", "count": 1,
                  "successCondition": "result[0] == 1",
                  "provider": {"prometheus": {"address": prometheus_url,
@@ -237,8 +241,9 @@ async fn failing_metric_query_value_condition_and_limit_within_three_keys_with_l
         .await;
     // Failing first: error-count is listed before the passing scrape-up.
     let failing = screen.find("Failed       error-count").unwrap();
+    let errored = screen.find("Error        no-such-series").unwrap();
     let passing = screen.find("scrape-up").unwrap();
-    assert!(failing < passing, "{screen}");
+    assert!(failing < errored && errored < passing, "{screen}");
     // The measured value is a number above the limit.
     let value_line = screen
         .lines()
@@ -269,6 +274,37 @@ async fn failing_metric_query_value_condition_and_limit_within_three_keys_with_l
     })
     .await;
 
+    // The unguarded condition that met an empty vector: Error, explained with both guards.
+    pane.key("j");
+    pane.wait_for("the empty-result explanation", |s| {
+        s.contains("── no-such-series")
+            && s.contains("The query returned no data")
+            && s.contains("len(result) > 0 && result[0] < 1")
+    })
+    .await;
+
+    pane.key("Escape");
+    pane.wait_for("back on the list", |s| s.contains("NAMESPACE"))
+        .await;
+
+    // `:ar` lists the run, Enter opens it again.
+    pane.key(":");
+    pane.key("a");
+    pane.key("r");
+    pane.key("Enter");
+    pane.wait_for("the run list", |s| {
+        s.contains("AnalysisRuns (1), failing first")
+            && s.contains("default/checkout-6cf78c66c5-2-1")
+            && s.contains("error-count: failed 1 > failureLimit 0")
+    })
+    .await;
+    pane.key("Enter");
+    pane.wait_for("the run from the list", |s| {
+        s.contains("AnalysisRun default/checkout-6cf78c66c5-2-1")
+            && s.contains("limit     failed 1")
+    })
+    .await;
+    pane.key("Escape");
     pane.key("Escape");
     pane.wait_for("back on the list", |s| s.contains("NAMESPACE"))
         .await;
