@@ -103,6 +103,8 @@ impl EffectRunner {
             Effect::StopDetail => self.stop_detail(),
             Effect::SetScope(scope) => {
                 self.stop_detail();
+                self.triage.stop_follow();
+                self.triage.stop_runs();
                 self.scope = scope;
                 self.start_list();
             }

@@ -657,6 +657,9 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
 /// Scope or context changed: the rows on screen belong to the old one, so drop them until
 /// the new watch lists.
 fn reset_data(state: &mut State) {
+    // Triage layers belong to the old scope too; the shell stops their tasks on the switch.
+    state.triage = None;
+    state.runs = None;
     state.rollouts.clear();
     state.visible.clear();
     state.selected = 0;
