@@ -337,6 +337,8 @@ pub struct TriageMetric {
     pub last: Option<LastMeasurement>,
     /// The measured values, oldest first (the measurements status keeps).
     pub values: Vec<ValuePoint>,
+    /// When each of those measurements finished (or started), for marks on the live chart.
+    pub measured_at: Vec<DateTime<Utc>>,
     pub threshold: Option<Threshold>,
     /// Plain words for an Error caused by an empty result.
     pub explanation: Option<String>,
@@ -489,6 +491,11 @@ fn build_metric(
                     ValuePoint::parse(&m.value)
                 }
             })
+            .collect(),
+        measured_at: result_or_empty
+            .measurements
+            .iter()
+            .filter_map(|m| m.finished_at.or(m.started_at))
             .collect(),
         threshold,
         explanation,
@@ -1080,5 +1087,52 @@ mod tests {
         );
         assert_eq!(series_labels(&[series("c")]), ["job=app,service=c"]);
         assert_eq!(series_labels(&[std::collections::BTreeMap::new()]), ["{}"]);
+    }
+}
+
+/// The columns (0-based, of `width`) where times fall on a chart of `window` ending at `end`.
+pub fn mark_columns(
+    times: &[DateTime<Utc>],
+    end: DateTime<Utc>,
+    window: std::time::Duration,
+    width: u16,
+) -> Vec<u16> {
+    let window_ms = window.as_millis() as f64;
+    if width == 0 || window_ms <= 0.0 {
+        return Vec::new();
+    }
+    let start = end - chrono::TimeDelta::from_std(window).unwrap_or_default();
+    let mut columns: Vec<u16> = times
+        .iter()
+        .filter(|t| **t >= start && **t <= end)
+        .map(|t| {
+            let offset = (*t - start).num_milliseconds() as f64 / window_ms;
+            ((offset * f64::from(width)).floor() as u16).min(width - 1)
+        })
+        .collect();
+    columns.dedup();
+    columns
+}
+
+#[cfg(test)]
+mod mark_tests {
+    use super::mark_columns;
+    use chrono::{TimeDelta, TimeZone, Utc};
+
+    #[test]
+    fn marks_fall_where_the_time_is_in_the_window() {
+        let end = Utc
+            .timestamp_opt(1_800_000_000, 0)
+            .single()
+            .unwrap_or_default();
+        let window = std::time::Duration::from_secs(600);
+        let times = [
+            end - TimeDelta::seconds(900),
+            end - TimeDelta::seconds(600),
+            end - TimeDelta::seconds(300),
+            end,
+        ];
+        assert_eq!(mark_columns(&times, end, window, 10), vec![0, 5, 9]);
+        assert!(mark_columns(&times, end, window, 0).is_empty());
     }
 }

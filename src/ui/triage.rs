@@ -13,7 +13,7 @@ use crate::app::state::State;
 use crate::app::triage::{RunsState, TriageState};
 use crate::controller::analysis::AnalysisPhase;
 use crate::model::age;
-use crate::model::triage::{ChartView, TriageMetric, TriageRun};
+use crate::model::triage::{ChartView, TriageMetric, TriageRun, mark_columns};
 
 use super::sparkline::{legend, render_sparkline};
 use super::{Role, Theme, clip, put, width_of};
@@ -477,6 +477,26 @@ fn render_live_chart(
                         ..rect
                     };
                     render_sparkline(rect, w.buf, &s.values, metric.threshold.as_ref(), theme);
+                }
+            }
+            // Where the analysis measured, on the same time axis, when there is a row for it.
+            // The chart has one column per point (or per bucket), so marks use that width.
+            let points = series.iter().map(|s| s.values.len()).max().unwrap_or(0);
+            let columns = w.area.width.saturating_sub(LABEL).min(points as u16);
+            let marks = mark_columns(&metric.measured_at, chart.fetched_at, chart.window, columns);
+            if !marks.is_empty() && w.left() > 0 {
+                let y = w.y;
+                w.line(&[("analysis", label)]);
+                let glyph = if theme.symbols.ascii { "^" } else { "▲" };
+                for column in marks {
+                    put(
+                        w.buf,
+                        w.area.x + LABEL + column,
+                        y,
+                        glyph,
+                        1,
+                        theme.style(Role::Accent),
+                    );
                 }
             }
             if series.len() > 2 {
