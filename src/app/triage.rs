@@ -52,6 +52,8 @@ pub struct TriageState {
     pub rechecks: BTreeMap<String, RecheckView>,
     /// Metric whose re-check is in flight.
     pub rechecking: Option<String>,
+    /// The pods of each job metric's Job, one status line each, by Job name.
+    pub job_pods: BTreeMap<String, Vec<String>>,
 }
 
 impl TriageState {
@@ -64,6 +66,7 @@ impl TriageState {
             charts: BTreeMap::new(),
             rechecks: BTreeMap::new(),
             rechecking: None,
+            job_pods: BTreeMap::new(),
         }
     }
 
@@ -89,6 +92,11 @@ pub enum TriageEvent {
     NoRun(String),
     Chart(ChartView),
     Recheck(RecheckView),
+    /// The pods of a job metric's Job (`job` is the Job name).
+    JobPods {
+        job: String,
+        pods: Vec<String>,
+    },
     /// The runs of the scope, failing first.
     Runs(Vec<RunRow>),
     RunsFailed(String),
@@ -373,6 +381,12 @@ pub fn apply_event(state: &mut State, event: TriageEvent) {
                 let text = format!("re-check {}: {}", view.metric, view.describe());
                 triage.rechecks.insert(view.metric.clone(), view);
                 notify(state, NoticeLevel::Info, text);
+            }
+        }
+        TriageEvent::JobPods { job, pods } => {
+            if let Some(triage) = state.triage.as_mut() {
+                triage.job_pods.insert(job, pods);
+                state.dirty = true;
             }
         }
         TriageEvent::Runs(rows) => {

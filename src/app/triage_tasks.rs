@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -21,7 +22,7 @@ use crate::crd::AnalysisRun;
 use crate::metrics::PrometheusClient;
 use crate::metrics::budget::{AnswerCache, RefreshPolicy, RefreshSchedule};
 use crate::model::triage::{
-    ChartView, RecheckView, RunRow, SeriesView, TriageRun, ValuePoint, newest_run_of,
+    ChartView, RecheckView, RunRow, SeriesView, TriageRun, ValuePoint, job_pod_line, newest_run_of,
     series_labels, sort_runs,
 };
 
@@ -32,6 +33,8 @@ use super::triage::{RecheckRequest, TriageEvent, TriageTarget};
 pub const CHART_WINDOW: Duration = Duration::from_secs(30 * 60);
 /// Points per chart over the window (one every 30 s).
 pub const CHART_POINTS: u32 = 60;
+/// Job pods are listed every this many chart polls (seconds).
+const JOB_POD_POLL_TICKS: u64 = 5;
 /// How often the follow task asks the schedule whether a chart is due.
 const CHART_POLL: Duration = Duration::from_secs(1);
 
@@ -175,8 +178,10 @@ async fn follow(
     let namespace = match &target {
         TriageTarget::NewestOf(key) | TriageTarget::Run(key) => key.namespace.clone(),
     };
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
     let api: Api<AnalysisRun> = Api::namespaced(client, &namespace);
     let (store, writer) = reflector::store();
+    let mut ticks: u64 = 0;
     let mut stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
         .default_backoff()
         .boxed();
@@ -222,6 +227,16 @@ async fn follow(
             }
             _ = poll.tick() => {
                 let Some(run) = &current else { continue };
+                // Job metrics: their Job's pods, every few seconds.
+                if ticks.is_multiple_of(JOB_POD_POLL_TICKS) {
+                    for job in run.metrics.iter().filter_map(|m| m.job.clone()) {
+                        let lines = job_pods(&pods, &job).await;
+                        if !send(&messages, TriageEvent::JobPods { job, pods: lines }) {
+                            return;
+                        }
+                    }
+                }
+                ticks += 1;
                 let charted: Vec<(String, Option<String>, String)> = run
                     .metrics
                     .iter()
@@ -277,6 +292,15 @@ async fn follow(
                 }
             }
         }
+    }
+}
+
+/// The status lines of the pods of Job `job` (label `job-name`); a failed list says why.
+async fn job_pods(pods: &Api<Pod>, job: &str) -> Vec<String> {
+    let params = kube::api::ListParams::default().labels(&format!("job-name={job}"));
+    match pods.list(&params).await {
+        Ok(list) => list.items.iter().map(job_pod_line).collect(),
+        Err(error) => vec![format!("listing pods: {error}")],
     }
 }
 

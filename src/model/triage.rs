@@ -821,7 +821,10 @@ pub mod fixtures {
                  "provider": {"prometheus": {"address": "http://prometheus.monitoring.svc:9090",
                     "query": "sum(irate(istio_requests_total{destination_service=~\"{{args.service-name}}.default.svc.cluster.local\",response_code!~\"5.*\"}[5m])) / sum(irate(istio_requests_total{destination_service=~\"{{args.service-name}}.default.svc.cluster.local\"}[5m]))"}}},
                 {"name": "slo-budget", "successCondition": "result.ok == true",
-                 "provider": {"web": {"url": "https://slo.example.com/api/budget?service={{args.service-name}}&token={{args.api-token}}", "jsonPath": "{$.data}"}}}
+                 "provider": {"web": {"url": "https://slo.example.com/api/budget?service={{args.service-name}}&token={{args.api-token}}", "jsonPath": "{$.data}"}}},
+                {"name": "smoke-test", "provider": {"job": {"spec": {"template": {"spec": {
+                    "containers": [{"name": "smoke", "image": "shop/smoke:1"}],
+                    "restartPolicy": "Never"}}}}}}
             ]
         });
         let status = json!({
@@ -835,7 +838,10 @@ pub mod fixtures {
                                   measurement(now, 5, "Error", "[NaN]", "could not evaluate successCondition \"result[0] >= 0.99\": NaN"),
                                   measurement(now, 3, "Inconclusive", "[0.97]", "")]},
                 {"name": "slo-budget", "phase": "Successful", "count": 1, "successful": 1,
-                 "measurements": [measurement(now, 6, "Successful", "{\"ok\":true}", "")]}
+                 "measurements": [measurement(now, 6, "Successful", "{\"ok\":true}", "")]},
+                {"name": "smoke-test", "phase": "Running", "count": 0,
+                 "measurements": [{"phase": "Running", "startedAt": at(now, 5),
+                    "metadata": {"job-name": "nginx-5d8f-4-1.smoke-test.1"}}]}
             ]
         });
         run("nginx-5d8f-4-1", now, spec, status)
@@ -1134,5 +1140,83 @@ mod mark_tests {
         ];
         assert_eq!(mark_columns(&times, end, window, 10), vec![0, 5, 9]);
         assert!(mark_columns(&times, end, window, 0).is_empty());
+    }
+}
+
+/// One line per pod of a job metric's Job: name, phase, and what its containers say
+/// (`waiting: ImagePullBackOff`, `terminated: Error, exit 1`), for the `job` field.
+pub fn job_pod_line(pod: &k8s_openapi::api::core::v1::Pod) -> String {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let status = pod.status.as_ref();
+    let phase = status
+        .and_then(|s| s.phase.clone())
+        .unwrap_or_else(|| "Pending".to_owned());
+    let mut details: Vec<String> = Vec::new();
+    for container in status
+        .and_then(|s| s.container_statuses.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let Some(state) = &container.state else {
+            continue;
+        };
+        if let Some(waiting) = &state.waiting {
+            details.push(format!(
+                "{}: waiting {}",
+                container.name,
+                waiting.reason.clone().unwrap_or_default()
+            ));
+        } else if let Some(done) = &state.terminated {
+            details.push(format!(
+                "{}: {} exit {}",
+                container.name,
+                done.reason
+                    .clone()
+                    .unwrap_or_else(|| "terminated".to_owned()),
+                done.exit_code
+            ));
+        }
+    }
+    if details.is_empty() {
+        format!("{name} {phase}")
+    } else {
+        format!("{name} {phase} ({})", details.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod job_tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn job_pods_say_phase_and_container_state() {
+        let pod = |status: serde_json::Value| -> k8s_openapi::api::core::v1::Pod {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "smoke-1-abcde"}, "status": status
+            }))
+            .unwrap()
+        };
+        let cases = [
+            (
+                serde_json::json!({"phase": "Running"}),
+                "smoke-1-abcde Running",
+            ),
+            (
+                serde_json::json!({"phase": "Failed", "containerStatuses": [{"name": "smoke",
+                    "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                    "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}),
+                "smoke-1-abcde Failed (smoke: Error exit 1)",
+            ),
+            (
+                serde_json::json!({"phase": "Pending", "containerStatuses": [{"name": "smoke",
+                    "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                    "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}),
+                "smoke-1-abcde Pending (smoke: waiting ImagePullBackOff)",
+            ),
+            (serde_json::json!(null), "smoke-1-abcde Pending"),
+        ];
+        for (status, want) in cases {
+            assert_eq!(super::job_pod_line(&pod(status)), want);
+        }
     }
 }

@@ -304,7 +304,8 @@ fn render_metric(
             label,
             2,
         ),
-        _ => {
+        (true, true) => w.field("success", "(no conditions)", label, label, 1),
+        (false, false) => {
             w.field("success", &metric.success_condition, fg, label, 2);
             w.field("failure", &metric.failure_condition, fg, label, 2);
         }
@@ -358,13 +359,17 @@ fn render_metric(
         w.field("message", &metric.message, fg, label, 2);
     }
     if let Some(job) = &metric.job {
-        w.field(
-            "job",
-            &format!("{job} (its pods: label job-name={job})"),
-            fg,
-            label,
-            1,
+        let pods = triage.job_pods.get(job).map_or_else(
+            || "pods: loading…".to_owned(),
+            |pods| {
+                if pods.is_empty() {
+                    "no pods (deleted, or not started)".to_owned()
+                } else {
+                    pods.join(" · ")
+                }
+            },
         );
+        w.field("job", &format!("{job}: {pods}"), fg, label, 2);
     }
     let recheck = if triage.rechecking.as_deref() == Some(metric.name.as_str()) {
         ("re-checking against Prometheus now…".to_owned(), label)
@@ -683,6 +688,37 @@ mod tests {
                 insta::assert_snapshot!(format!("triage_{name}_{w}x{h}"), screen(&state, &dark()));
             }
         }
+    }
+
+    #[test]
+    fn job_metric_shows_its_pods() {
+        let mut state = triage_of(80, 24, &fixtures::inconclusive(fixed_now()));
+        let names: Vec<String> = state
+            .triage
+            .as_ref()
+            .unwrap()
+            .run
+            .as_ref()
+            .unwrap()
+            .metrics
+            .iter()
+            .map(|m| m.name.clone())
+            .collect();
+        let index = names.iter().position(|n| n == "smoke-test").unwrap();
+        for _ in 0..index {
+            press(&mut state, KeyCode::Char('j'));
+        }
+        update(
+            &mut state,
+            Msg::Triage(TriageEvent::JobPods {
+                job: "nginx-5d8f-4-1.smoke-test.1".into(),
+                pods: vec![
+                    "nginx-5d8f-4-1.smoke-test.1-x7k2p Pending (smoke: waiting ImagePullBackOff)"
+                        .into(),
+                ],
+            }),
+        );
+        insta::assert_snapshot!("triage_job_80x24", screen(&state, &dark()));
     }
 
     #[test]
