@@ -28,6 +28,17 @@ pub enum TriageTarget {
 }
 
 impl TriageTarget {
+    /// Whether `run` is what this target follows.
+    pub fn matches(&self, run: &TriageRun) -> bool {
+        match self {
+            Self::NewestOf(rollout) => {
+                run.key.namespace == rollout.namespace
+                    && run.rollout.as_deref() == Some(rollout.name.as_str())
+            }
+            Self::Run(key) => run.key == *key,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Self::NewestOf(key) => format!("newest AnalysisRun of rollout {key}"),
@@ -343,7 +354,8 @@ fn runs_intent(state: &mut State, intent: Intent) -> Vec<Effect> {
 pub fn apply_event(state: &mut State, event: TriageEvent) {
     match event {
         TriageEvent::Run(run) => {
-            if let Some(triage) = state.triage.as_mut() {
+            // A late message from the task of a view that was closed is not this view's run.
+            if let Some(triage) = state.triage.as_mut().filter(|t| t.target.matches(&run)) {
                 let selected_name = triage.selected_metric().map(|m| m.name.clone());
                 let new_run = triage.run.as_ref().is_none_or(|old| old.key != run.key);
                 if new_run {
@@ -595,6 +607,17 @@ mod tests {
         assert!(
             matches!(effects.as_slice(), [Effect::Recheck(r)] if r.definition.name == "latency-p99")
         );
+    }
+
+    #[test]
+    fn a_run_for_another_target_is_ignored() {
+        let mut state = state();
+        let key = ResourceKey::new("argo-apl", "rollouts-demo");
+        state.selected = state.visible.iter().position(|k| *k == key).unwrap();
+        press(&mut state, KeyCode::Char('t'));
+        // fixtures belong to kubota-test/rollouts-demo, not argo-apl/rollouts-demo.
+        arrive(&mut state, &fixtures::failed(fixed_now()));
+        assert!(state.triage.as_ref().unwrap().run.is_none());
     }
 
     #[test]
