@@ -247,6 +247,7 @@ async fn cockpit(cli: &Cli, started: Instant) -> anyhow::Result<ExitCode> {
         settings,
         started,
         timings: std::env::var_os("ROLLTOP_TIMINGS").map(std::path::PathBuf::from),
+        prometheus: cli.cockpit.prometheus.clone(),
     })
     .await?;
     Ok(ExitCode::SUCCESS)

@@ -17,6 +17,8 @@ use super::msg::{Effect, LogSource};
 use super::pager::LOG_TAIL_LINES;
 use super::sending::{Sender, spawn_send};
 use super::state::Scope;
+use super::triage::TriageTarget;
+use super::triage_tasks::TriageTasks;
 
 /// What the loop should do after an effect ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +41,7 @@ pub struct EffectRunner {
     /// One task per followed pod log.
     logs: Vec<JoinHandle<()>>,
     sender: Sender,
+    triage: TriageTasks,
 }
 
 impl EffectRunner {
@@ -49,6 +52,7 @@ impl EffectRunner {
         watch_events: UnboundedSender<WatchEvent>,
         action_results: UnboundedSender<super::Msg>,
     ) -> Self {
+        let triage = TriageTasks::new(client.clone(), action_results.clone());
         Self {
             client,
             cluster_args,
@@ -59,6 +63,7 @@ impl EffectRunner {
             detail: None,
             logs: Vec::new(),
             sender: Sender::default(),
+            triage,
         }
     }
 
@@ -99,6 +104,11 @@ impl EffectRunner {
         }
     }
 
+    /// `--prometheus URL` for the triage charts and re-checks.
+    pub fn set_prometheus(&mut self, url: Option<String>) {
+        self.triage.set_prometheus(url);
+    }
+
     /// (Re)starts the list watchers for the current scope.
     pub fn start_list(&mut self) {
         if let Some(task) = self.list.take() {
@@ -137,6 +147,8 @@ impl EffectRunner {
             Effect::StopDetail => self.stop_detail(),
             Effect::SetScope(scope) => {
                 self.stop_detail();
+                self.triage.stop_follow();
+                self.triage.stop_runs();
                 self.scope = scope;
                 self.start_list();
             }
@@ -148,6 +160,7 @@ impl EffectRunner {
                 };
                 match connect(&args).await {
                     Ok(connection) => {
+                        self.triage.set_client(connection.client.clone());
                         self.client = connection.client;
                         self.cluster_args = args;
                         self.start_list();
@@ -183,12 +196,18 @@ impl EffectRunner {
                 });
             }
             Effect::Notify(text) => notify_terminal(&text),
-            Effect::OpenTriage(key) => {
-                return After::Notice(format!("not implemented yet: triage of {key}"));
-            }
+            Effect::OpenTriage(key) => self.triage.follow(TriageTarget::NewestOf(key)),
+            Effect::OpenTriageRun(key) => self.triage.follow(TriageTarget::Run(key)),
+            Effect::StopTriage => self.triage.stop_follow(),
             Effect::ListAnalysisRuns => {
-                return After::Notice("not implemented yet: the AnalysisRun list".to_owned());
+                let namespace = match &self.scope {
+                    Scope::Namespace(ns) => Some(ns.clone()),
+                    Scope::AllNamespaces => None,
+                };
+                self.triage.list_runs(namespace);
             }
+            Effect::StopAnalysisRuns => self.triage.stop_runs(),
+            Effect::Recheck(request) => self.triage.recheck(*request),
         }
         After::Continue
     }

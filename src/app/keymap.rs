@@ -13,6 +13,10 @@ pub enum KeyContext {
     Input,
     /// The log and YAML views: scrolling, back, help, quit.
     Pager,
+    /// The AnalysisRun triage view.
+    Triage,
+    /// The `:ar` run list.
+    Runs,
 }
 
 /// Operator actions reachable from a key.
@@ -61,6 +65,8 @@ pub enum Intent {
     Confirm,
     Cancel,
     Input(InputEdit),
+    /// `e` in the triage view: evaluate the selected metric now (dry run).
+    Recheck,
 }
 
 /// One line of the help overlay.
@@ -145,6 +151,14 @@ pub const BINDINGS: &[Binding] = &[
         what: "analysis triage",
     },
     Binding {
+        keys: "Enter α",
+        what: "triage this AnalysisRun",
+    },
+    Binding {
+        keys: "e",
+        what: "triage: re-check now",
+    },
+    Binding {
         keys: "l",
         what: "logs: pod or canary|stable",
     },
@@ -207,6 +221,19 @@ pub fn footer_hints(context: KeyContext) -> &'static [(&'static str, &'static st
             ("?", "help"),
             ("q", "quit"),
         ],
+        KeyContext::Triage => &[
+            ("Esc", "back"),
+            ("j/k", "metric"),
+            ("e", "re-check now"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+        KeyContext::Runs => &[
+            ("Enter", "triage"),
+            ("Esc", "back"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
     }
 }
 
@@ -230,8 +257,11 @@ pub fn intent(context: KeyContext, key: KeyEvent) -> Option<Intent> {
             KeyCode::Esc | KeyCode::Char('?' | 'q') => Some(Intent::Back),
             _ => None,
         },
-        KeyContext::List | KeyContext::Detail => view_intent(key, ctrl),
         KeyContext::Pager => pager_intent(key, ctrl),
+        KeyContext::Triage if !ctrl && key.code == KeyCode::Char('e') => Some(Intent::Recheck),
+        KeyContext::List | KeyContext::Detail | KeyContext::Triage | KeyContext::Runs => {
+            view_intent(key, ctrl)
+        }
     }
 }
 

@@ -12,6 +12,8 @@ pub mod run;
 pub mod sending;
 pub mod settings;
 pub mod state;
+pub mod triage;
+pub mod triage_tasks;
 pub mod update;
 
 #[cfg(test)]

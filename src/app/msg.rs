@@ -57,6 +57,8 @@ pub enum Msg {
         key: ResourceKey,
         result: Result<String, String>,
     },
+    /// Runs, charts and re-check results for the triage layer.
+    Triage(super::triage::TriageEvent),
 }
 
 impl Msg {
@@ -102,6 +104,12 @@ pub enum Effect {
     Notify(String),
     OpenTriage(ResourceKey),
     ListAnalysisRuns,
+    /// Follow one AnalysisRun (Enter on a run in the tree or in `:ar`).
+    OpenTriageRun(ResourceKey),
+    StopTriage,
+    StopAnalysisRuns,
+    /// Evaluate one metric against Prometheus now; a dry run, nothing is written.
+    Recheck(Box<super::triage::RecheckRequest>),
     Quit,
 }
 

@@ -47,6 +47,8 @@ pub struct CockpitOptions {
     pub started: Instant,
     /// `ROLLTOP_TIMINGS`: a file that gets `first_frame_ms` and `list_synced_ms` lines.
     pub timings: Option<PathBuf>,
+    /// `--prometheus URL` for the triage charts and re-checks.
+    pub prometheus: Option<String>,
 }
 
 /// How long the cockpit waits on quit for the embedded controller to release its Lease.
@@ -109,6 +111,7 @@ pub async fn run(options: CockpitOptions) -> Result<(), CockpitError> {
         settings,
         started,
         timings,
+        prometheus,
     } = options;
     let scope = match &connection.scope {
         client::Scope::AllNamespaces => Scope::AllNamespaces,
@@ -149,6 +152,7 @@ pub async fn run(options: CockpitOptions) -> Result<(), CockpitError> {
     state.driver = Some(Driver::Checking);
     let mut runner = EffectRunner::new(connection.client, cluster_args, scope, watch_tx, msg_tx)
         .with_sender(sender);
+    runner.set_prometheus(prometheus);
     runner.start_list();
 
     let mut terminal = ratatui::try_init().map_err(CockpitError::Terminal)?;

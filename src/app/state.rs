@@ -207,6 +207,10 @@ pub struct State {
     pub settings: Settings,
     /// Identifies the current log stream, so lines of a closed one are dropped.
     pub log_stream: u64,
+    /// The AnalysisRun triage view, drawn over the list or detail view (Esc closes it).
+    pub triage: Option<super::triage::TriageState>,
+    /// The `:ar` run list, drawn over the list or detail view.
+    pub runs: Option<super::triage::RunsState>,
 }
 
 impl State {
@@ -238,6 +242,8 @@ impl State {
             driver: None,
             settings: Settings::default(),
             log_stream: 0,
+            triage: None,
+            runs: None,
         }
     }
 

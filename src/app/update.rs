@@ -58,6 +58,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.dirty = true;
             Vec::new()
         }
+        Msg::Triage(event) => {
+            super::triage::apply_event(state, event);
+            Vec::new()
+        }
         Msg::ActionFinished { key, verb, outcome } => {
             let (level, text) = match outcome {
                 Ok(()) => (NoticeLevel::Info, format!("{verb} {key}: sent")),
@@ -89,7 +93,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
 
 /// The innermost layer that receives keys.
 pub fn key_context(state: &State) -> KeyContext {
-    if state.input.is_some() {
+    if let Some(context) = super::triage::key_context(state) {
+        context
+    } else if state.input.is_some() {
         KeyContext::Input
     } else {
         match (&state.overlay, &state.view) {
@@ -128,7 +134,9 @@ fn tick(state: &mut State, now: chrono::DateTime<chrono::Utc>) {
         state.dirty = true;
     }
     // Idle means no draws: redraw only when a clock-derived text on screen reads differently.
-    if clock_text_changed(state, before, now) {
+    if clock_text_changed(state, before, now)
+        || super::triage::clock_text_changed(state, before, now)
+    {
         state.dirty = true;
     }
 }
@@ -330,6 +338,9 @@ fn clamp_selection(state: &mut State) {
 }
 
 fn apply_intent(state: &mut State, intent: Intent) -> Vec<Effect> {
+    if let Some(effects) = super::triage::apply_intent(state, intent) {
+        return effects;
+    }
     match intent {
         Intent::Quit => {
             state.quitting = true;
@@ -398,6 +409,8 @@ fn apply_intent(state: &mut State, intent: Intent) -> Vec<Effect> {
             Vec::new()
         }
         Intent::Input(edit) => edit_input(state, edit),
+        // Only the triage layer re-checks; it handled the key above.
+        Intent::Recheck => Vec::new(),
     }
 }
 
@@ -664,16 +677,17 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
             vec![Effect::SwitchContext(name.to_owned())]
         }
         ("ro" | "rollout" | "rollouts", None) => {
+            let closed = super::triage::close_layers(state);
             let was_detail = matches!(state.view, View::Detail(_));
             state.view = View::List;
             state.dirty = true;
+            let mut effects = closed;
             if was_detail {
-                vec![Effect::StopDetail]
-            } else {
-                Vec::new()
+                effects.push(Effect::StopDetail);
             }
+            effects
         }
-        ("ar" | "analysisrun" | "analysisruns", None) => vec![Effect::ListAnalysisRuns],
+        ("ar" | "analysisrun" | "analysisruns", None) => super::triage::open_runs(state),
         ("q" | "quit", None) => {
             state.quitting = true;
             vec![Effect::Quit]
@@ -691,6 +705,9 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
 /// Scope or context changed: the rows on screen belong to the old one, so drop them until
 /// the new watch lists.
 fn reset_data(state: &mut State) {
+    // Triage layers belong to the old scope too; the shell stops their tasks on the switch.
+    state.triage = None;
+    state.runs = None;
     state.rollouts.clear();
     state.visible.clear();
     state.selected = 0;

@@ -11,6 +11,7 @@ pub mod revisions;
 pub mod rollout;
 pub mod rollout_crd;
 pub mod tree;
+pub mod triage;
 
 pub use action::{
     Action, ActionPlan, ActionRefused, PatchKind, PatchRequest, PatchTarget, plan_action,

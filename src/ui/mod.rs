@@ -7,7 +7,9 @@ pub mod logs;
 pub mod overlay;
 pub mod rollout_detail;
 pub mod rollout_list;
+pub mod sparkline;
 pub mod theme;
+pub mod triage;
 pub mod weight_gauge;
 pub mod yaml;
 
@@ -63,11 +65,17 @@ pub fn draw(area: Rect, buf: &mut Buffer, state: &State, theme: &Theme) {
         ..area
     };
     chrome::render_header(header, buf, state, theme);
-    match &state.view {
-        View::List => rollout_list::render_list(body, buf, state, theme),
-        View::Detail(detail) => rollout_detail::render_detail(body, buf, state, detail, theme),
-        View::Logs(logs) => logs::render_logs(body, buf, logs, theme),
-        View::Yaml(yaml) => yaml::render_yaml(body, buf, yaml, theme),
+    if let Some(open) = &state.triage {
+        triage::render_triage(body, buf, state, open, theme);
+    } else if let Some(runs) = &state.runs {
+        triage::render_runs(body, buf, state, runs, theme);
+    } else {
+        match &state.view {
+            View::List => rollout_list::render_list(body, buf, state, theme),
+            View::Detail(detail) => rollout_detail::render_detail(body, buf, state, detail, theme),
+            View::Logs(logs) => logs::render_logs(body, buf, logs, theme),
+            View::Yaml(yaml) => yaml::render_yaml(body, buf, yaml, theme),
+        }
     }
     chrome::render_status_line(status, buf, state, theme);
     chrome::render_footer(footer, buf, state, theme);

@@ -17,3 +17,4 @@ mod plugin_script;
 mod prometheus;
 mod sandbox_api;
 mod sim;
+mod triage;
