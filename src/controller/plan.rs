@@ -13,6 +13,7 @@
 
 mod blue_green;
 mod step_analysis;
+mod traffic_routing;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -134,6 +135,8 @@ pub enum Action {
         /// Merge patch.
         patch: Value,
     },
+    /// Create or merge-patch a traffic-router object (VirtualService, Ingress, TrafficSplit).
+    Traffic(crate::controller::traffic::TrafficChange),
     /// Record a Kubernetes Event on the Rollout.
     RecordEvent {
         /// Reason (spec §2.4).
@@ -388,6 +391,7 @@ impl<'a> Planner<'a> {
         }
         self.garbage_collect_history();
         self.reconcile_services();
+        self.reconcile_traffic_routing();
         if self.reconcile_step_analysis() || self.reconcile_background_analysis() {
             // An inconclusive pause was added: write status and stop (§3.4 step 10).
             self.persist();
@@ -1028,6 +1032,9 @@ impl<'a> Planner<'a> {
         if self.spec_paused() || inconclusive {
             return false;
         }
+        if self.rollout.traffic_routing().is_some() {
+            return self.scale_traffic_routed_canary();
+        }
         let (Some(fenceposts), Some(new)) = (self.fenceposts(), self.new_rs.clone()) else {
             return false;
         };
@@ -1330,6 +1337,9 @@ impl<'a> Planner<'a> {
 
     /// `AtDesiredReplicaCountsForCanary` for the current weight (basic canary).
     fn replicas_at_desired(&self) -> bool {
+        if self.rollout.traffic_routing().is_some() {
+            return self.traffic_routed_at_desired();
+        }
         let Some(new) = self.new_rs.as_ref() else {
             return false;
         };
@@ -1415,7 +1425,10 @@ impl<'a> Planner<'a> {
         if self.steps.is_empty() {
             status.current_step_index = None;
         }
-        if let Some(canary) = status.canary.as_mut() {
+        if self.rollout.traffic_routing().is_none()
+            && let Some(canary) = status.canary.as_mut()
+        {
+            // Only traffic-routed canaries record weights (§5.2: no routers → nil).
             canary.weights = None;
         }
         status.set_observed_generation(generation);

@@ -99,6 +99,7 @@ impl World {
             cluster_analysis_templates: Vec::new(),
             services: self.services.clone(),
             now: self.now,
+            traffic: crate::controller::traffic::TrafficObjects::default(),
         }
     }
 
@@ -175,6 +176,9 @@ impl World {
                 Action::RecordEvent {
                     reason, message, ..
                 } => self.events.push((reason.clone(), message.clone())),
+                // The simulated world has no router objects; traffic is covered by
+                // `controller::traffic` tests and tests/it/traffic.rs.
+                Action::Traffic(_) => {}
             }
         }
     }
