@@ -14,3 +14,4 @@ mod plugin_script;
 mod prometheus;
 mod sandbox_api;
 mod sim;
+mod traffic;

@@ -12,6 +12,7 @@ pub mod istio;
 pub mod nginx;
 pub mod read;
 pub mod smi;
+pub mod watch;
 
 use std::collections::BTreeMap;
 
