@@ -210,7 +210,7 @@ async fn selector_hash(client: &Client, ns: &str, service: &str) -> Option<Strin
 }
 
 /// seeds.md R1's Rollout (replicas 1, steps setWeight 5 / pause), with the given routing.
-fn r1_rollout(name: &str, image: &str, routing: Value, steps: Value) -> Rollout {
+fn r1_rollout(name: &str, image: &str, routing: &Value, steps: &Value) -> Rollout {
     serde_json::from_value(json!({
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
         "metadata": {"name": name},
@@ -355,8 +355,8 @@ async fn istio_r1_host_level_canary_promote_and_abort() {
         &r1_rollout(
             "rollouts-demo",
             "argoproj/rollouts-demo:blue",
-            istio_routing(),
-            json!([{"setWeight": 5}, {"pause": {}}]),
+            &istio_routing(),
+            &json!([{"setWeight": 5}, {"pause": {}}]),
         ),
     )
     .await;
@@ -484,8 +484,8 @@ async fn missing_istio_kind_and_virtual_service_are_invalid_spec_until_they_exis
         &r1_rollout(
             "rollouts-demo",
             "quay.io/brancz/prometheus-example-app:v0.2.0",
-            istio_routing(),
-            json!([{"setWeight": 50}, {"pause": {}}]),
+            &istio_routing(),
+            &json!([{"setWeight": 50}, {"pause": {}}]),
         ),
     )
     .await;
@@ -625,8 +625,8 @@ async fn alb_r2_action_annotation_is_written_exactly() {
         &r1_rollout(
             "tomozo",
             "tomozo:v1",
-            json!({"alb": {"ingress": "tomozo", "servicePort": 8080}}),
-            json!([{"setWeight": 10}, {"pause": {}}]),
+            &json!({"alb": {"ingress": "tomozo", "servicePort": 8080}}),
+            &json!([{"setWeight": 10}, {"pause": {}}]),
         ),
     )
     .await;
@@ -707,8 +707,8 @@ async fn nginx_canary_ingress_and_smi_traffic_split_follow_the_weight() {
         &r1_rollout(
             "web",
             "web:v1",
-            json!({"nginx": {"stableIngress": "web"}, "smi": {}}),
-            json!([{"setWeight": 20}, {"pause": {}}]),
+            &json!({"nginx": {"stableIngress": "web"}, "smi": {}}),
+            &json!([{"setWeight": 20}, {"pause": {}}]),
         ),
     )
     .await;

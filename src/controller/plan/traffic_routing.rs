@@ -212,14 +212,14 @@ impl Planner<'_> {
             service_name: (!service.is_empty()).then(|| service.to_owned()),
             pod_template_hash: (!hash.is_empty()).then(|| hash.to_owned()),
             weight,
-            extra: Default::default(),
+            extra: std::collections::BTreeMap::default(),
         };
         let weights = TrafficWeights {
             canary: destination(&canary_service, &canary_hash, decision.weight),
             stable: destination(&stable_service, &stable.hash, max_weight - decision.weight),
             additional: None,
             verified: None,
-            extra: Default::default(),
+            extra: std::collections::BTreeMap::default(),
         };
         let previous = self.recorded_weights().map(|w| w.canary.weight);
         if previous != Some(decision.weight) {

@@ -157,7 +157,7 @@ mod tests {
         })
     }
 
-    fn r2_rollout(extra: Value) -> Rollout {
+    fn r2_rollout(extra: &Value) -> Rollout {
         let mut alb = json!({"ingress": "tomozo", "servicePort": 8080});
         if let (Some(a), Some(e)) = (alb.as_object_mut(), extra.as_object()) {
             for (k, v) in e {
@@ -188,7 +188,7 @@ mod tests {
 
     #[test]
     fn r2_action_json_is_exactly_the_reports() {
-        let rollout = r2_rollout(json!({}));
+        let rollout = r2_rollout(&json!({}));
         let patch = ingress_patch(&r2_ingress(), &desired(&rollout, 0)).unwrap();
         let annotations = patch["metadata"]["annotations"].as_object().unwrap();
         assert_eq!(
@@ -222,7 +222,7 @@ mod tests {
             ),
         ];
         for (extra, weight, key, value) in cases {
-            let rollout = r2_rollout(extra);
+            let rollout = r2_rollout(&extra);
             let patch = ingress_patch(&r2_ingress(), &desired(&rollout, weight)).unwrap();
             assert_eq!(patch["metadata"]["annotations"][key], value, "{key}");
         }
@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn no_patch_when_already_applied_and_other_rollouts_are_kept() {
-        let rollout = r2_rollout(json!({}));
+        let rollout = r2_rollout(&json!({}));
         let mut ingress = r2_ingress();
         let first = ingress_patch(&ingress, &desired(&rollout, 10)).unwrap();
         for (k, v) in first["metadata"]["annotations"].as_object().unwrap() {

@@ -25,7 +25,7 @@ fn route_name(route: &Value) -> Option<&str> {
         .filter(|n| !n.is_empty())
 }
 
-fn routes_of<'v>(object: &'v Value, section: &str) -> Vec<Value> {
+fn routes_of(object: &Value, section: &str) -> Vec<Value> {
     object
         .pointer(&format!("/spec/{section}"))
         .and_then(Value::as_array)
@@ -307,11 +307,11 @@ fn canary_destination(
 fn apply_route_step(
     http: &mut Vec<Value>,
     step: &ManagedRouteStep<'_>,
-    weighted: Option<Value>,
+    weighted: Option<&Value>,
     desired: &DesiredTraffic<'_>,
     subsets: Option<&IstioDestinationRule>,
 ) {
-    let target = canary_destination(weighted.as_ref(), desired, subsets);
+    let target = canary_destination(weighted, desired, subsets);
     match step {
         ManagedRouteStep::Header(header) => {
             http.retain(|r| route_name(r) != Some(header.name.as_str()));
@@ -357,7 +357,6 @@ fn apply_route_step(
                 })
                 .collect();
             let destinations = weighted
-                .as_ref()
                 .and_then(|r| r.get("route"))
                 .cloned()
                 .unwrap_or(json!([]));
@@ -395,6 +394,22 @@ fn reorder(http: Vec<Value>, managed: &[String]) -> Vec<Value> {
     ordered
 }
 
+/// The routes of a TLS/TCP section with the selected ones re-weighted; `None` when unchanged.
+fn patch_section(
+    old: &[Value],
+    indices: &[usize],
+    matcher: &Matcher<'_>,
+    canary_weight: i32,
+) -> Option<Value> {
+    let mut routes = old.to_vec();
+    for index in indices {
+        if let Some(route) = routes.get_mut(*index) {
+            patch_destinations(route, matcher, canary_weight);
+        }
+    }
+    (routes != old).then_some(Value::Array(routes))
+}
+
 /// The merge patch for one VirtualService (`{"spec": {"http": […], "tls": […], "tcp": […]}}`,
 /// only the sections that change), or `None` when it already matches.
 pub fn virtual_service_patch(
@@ -420,7 +435,7 @@ pub fn virtual_service_patch(
         let weighted = select_http(&http, reference, &managed, path)?
             .first()
             .and_then(|i| http.get(*i).cloned());
-        apply_route_step(&mut http, step, weighted, desired, subsets);
+        apply_route_step(&mut http, step, weighted.as_ref(), desired, subsets);
     }
     for index in select_http(&http, reference, &managed, path)? {
         if let Some(route) = http.get_mut(index) {
@@ -432,20 +447,15 @@ pub fn virtual_service_patch(
         spec.insert("http".to_owned(), Value::Array(http));
     }
 
-    let sections: [(&str, fn(&[Value], &IstioVirtualService, &str) -> _); 2] =
-        [("tls", select_tls), ("tcp", select_tcp)];
-    for (section, select) in sections {
-        let old = routes_of(object, section);
-        let mut routes = old.clone();
-        let indices: Result<Vec<usize>, TrafficRoutingError> = select(&routes, reference, path);
-        for index in indices? {
-            if let Some(route) = routes.get_mut(index) {
-                patch_destinations(route, &matcher, desired.canary_weight);
-            }
-        }
-        if routes != old {
-            spec.insert(section.to_owned(), Value::Array(routes));
-        }
+    let tls = routes_of(object, "tls");
+    let tls_indices = select_tls(&tls, reference, path)?;
+    if let Some(routes) = patch_section(&tls, &tls_indices, &matcher, desired.canary_weight) {
+        spec.insert("tls".to_owned(), routes);
+    }
+    let tcp = routes_of(object, "tcp");
+    let tcp_indices = select_tcp(&tcp, reference, path)?;
+    if let Some(routes) = patch_section(&tcp, &tcp_indices, &matcher, desired.canary_weight) {
+        spec.insert("tcp".to_owned(), routes);
     }
     if spec.is_empty() {
         return Ok(None);
@@ -569,7 +579,7 @@ mod tests {
         })
     }
 
-    fn rollout(extra: Value) -> Rollout {
+    fn rollout(extra: &Value) -> Rollout {
         let mut routing = json!({"istio": {"virtualService":
             {"name": "rollouts-demo-vsvc", "routes": ["primary"]}}});
         if let (Some(r), Some(e)) = (routing.as_object_mut(), extra.as_object()) {
@@ -626,7 +636,7 @@ mod tests {
 
     #[test]
     fn r1_host_level_weights_follow_the_step() {
-        let r = rollout(json!({}));
+        let r = rollout(&json!({}));
         let vs = r1_virtual_service();
         // (canary weight ⇒ stable, canary)
         for (weight, stable, canary) in [(5, 95, 5), (50, 50, 50), (100, 0, 100)] {
@@ -653,7 +663,7 @@ mod tests {
 
     #[test]
     fn r5_prometheus_route_is_left_alone() {
-        let r = rollout(json!({}));
+        let r = rollout(&json!({}));
         let vs = r5_virtual_service();
         let patch = virtual_service_patch(&vs, &reference(&r), None, &desired(&r, 50))
             .unwrap()
@@ -674,7 +684,7 @@ mod tests {
 
     #[test]
     fn fully_qualified_hosts_match_and_foreign_destinations_are_dropped() {
-        let r = rollout(json!({}));
+        let r = rollout(&json!({}));
         let vs = json!({"spec": {"http": [{"name": "primary", "route": [
             {"destination": {"host": "rollouts-demo-stable.argo-apl.svc.cluster.local"}, "weight": 90},
             {"destination": {"host": "rollouts-demo-canary.argo-apl.svc.cluster.local"}, "weight": 10},
@@ -729,7 +739,7 @@ mod tests {
 
     #[test]
     fn subset_level_matches_subsets_and_keeps_additional_ones() {
-        let r = rollout(json!({}));
+        let r = rollout(&json!({}));
         let dr: IstioDestinationRule = serde_json::from_value(json!({
             "name": "dr", "canarySubsetName": "canary", "stableSubsetName": "stable",
             "additionalSubsetNames": ["shadow"]}))
@@ -750,7 +760,7 @@ mod tests {
 
     #[test]
     fn header_route_is_added_first_and_removed_at_the_end() {
-        let r = rollout(json!({"managedRoutes": [{"name": "set-header-1"}]}));
+        let r = rollout(&json!({"managedRoutes": [{"name": "set-header-1"}]}));
         let vs = r5_virtual_service();
         let step: crate::crd::rollout::SetHeaderRoute = serde_json::from_value(json!({
             "name": "set-header-1",
@@ -792,7 +802,7 @@ mod tests {
 
     #[test]
     fn mirror_route_is_prepended_with_the_weighted_destinations() {
-        let r = rollout(json!({"managedRoutes": [{"name": "mirror-route-1"}]}));
+        let r = rollout(&json!({"managedRoutes": [{"name": "mirror-route-1"}]}));
         let vs = r1_virtual_service();
         let step: crate::crd::rollout::SetMirrorRoute = serde_json::from_value(json!({
             "name": "mirror-route-1", "percentage": 80,
@@ -821,7 +831,7 @@ mod tests {
 
     #[test]
     fn validation_names_the_missing_route_and_destination() {
-        let r = rollout(json!({}));
+        let r = rollout(&json!({}));
         let path = "spec.strategy.canary.trafficRouting.istio.virtualService";
         let no_route = json!({"spec": {"http": [{"name": "other", "route": []}]}});
         let err = validate_virtual_service(

@@ -737,6 +737,7 @@ pub fn owned_by(object: &Value, rollout: &Rollout) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

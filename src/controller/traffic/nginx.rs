@@ -226,7 +226,7 @@ mod tests {
         })
     }
 
-    fn rollout(nginx: Value) -> Rollout {
+    fn rollout(nginx: &Value) -> Rollout {
         serde_json::from_value(json!({
             "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
             "metadata": {"name": "web", "namespace": "shop", "uid": "u-1"},
@@ -251,7 +251,7 @@ mod tests {
 
     #[test]
     fn creates_the_canary_ingress_from_the_stable_one() {
-        let r = rollout(json!({"stableIngress": "web",
+        let r = rollout(&json!({"stableIngress": "web",
             "additionalIngressAnnotations": {"canary-by-header": "X-Canary"}}));
         let Some(ObjectWrite::Create(object)) =
             canary_ingress_change(&stable_ingress(), None, &desired(&r, 5)).unwrap()
@@ -285,7 +285,7 @@ mod tests {
 
     #[test]
     fn patches_only_the_weight_once_created_and_refuses_foreign_ingresses() {
-        let r = rollout(json!({"stableIngress": "web", "annotationPrefix": "custom.nginx"}));
+        let r = rollout(&json!({"stableIngress": "web", "annotationPrefix": "custom.nginx"}));
         let Some(ObjectWrite::Create(live)) =
             canary_ingress_change(&stable_ingress(), None, &desired(&r, 5)).unwrap()
         else {
@@ -312,7 +312,7 @@ mod tests {
 
     #[test]
     fn stable_ingress_without_the_stable_backend_is_refused() {
-        let r = rollout(json!({"stableIngress": "web"}));
+        let r = rollout(&json!({"stableIngress": "web"}));
         let mut stable = stable_ingress();
         stable["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] =
             json!("else");

@@ -74,7 +74,7 @@ mod tests {
     use super::*;
     use crate::crd::Rollout;
 
-    fn rollout(smi: Value) -> Rollout {
+    fn rollout(smi: &Value) -> Rollout {
         serde_json::from_value(json!({
             "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
             "metadata": {"name": "demo", "namespace": "shop", "uid": "u-1"},
@@ -99,7 +99,7 @@ mod tests {
 
     #[test]
     fn creates_then_patches_the_split() {
-        let r = rollout(json!({}));
+        let r = rollout(&json!({}));
         // (apiVersion, canary weight value, stable weight value)
         let cases = [
             ("split.smi-spec.io/v1alpha1", json!("5"), json!("95")),
@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn root_service_and_foreign_splits() {
-        let r = rollout(json!({"rootService": "demo", "trafficSplitName": "split"}));
+        let r = rollout(&json!({"rootService": "demo", "trafficSplitName": "split"}));
         let spec = desired_spec("split.smi-spec.io/v1alpha2", &desired(&r, 30));
         assert_eq!(spec["service"], "demo");
         let foreign = json!({"metadata": {"name": "split"}, "spec": spec});
