@@ -770,3 +770,126 @@ async fn nginx_canary_ingress_and_smi_traffic_split_follow_the_weight() {
     wait_weight(0).await;
     runner.stop().await;
 }
+
+/// (subset, hash label) of each DestinationRule subset.
+async fn subset_hashes(api: &Api<DynamicObject>, name: &str) -> Vec<(String, String)> {
+    let dr = get_json(api, name).await.unwrap();
+    dr["spec"]["subsets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["labels"]["rollouts-pod-template-hash"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn istio_subset_level_split_labels_the_destination_rule() {
+    const NS: &str = "subsets";
+    let cluster = cluster(NS).await;
+    let client = &cluster.client;
+    install_istio(client).await;
+    create_service(client, NS, "app", "app", 80).await;
+    let vs_api = virtual_services(client, NS);
+    create_dynamic(
+        &vs_api,
+        json!({"apiVersion": "networking.istio.io/v1alpha3", "kind": "VirtualService",
+               "metadata": {"name": "app"},
+               "spec": {"hosts": ["app"], "http": [{"name": "primary", "route": [
+                   {"destination": {"host": "app", "subset": "stable"}, "weight": 100},
+                   {"destination": {"host": "app", "subset": "canary"}, "weight": 0}]}]}}),
+    )
+    .await;
+    let dr_api = dynamic_api(
+        client,
+        NS,
+        "networking.istio.io/v1alpha3",
+        "DestinationRule",
+        "destinationrules",
+    );
+    create_dynamic(
+        &dr_api,
+        json!({"apiVersion": "networking.istio.io/v1alpha3", "kind": "DestinationRule",
+               "metadata": {"name": "app"},
+               "spec": {"host": "app", "subsets": [
+                   {"name": "canary", "labels": {"app": "app"}},
+                   {"name": "stable", "labels": {"app": "app"}}]}}),
+    )
+    .await;
+    let mut rollout = r1_rollout(
+        "app",
+        "app:v1",
+        &json!({"istio": {"virtualService": {"name": "app", "routes": ["primary"]},
+                          "destinationRule": {"name": "app", "canarySubsetName": "canary",
+                                              "stableSubsetName": "stable"}}}),
+        &json!([{"setWeight": 10}, {"pause": {}}]),
+    );
+    if let Some(canary) = rollout
+        .spec
+        .strategy
+        .as_mut()
+        .and_then(|s| s.canary.as_mut())
+    {
+        canary.canary_service = None;
+        canary.stable_service = None;
+    }
+    create_rollout(client, NS, &rollout).await;
+    let runner = start_runner(client, NS);
+    let healthy = wait_status(client, NS, "app", "Healthy", |s| s["phase"] == "Healthy").await;
+    let v1 = healthy["stableRS"].as_str().unwrap().to_owned();
+    let pair = |canary: &str, stable: &str| {
+        vec![
+            ("canary".to_owned(), canary.to_owned()),
+            ("stable".to_owned(), stable.to_owned()),
+        ]
+    };
+    eventually("both subsets on v1", || async {
+        (subset_hashes(&dr_api, "app").await == pair(&v1, &v1)).then_some(())
+    })
+    .await;
+
+    set_image(client, NS, "app", "app:v2").await;
+    let paused = wait_status(client, NS, "app", "paused at 10 %", |s| {
+        s["phase"] == "Paused" && s["canary"]["weights"]["canary"]["weight"] == 10
+    })
+    .await;
+    let v2 = paused["currentPodHash"].as_str().unwrap().to_owned();
+    assert_eq!(subset_hashes(&dr_api, "app").await, pair(&v2, &v1));
+    let weights = |vs: Value| -> Vec<i64> {
+        vs["spec"]["http"][0]["route"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["weight"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        weights(get_json(&vs_api, "app").await.unwrap()),
+        vec![90, 10]
+    );
+
+    promote(client, NS, "app", 1).await;
+    wait_status(client, NS, "app", "v2 stable", |s| {
+        s["phase"] == "Healthy" && s["stableRS"] == v2.as_str()
+    })
+    .await;
+    eventually("both subsets on v2 and the split back to 100/0", || async {
+        let vs = get_json(&vs_api, "app").await?;
+        (subset_hashes(&dr_api, "app").await == pair(&v2, &v2) && weights(vs) == vec![100, 0])
+            .then_some(())
+    })
+    .await;
+    let dr = get_json(&dr_api, "app").await.unwrap();
+    assert_eq!(
+        dr["metadata"]["annotations"]["argo-rollouts.argoproj.io/managed-by-rollouts"],
+        "app"
+    );
+    runner.stop().await;
+}

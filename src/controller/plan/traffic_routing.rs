@@ -7,8 +7,8 @@
 //! [`crate::controller::traffic`].
 //!
 //! Not done: the weight side of `dynamicStableScale` (abort step-down and dynamic rollback rows
-//! of §5.2 — its replica side is passed through), experiment destinations, the DestinationRule
-//! hash labels of subset-level Istio, ping-pong, and ALB weight verification.
+//! of §5.2 — its replica side is passed through), experiment destinations, ping-pong, and ALB
+//! weight verification.
 
 use chrono::Duration as ChronoDuration;
 
@@ -181,6 +181,7 @@ impl Planner<'_> {
         let Some(stable) = stable else {
             return;
         };
+        let canary_hash = self.new_hash();
         let canary_service = canary.canary_service.clone().unwrap_or_default();
         let stable_service = canary.stable_service.clone().unwrap_or_default();
         let revision = self.new_rs.as_ref().map_or(0, |rs| rs.revision);
@@ -197,6 +198,8 @@ impl Planner<'_> {
             max_weight,
             remove_managed_routes: decision.remove_managed_routes,
             route_step,
+            canary_hash: &canary_hash,
+            stable_hash: &stable.hash,
         };
         match router_changes(&desired, &self.snap.traffic) {
             Ok(changes) => self
@@ -207,7 +210,6 @@ impl Planner<'_> {
                 return;
             }
         }
-        let canary_hash = self.new_hash();
         let destination = |service: &str, hash: &str, weight| WeightDestination {
             service_name: (!service.is_empty()).then(|| service.to_owned()),
             pod_template_hash: (!hash.is_empty()).then(|| hash.to_owned()),
@@ -272,6 +274,9 @@ impl Planner<'_> {
         status_hashes.contains(&Some(hash))
             || weight_hashes.iter().any(|h| h.as_deref() == Some(hash))
             || services.iter().any(|s| s == hash)
+            || crate::controller::traffic::destination_rule_hashes(self.rollout, &self.snap.traffic)
+                .iter()
+                .any(|h| h == hash)
     }
 
     /// §3.4 step 11 for a traffic-routed canary: deadlines off the new/stable RS, stable to its

@@ -5,8 +5,13 @@
 //! `spec.tcp`. Routes the Rollout does not name are left exactly as they are (R5's `prometheus`
 //! route), and unknown fields survive because the object is handled as JSON.
 //!
-//! Not done: the DestinationRule side of subset-level routing (`UpdateHash` writing the
-//! `rollouts-pod-template-hash` subset labels) and experiment destinations.
+//! Subset-level routing also rewrites the DestinationRule (`UpdateHash`): the canary and stable
+//! subsets get `rollouts-pod-template-hash` labels. Deviation: the reference rebuilds the subset
+//! list and so drops every other subset (pitfall §9.7); rolltop leaves other subsets as they are.
+//!
+//! Not done: experiment destinations, the delay of the DestinationRule update while a
+//! subset's ReplicaSet is not fully available (reference behaviour without canary/stable
+//! Services), and the DestinationRule controller that strips the labels of unreferenced rules.
 
 use serde_json::{Map, Value, json};
 
@@ -468,6 +473,60 @@ pub fn virtual_service_patch(
     Ok(Some(patch))
 }
 
+/// The merge patch pointing the DestinationRule's canary and stable subsets at their
+/// ReplicaSets (`labels.rollouts-pod-template-hash`, removed for an empty hash) and marking it
+/// managed by the Rollout; `None` when it already does.
+pub fn destination_rule_patch(
+    object: &Value,
+    reference: &IstioDestinationRule,
+    desired: &DesiredTraffic<'_>,
+) -> Option<Value> {
+    use kube::ResourceExt;
+    const HASH: &str = crate::controller::hash::POD_TEMPLATE_HASH_LABEL;
+    const MANAGED_BY: &str = crate::controller::snapshot::MANAGED_BY_ANNOTATION;
+    let old = routes_of(object, "subsets");
+    let mut subsets = old.clone();
+    for subset in &mut subsets {
+        let name = subset
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let hash = if name == reference.canary_subset_name {
+            desired.canary_hash
+        } else if name == reference.stable_subset_name {
+            desired.stable_hash
+        } else {
+            continue;
+        };
+        let Some(map) = subset.as_object_mut() else {
+            continue;
+        };
+        let labels = map.entry("labels").or_insert_with(|| json!({}));
+        let Some(labels) = labels.as_object_mut() else {
+            continue;
+        };
+        if hash.is_empty() {
+            labels.remove(HASH);
+        } else {
+            labels.insert(HASH.to_owned(), json!(hash));
+        }
+    }
+    let rollout = desired.rollout.name_any();
+    let managed = object
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(MANAGED_BY))
+        .and_then(Value::as_str)
+        == Some(rollout.as_str());
+    if subsets == old && managed {
+        return None;
+    }
+    let mut metadata = json!({"annotations": {MANAGED_BY: rollout}});
+    if let Some(version) = object.pointer("/metadata/resourceVersion") {
+        metadata["resourceVersion"] = version.clone();
+    }
+    Some(json!({"metadata": metadata, "spec": {"subsets": subsets}}))
+}
+
 /// §1.5 checks for one referenced VirtualService: the named routes exist and each holds both
 /// the canary and the stable destination (hosts, or subsets with a DestinationRule).
 pub fn validate_virtual_service(
@@ -606,6 +665,8 @@ mod tests {
             max_weight: 100,
             remove_managed_routes: false,
             route_step: None,
+            canary_hash: "",
+            stable_hash: "",
         }
     }
 
@@ -756,6 +817,42 @@ mod tests {
         assert_eq!(route[0]["weight"], 70);
         assert_eq!(route[1]["weight"], 20);
         assert_eq!(route[2]["weight"], 10);
+    }
+
+    #[test]
+    fn destination_rule_subsets_get_the_hashes_and_other_subsets_stay() {
+        let r = rollout(&json!({}));
+        let dr: IstioDestinationRule = serde_json::from_value(json!({
+            "name": "dr", "canarySubsetName": "canary", "stableSubsetName": "stable"}))
+        .unwrap();
+        let object = json!({"metadata": {"name": "dr", "resourceVersion": "3"}, "spec": {
+            "host": "app",
+            "subsets": [
+                {"name": "canary", "labels": {"app": "demo"}},
+                {"name": "stable", "labels": {"app": "demo"},
+                 "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}},
+                {"name": "legacy", "labels": {"version": "v0"}}]}});
+        let d = DesiredTraffic {
+            canary_hash: "new",
+            stable_hash: "old",
+            ..desired(&r, 10)
+        };
+        let patch = destination_rule_patch(&object, &dr, &d).unwrap();
+        assert_eq!(
+            patch,
+            json!({"metadata": {"annotations":
+                       {"argo-rollouts.argoproj.io/managed-by-rollouts": "rollouts-demo"},
+                       "resourceVersion": "3"},
+                   "spec": {"subsets": [
+                {"name": "canary", "labels": {"app": "demo", "rollouts-pod-template-hash": "new"}},
+                {"name": "stable", "labels": {"app": "demo", "rollouts-pod-template-hash": "old"},
+                 "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}},
+                {"name": "legacy", "labels": {"version": "v0"}}]}})
+        );
+        let mut applied = object.clone();
+        applied["spec"] = patch["spec"].clone();
+        applied["metadata"]["annotations"] = patch["metadata"]["annotations"].clone();
+        assert_eq!(destination_rule_patch(&applied, &dr, &d), None);
     }
 
     #[test]

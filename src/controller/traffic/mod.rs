@@ -382,6 +382,10 @@ pub struct DesiredTraffic<'a> {
     pub remove_managed_routes: bool,
     /// The current step when it is `setHeaderRoute` / `setMirrorRoute` (revision > 1).
     pub route_step: Option<ManagedRouteStep<'a>>,
+    /// Pod-template hash of the canary (new) ReplicaSet, for DestinationRule subsets.
+    pub canary_hash: &'a str,
+    /// Pod-template hash of the stable ReplicaSet, for DestinationRule subsets.
+    pub stable_hash: &'a str,
 }
 
 impl DesiredTraffic<'_> {
@@ -615,6 +619,35 @@ pub fn router_changes(
     let namespace = desired.namespace();
     let mut changes = Vec::new();
     if let Some(istio) = routing.istio.as_ref() {
+        // UpdateHash before SetWeight (§5.2 steps 4–5): subsets point at the right pods before
+        // traffic moves, except when the weight drops to 0, where the VirtualService goes first.
+        let mut subsets_change = None;
+        if let Some(dr) = istio.destination_rule.as_ref() {
+            let (name, ns) = split_namespaced_name(&dr.name, &namespace);
+            let key = ObjectKey {
+                kind: RouterKind::DestinationRule,
+                namespace: ns,
+                name,
+            };
+            let api_version = objects
+                .served
+                .get(&RouterKind::DestinationRule)
+                .cloned()
+                .unwrap_or_default();
+            if let Some(object) = objects.get(&key)
+                && let Some(patch) = istio::destination_rule_patch(object, dr, desired)
+            {
+                subsets_change = Some(TrafficChange::Patch {
+                    key,
+                    api_version,
+                    patch,
+                });
+            }
+        }
+        let vs_first = desired.canary_weight == 0;
+        if !vs_first {
+            changes.extend(subsets_change.take());
+        }
         let api_version = objects
             .served
             .get(&RouterKind::VirtualService)
@@ -643,6 +676,7 @@ pub fn router_changes(
                 });
             }
         }
+        changes.extend(subsets_change);
     }
     if routing.alb.is_some() {
         for name in alb_ingresses(routing) {
@@ -701,6 +735,39 @@ pub fn router_changes(
 fn stable_key_rollout(desired: &DesiredTraffic<'_>) -> String {
     use kube::ResourceExt;
     desired.rollout.name_any()
+}
+
+/// The `rollouts-pod-template-hash` values on the subsets of the Rollout's DestinationRule: an RS
+/// a subset still selects is not scaled down (§4.4 step 3).
+pub fn destination_rule_hashes(rollout: &Rollout, objects: &TrafficObjects) -> Vec<String> {
+    use kube::ResourceExt;
+    let Some(dr) = rollout
+        .traffic_routing()
+        .and_then(|r| r.istio.as_ref())
+        .and_then(|i| i.destination_rule.as_ref())
+    else {
+        return Vec::new();
+    };
+    let (name, namespace) =
+        split_namespaced_name(&dr.name, &rollout.namespace().unwrap_or_default());
+    let key = ObjectKey {
+        kind: RouterKind::DestinationRule,
+        namespace,
+        name,
+    };
+    objects
+        .get(&key)
+        .and_then(|o| o.pointer("/spec/subsets"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            s.pointer("/labels")
+                .and_then(|l| l.get(crate::controller::hash::POD_TEMPLATE_HASH_LABEL))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect()
 }
 
 /// The ownerReference that marks an object as created by this Rollout.

@@ -94,6 +94,8 @@ mod tests {
             max_weight: 100,
             remove_managed_routes: false,
             route_step: None,
+            canary_hash: "",
+            stable_hash: "",
         }
     }
 
