@@ -16,6 +16,7 @@ use kube::{Client, ResourceExt};
 use rolltop::cluster::client::Scope;
 use rolltop::controller::runner::{self, RunOptions};
 use rolltop::crd::Rollout;
+use rolltop::model::{RolloutExtras, RolloutSummary};
 use rolltop::sandbox::sim::{self, SimConfig, SimHandle};
 use rolltop::sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
@@ -415,6 +416,13 @@ async fn istio_r1_host_level_canary_promote_and_abort() {
         selector_hash(client, R1_NS, "rollouts-demo-canary").await,
         Some(yellow.clone())
     );
+    // What the cockpit and `get rollout` show (SetWeight / ActualWeight) agrees with the router.
+    let live = Api::<Rollout>::namespaced(client.clone(), R1_NS)
+        .get("rollouts-demo")
+        .await
+        .unwrap();
+    let summary = RolloutSummary::from_rollout(&live, RolloutExtras::default());
+    assert_eq!((summary.desired_weight, summary.actual_weight), (5, 5));
     // Unknown fields of the VirtualService survive the weight patches.
     let vs = get_json(&vs_api, "rollouts-demo-vsvc").await.unwrap();
     assert_eq!(vs["spec"]["gateways"], json!(["rollouts-demo-gateway"]));
