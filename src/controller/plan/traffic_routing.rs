@@ -223,13 +223,13 @@ impl Planner<'_> {
             verified: None,
             extra: std::collections::BTreeMap::default(),
         };
-        let previous = self.recorded_weights().map(|w| w.canary.weight);
-        if previous != Some(decision.weight) {
+        // No recorded weights means the router started at canary 0.
+        let previous = self.recorded_weights().map_or(0, |w| w.canary.weight);
+        if previous != decision.weight {
             self.event(
                 TRAFFIC_WEIGHT_UPDATED,
                 format!(
-                    "Traffic weight updated from {} to {}",
-                    previous.unwrap_or(0),
+                    "Traffic weight updated from {previous} to {}",
                     decision.weight
                 ),
                 EventType::Normal,

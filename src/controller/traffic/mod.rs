@@ -460,6 +460,13 @@ pub fn validation_error(rollout: &Rollout, objects: &TrafficObjects) -> Option<S
         ));
     }
     let canary = rollout.canary()?;
+    if canary.ping_pong.is_some() {
+        return Some(
+            "spec.strategy.canary.pingPong: Unsupported value: rolltop's controller does not \
+             drive ping-pong Services with traffic routing; not implemented yet"
+                .to_owned(),
+        );
+    }
     let canary_service = canary.canary_service.as_deref().unwrap_or_default();
     let stable_service = canary.stable_service.as_deref().unwrap_or_default();
     let namespace = {
@@ -939,6 +946,125 @@ mod tests {
         let long = nginx_canary_ingress_name(&"r".repeat(200), &"i".repeat(100));
         assert_eq!(long.len(), 253);
         assert!(long.ends_with("-canary"));
+    }
+
+    #[test]
+    fn validation_names_what_is_missing() {
+        let rollout = |routing: serde_json::Value, extra: serde_json::Value| -> Rollout {
+            let mut canary = serde_json::json!({"canaryService": "c", "stableService": "s",
+                                                "trafficRouting": routing});
+            for (k, v) in extra.as_object().unwrap() {
+                canary[k] = v.clone();
+            }
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "demo", "namespace": "shop"},
+                "spec": {"strategy": {"canary": canary}}
+            }))
+            .unwrap()
+        };
+        let ingress = |name: &str, backend: &str| {
+            (
+                ObjectKey {
+                    kind: RouterKind::Ingress,
+                    namespace: "shop".to_owned(),
+                    name: name.to_owned(),
+                },
+                serde_json::json!({"spec": {"rules": [{"http": {"paths": [
+                    {"backend": {"service": {"name": backend}}}]}}]}}),
+            )
+        };
+        let with = |objects: Vec<(ObjectKey, serde_json::Value)>| TrafficObjects {
+            served: [
+                (RouterKind::Ingress, "networking.k8s.io/v1".to_owned()),
+                (
+                    RouterKind::TrafficSplit,
+                    "split.smi-spec.io/v1alpha3".to_owned(),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            objects: objects.into_iter().collect(),
+        };
+        let none = serde_json::json!({});
+        let base = "spec.strategy.canary.trafficRouting";
+        // (routing, extra canary fields, objects, expected error or None)
+        let cases: Vec<(
+            serde_json::Value,
+            serde_json::Value,
+            TrafficObjects,
+            Option<String>,
+        )> = vec![
+            (
+                serde_json::json!({"istio": {"virtualService": {"name": "vs"}}}),
+                none.clone(),
+                with(vec![]),
+                Some(format!(
+                    "{base}.istio.virtualService.name: Invalid value: \"vs\": the server does not \
+                     serve virtualservices.networking.istio.io (is the VirtualService CRD installed?)"
+                )),
+            ),
+            (
+                serde_json::json!({"nginx": {"stableIngress": "web"}}),
+                none.clone(),
+                with(vec![]),
+                Some(format!(
+                    "{base}.nginx.stableIngress: Invalid value: \"web\": ingresses.networking.k8s.io \
+                     \"web\" not found"
+                )),
+            ),
+            (
+                serde_json::json!({"nginx": {"stableIngress": "web"}}),
+                none.clone(),
+                with(vec![ingress("web", "s")]),
+                None,
+            ),
+            (
+                serde_json::json!({"alb": {"ingress": "alb", "servicePort": 80}}),
+                none.clone(),
+                with(vec![ingress("alb", "other")]),
+                Some(format!(
+                    "{base}.alb.ingress: Invalid value: \"alb\": ingress `alb` has no rules using \
+                     service s backend"
+                )),
+            ),
+            (
+                serde_json::json!({"alb": {"ingress": "alb"}}),
+                none.clone(),
+                with(vec![ingress("alb", "s")]),
+                Some(format!(
+                    "{base}.alb.servicePort: Invalid value: 0: servicePort is required"
+                )),
+            ),
+            (
+                serde_json::json!({"smi": {}}),
+                none.clone(),
+                with(vec![]),
+                None,
+            ),
+            (
+                serde_json::json!({"traefik": {"weightedTraefikServiceName": "t"}}),
+                none.clone(),
+                with(vec![]),
+                Some(format!(
+                    "{base}.traefik: Unsupported value: rolltop's controller drives istio, nginx, \
+                     alb and smi only; traefik is not implemented yet"
+                )),
+            ),
+            (
+                serde_json::json!({"smi": {}}),
+                serde_json::json!({"pingPong": {"pingService": "a", "pongService": "b"}}),
+                with(vec![]),
+                Some(
+                    "spec.strategy.canary.pingPong: Unsupported value: rolltop's controller does \
+                     not drive ping-pong Services with traffic routing; not implemented yet"
+                        .to_owned(),
+                ),
+            ),
+        ];
+        for (i, (routing, extra, objects, want)) in cases.into_iter().enumerate() {
+            let r = rollout(routing, extra);
+            assert_eq!(validation_error(&r, &objects), want, "case {i}");
+        }
     }
 
     #[test]

@@ -48,18 +48,22 @@ pub async fn served_version(
     if kind == RouterKind::Ingress {
         return Ok(Some("networking.k8s.io/v1".to_owned()));
     }
-    let group = match discovery::group(client, kind.group()).await {
-        Ok(group) => group,
-        Err(kube::Error::Discovery(_)) => return Ok(None),
-        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
-        Err(source) => {
-            return Err(ReadTrafficObjectsError::Discover {
-                group: kind.group(),
-                source,
-            });
-        }
-    };
-    Ok(recommended_api_version(&group, kind))
+    Ok(discover_group(client, kind.group())
+        .await?
+        .and_then(|group| recommended_api_version(&group, kind)))
+}
+
+/// The API group, or `None` when the cluster does not serve it.
+async fn discover_group(
+    client: &Client,
+    group: &'static str,
+) -> Result<Option<ApiGroup>, ReadTrafficObjectsError> {
+    match discovery::group(client, group).await {
+        Ok(found) => Ok(Some(found)),
+        Err(kube::Error::Discovery(_)) => Ok(None),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+        Err(source) => Err(ReadTrafficObjectsError::Discover { group, source }),
+    }
 }
 
 fn recommended_api_version(group: &ApiGroup, kind: RouterKind) -> Option<String> {
@@ -85,11 +89,25 @@ pub async fn read_traffic_objects(
     let keys = referenced_objects(rollout);
     let mut served = BTreeMap::new();
     let mut objects = BTreeMap::new();
+    // One discovery per API group (VirtualService and DestinationRule share one).
+    let mut groups: BTreeMap<&'static str, Option<ApiGroup>> = BTreeMap::new();
     for kind in RouterKind::ALL {
         if !keys.iter().any(|k| k.kind == kind) {
             continue;
         }
-        if let Some(version) = served_version(client, kind).await? {
+        if kind == RouterKind::Ingress {
+            served.insert(kind, "networking.k8s.io/v1".to_owned());
+            continue;
+        }
+        if !groups.contains_key(kind.group()) {
+            let found = discover_group(client, kind.group()).await?;
+            groups.insert(kind.group(), found);
+        }
+        if let Some(version) = groups
+            .get(kind.group())
+            .and_then(Option::as_ref)
+            .and_then(|group| recommended_api_version(group, kind))
+        {
             served.insert(kind, version);
         }
     }
