@@ -15,6 +15,8 @@ use kube::core::gvk::GroupVersionKind;
 use kube::{Client, ResourceExt};
 use rolltop::cluster::client::Scope;
 use rolltop::controller::runner::{self, RunOptions};
+use rolltop::controller::traffic::RouterKind;
+use rolltop::controller::traffic::crds::schemaless_crd;
 use rolltop::crd::Rollout;
 use rolltop::model::{RolloutExtras, RolloutSummary};
 use rolltop::sandbox::sim::{self, SimConfig, SimHandle};
@@ -59,21 +61,9 @@ async fn cluster(namespace: &str) -> Cluster {
     }
 }
 
-/// A schemaless CRD, the minimum a mesh installs for its kind.
-async fn install_crd(client: &Client, group: &str, kind: &str, plural: &str, version: &str) {
-    let crd: CustomResourceDefinition = serde_json::from_value(json!({
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": format!("{plural}.{group}")},
-        "spec": {
-            "group": group, "scope": "Namespaced",
-            "names": {"plural": plural, "singular": kind.to_lowercase(), "kind": kind,
-                      "listKind": format!("{kind}List")},
-            "versions": [{"name": version, "served": true, "storage": true,
-                          "schema": {"openAPIV3Schema": {"type": "object",
-                                     "x-kubernetes-preserve-unknown-fields": true}}}]
-        }
-    }))
-    .unwrap();
+/// The schemaless router CRDs rolltop ships for sandboxes without a mesh.
+async fn install_crd(client: &Client, kind: RouterKind) {
+    let crd = schemaless_crd(kind).unwrap();
     Api::<CustomResourceDefinition>::all(client.clone())
         .create(&PostParams::default(), &crd)
         .await
@@ -81,22 +71,8 @@ async fn install_crd(client: &Client, group: &str, kind: &str, plural: &str, ver
 }
 
 async fn install_istio(client: &Client) {
-    install_crd(
-        client,
-        "networking.istio.io",
-        "VirtualService",
-        "virtualservices",
-        "v1alpha3",
-    )
-    .await;
-    install_crd(
-        client,
-        "networking.istio.io",
-        "DestinationRule",
-        "destinationrules",
-        "v1alpha3",
-    )
-    .await;
+    install_crd(client, RouterKind::VirtualService).await;
+    install_crd(client, RouterKind::DestinationRule).await;
 }
 
 fn dynamic_api(
@@ -686,14 +662,7 @@ async fn nginx_canary_ingress_and_smi_traffic_split_follow_the_weight() {
     const NS: &str = "web";
     let cluster = cluster(NS).await;
     let client = &cluster.client;
-    install_crd(
-        client,
-        "split.smi-spec.io",
-        "TrafficSplit",
-        "trafficsplits",
-        "v1alpha3",
-    )
-    .await;
+    install_crd(client, RouterKind::TrafficSplit).await;
     for svc in ["web-stable", "web-canary"] {
         create_service(client, NS, svc, "web", 80).await;
     }

@@ -8,6 +8,7 @@
 //! [`TrafficChange`]s.
 
 pub mod alb;
+pub mod crds;
 pub mod istio;
 pub mod nginx;
 pub mod read;
