@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::controller::plan::{Action, EventType, Plan};
 use crate::controller::snapshot::{DESIRED_REPLICAS_ANNOTATION, Snapshot};
+use crate::controller::traffic::TrafficChange;
 use crate::crd::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Rollout};
 
 /// The event source component name.
@@ -42,6 +43,9 @@ pub enum ReadSnapshotError {
         /// Cause.
         source: kube::Error,
     },
+    /// Reading the traffic-router objects.
+    #[error(transparent)]
+    Traffic(#[from] crate::controller::traffic::read::ReadTrafficObjectsError),
 }
 
 /// Why applying a plan failed; actions before the failing one were applied.
@@ -104,6 +108,11 @@ pub async fn read_snapshot(
         .await
         .map_err(list_error("ClusterAnalysisTemplate"))?
         .items;
+    let traffic = if rollout.traffic_routing().is_some() {
+        crate::controller::traffic::read::read_traffic_objects(client, &rollout).await?
+    } else {
+        crate::controller::traffic::TrafficObjects::default()
+    };
     Ok(Snapshot {
         rollout,
         replica_sets,
@@ -112,6 +121,7 @@ pub async fn read_snapshot(
         cluster_analysis_templates,
         services,
         now,
+        traffic,
     })
 }
 
@@ -205,6 +215,9 @@ pub async fn apply(client: &Client, rollout: &Rollout, plan: &Plan) -> Result<()
                     .await
                     .map_err(fail("patch AnalysisRun", run))?;
             }
+            Action::Traffic(change) => apply_traffic_change(client, change)
+                .await
+                .map_err(fail("write traffic router object", &traffic_target(change)))?,
             Action::RecordEvent {
                 reason,
                 message,
@@ -215,6 +228,47 @@ pub async fn apply(client: &Client, rollout: &Rollout, plan: &Plan) -> Result<()
                     .create(&PostParams::default(), &event)
                     .await
                     .map_err(fail("record Event", reason))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn traffic_target(change: &TrafficChange) -> String {
+    let (TrafficChange::Patch { key, .. } | TrafficChange::Create { key, .. }) = change;
+    format!("{} {}/{}", key.kind.kind(), key.namespace, key.name)
+}
+
+/// Creates (AlreadyExists is fine: the next pass patches it) or merge-patches a router object.
+async fn apply_traffic_change(client: &Client, change: &TrafficChange) -> Result<(), kube::Error> {
+    use crate::controller::traffic::read::api_resource;
+    use kube::api::DynamicObject;
+    match change {
+        TrafficChange::Patch {
+            key,
+            api_version,
+            patch,
+        } => {
+            let resource = api_resource(key.kind, api_version);
+            Api::<DynamicObject>::namespaced_with(client.clone(), &key.namespace, &resource)
+                .patch(&key.name, &PatchParams::default(), &Patch::Merge(patch))
+                .await?;
+        }
+        TrafficChange::Create {
+            key,
+            api_version,
+            object,
+        } => {
+            let resource = api_resource(key.kind, api_version);
+            let object: DynamicObject =
+                serde_json::from_value(object.clone()).map_err(kube::Error::SerdeError)?;
+            match Api::<DynamicObject>::namespaced_with(client.clone(), &key.namespace, &resource)
+                .create(&PostParams::default(), &object)
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(status)) if status.code == 409 => {}
+                Err(error) => return Err(error),
             }
         }
     }

@@ -16,4 +16,5 @@ mod rollout_simulation;
 pub mod rollout_status;
 pub mod runner;
 pub mod snapshot;
+pub mod traffic;
 pub mod validation;

@@ -8,11 +8,13 @@
 //! Covered: canary without traffic routing (basic canary), including steps, timed and indefinite
 //! pauses, promote, promote --full, abort, retry, `spec.paused`, scaling events, template change
 //! mid-rollout, rollback to the stable ReplicaSet, the progress deadline and InvalidSpec.
-//! Not yet: traffic routing, analysis and experiment steps (an `analysis` step never completes),
+//! Traffic routing: `traffic_routing` (routers in `controller::traffic`). Not yet: analysis and
+//! experiment steps (an `analysis` step never completes),
 //! restartAt, ephemeral metadata, anti-affinity injection, history GC, blue-green (a no-op).
 
 mod blue_green;
 mod step_analysis;
+mod traffic_routing;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -134,6 +136,8 @@ pub enum Action {
         /// Merge patch.
         patch: Value,
     },
+    /// Create or merge-patch a traffic-router object (VirtualService, Ingress, TrafficSplit).
+    Traffic(crate::controller::traffic::TrafficChange),
     /// Record a Kubernetes Event on the Rollout.
     RecordEvent {
         /// Reason (spec §2.4).
@@ -388,6 +392,7 @@ impl<'a> Planner<'a> {
         }
         self.garbage_collect_history();
         self.reconcile_services();
+        self.reconcile_traffic_routing();
         if self.reconcile_step_analysis() || self.reconcile_background_analysis() {
             // An inconclusive pause was added: write status and stop (§3.4 step 10).
             self.persist();
@@ -1028,6 +1033,9 @@ impl<'a> Planner<'a> {
         if self.spec_paused() || inconclusive {
             return false;
         }
+        if self.rollout.traffic_routing().is_some() {
+            return self.scale_traffic_routed_canary();
+        }
         let (Some(fenceposts), Some(new)) = (self.fenceposts(), self.new_rs.clone()) else {
             return false;
         };
@@ -1330,6 +1338,9 @@ impl<'a> Planner<'a> {
 
     /// `AtDesiredReplicaCountsForCanary` for the current weight (basic canary).
     fn replicas_at_desired(&self) -> bool {
+        if self.rollout.traffic_routing().is_some() {
+            return self.traffic_routed_at_desired();
+        }
         let Some(new) = self.new_rs.as_ref() else {
             return false;
         };
@@ -1415,7 +1426,10 @@ impl<'a> Planner<'a> {
         if self.steps.is_empty() {
             status.current_step_index = None;
         }
-        if let Some(canary) = status.canary.as_mut() {
+        if self.rollout.traffic_routing().is_none()
+            && let Some(canary) = status.canary.as_mut()
+        {
+            // Only traffic-routed canaries record weights (§5.2: no routers → nil).
             canary.weights = None;
         }
         status.set_observed_generation(generation);

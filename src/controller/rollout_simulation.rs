@@ -39,6 +39,8 @@ struct World {
     crashing: Vec<String>,
     created: i64,
     last_requeue: Option<Duration>,
+    /// Router objects (VirtualServices, ...), patched by `Action::Traffic`.
+    traffic: crate::controller::traffic::TrafficObjects,
 }
 
 fn rollout(replicas: i32, canary: &Value) -> Rollout {
@@ -87,6 +89,7 @@ impl World {
             crashing: Vec::new(),
             created: 0,
             last_requeue: None,
+            traffic: crate::controller::traffic::TrafficObjects::default(),
         }
     }
 
@@ -99,6 +102,7 @@ impl World {
             cluster_analysis_templates: Vec::new(),
             services: self.services.clone(),
             now: self.now,
+            traffic: self.traffic.clone(),
         }
     }
 
@@ -175,6 +179,20 @@ impl World {
                 Action::RecordEvent {
                     reason, message, ..
                 } => self.events.push((reason.clone(), message.clone())),
+                Action::Traffic(change) => self.apply_traffic(change),
+            }
+        }
+    }
+
+    fn apply_traffic(&mut self, change: &crate::controller::traffic::TrafficChange) {
+        use crate::controller::traffic::TrafficChange;
+        match change {
+            TrafficChange::Patch { key, patch, .. } => {
+                let object = self.traffic.objects.get_mut(key).unwrap();
+                json_patch::merge(object, patch);
+            }
+            TrafficChange::Create { key, object, .. } => {
+                self.traffic.objects.insert(key.clone(), object.clone());
             }
         }
     }
@@ -1759,4 +1777,91 @@ fn s38_blue_green_kitchen_sink() {
     );
     assert_eq!(w.status().stable_rs, Some(h1));
     assert_eq!((w.pods("nginx:1"), w.pods("nginx:2")), (2, 2));
+}
+
+/// S21 (TestIstioHostSplit): the VirtualService follows the steps, promotion ends at 100/0
+/// with both Services on the new revision, and the old revision lingers for the
+/// scale-down delay.
+#[test]
+fn s21_istio_host_split() {
+    use crate::controller::traffic::{ObjectKey, RouterKind};
+    let canary = json!({
+        "canaryService": "demo-canary", "stableService": "demo-stable",
+        "trafficRouting": {"istio": {"virtualService": {"name": "vs", "routes": ["primary"]}}},
+        "steps": [{"setWeight": 10}, {"pause": {}}]
+    });
+    let mut world = World::new(rollout(1, &canary));
+    world.services = vec![service("demo-stable"), service("demo-canary")];
+    let key = ObjectKey {
+        kind: RouterKind::VirtualService,
+        namespace: "default".to_owned(),
+        name: "vs".to_owned(),
+    };
+    world.traffic.served.insert(
+        RouterKind::VirtualService,
+        "networking.istio.io/v1alpha3".to_owned(),
+    );
+    world.traffic.objects.insert(
+        key.clone(),
+        json!({"metadata": {"name": "vs"}, "spec": {"http": [{"name": "primary", "route": [
+            {"destination": {"host": "demo-stable"}, "weight": 100},
+            {"destination": {"host": "demo-canary"}, "weight": 0}]}]}}),
+    );
+    let split = |world: &World| -> Vec<i64> {
+        world.traffic.objects[&key]["spec"]["http"][0]["route"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["weight"].as_i64().unwrap())
+            .collect()
+    };
+    world.settle();
+    assert_eq!(world.phase().0, "Healthy");
+    let rev1 = world.hash_of("nginx:1");
+    assert_eq!(split(&world), vec![100, 0]);
+    assert_eq!(world.selector_of("demo-stable"), rev1);
+    assert_eq!(world.selector_of("demo-canary"), rev1);
+    let weights = world.status().canary.unwrap().weights.unwrap();
+    assert_eq!((weights.canary.weight, weights.stable.weight), (0, 100));
+
+    let from = world.events.len();
+    world.set_image("nginx:2");
+    world.settle();
+    let rev2 = world.hash_of("nginx:2");
+    assert_eq!(
+        world.phase(),
+        ("Paused".to_owned(), "CanaryPauseStep".to_owned())
+    );
+    assert_eq!(split(&world), vec![90, 10]);
+    assert_eq!(world.selector_of("demo-stable"), rev1);
+    assert_eq!(world.selector_of("demo-canary"), rev2);
+    let weights = world.status().canary.unwrap().weights.unwrap();
+    assert_eq!(
+        weights.canary.pod_template_hash.as_deref(),
+        Some(rev2.as_str())
+    );
+    assert_eq!(
+        weights.stable.pod_template_hash.as_deref(),
+        Some(rev1.as_str())
+    );
+    assert!(world.has_event(
+        "TrafficWeightUpdated",
+        "Traffic weight updated from 0 to 10"
+    ));
+    // Traffic routing keeps the stable RS at full size: 1 stable + 1 canary pod.
+    assert_eq!((world.pods("nginx:1"), world.pods("nginx:2")), (1, 1));
+    assert!(world.reasons_since(from).contains(&"TrafficWeightUpdated"));
+
+    world.promote();
+    world.settle();
+    assert_eq!(world.phase().0, "Healthy");
+    assert_eq!(world.status().stable_rs.as_deref(), Some(rev2.as_str()));
+    assert_eq!(split(&world), vec![100, 0]);
+    assert_eq!(world.selector_of("demo-stable"), rev2);
+    assert_eq!(world.selector_of("demo-canary"), rev2);
+    // The old revision keeps its pod for the default 30 s scale-down delay.
+    assert_eq!(world.pods("nginx:1"), 1);
+    world.advance(31);
+    world.settle();
+    assert_eq!(world.pods("nginx:1"), 0);
 }

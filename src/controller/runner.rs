@@ -13,6 +13,7 @@ use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
@@ -214,6 +215,16 @@ pub async fn run_with(
     });
     let controller = Controller::new(rollouts, watcher::Config::default());
     let store = controller.store();
+    // Router objects: Ingresses are built in; Istio/SMI kinds are watched once discovered.
+    let (router_trigger, router_events) = futures::channel::mpsc::unbounded();
+    let router_watch = crate::controller::traffic::watch::watch_optional_router_kinds(
+        client.clone(),
+        scope.namespace().map(str::to_owned),
+        store.clone(),
+        router_trigger,
+        shutdown.clone(),
+    );
+    let ingress_store = store.clone();
     let rollouts_loop = controller
         .owns(
             api::<ReplicaSet>(&client, &scope),
@@ -240,6 +251,19 @@ pub async fn run_with(
                     .collect::<Vec<_>>()
             },
         )
+        .watches(
+            api::<Ingress>(&client, &scope),
+            watcher::Config::default(),
+            move |ingress| {
+                crate::controller::traffic::watch::rollouts_referencing(
+                    &ingress_store,
+                    crate::controller::traffic::RouterKind::Ingress,
+                    &ingress.namespace().unwrap_or_default(),
+                    &ingress.name_any(),
+                )
+            },
+        )
+        .reconcile_all_on(router_events)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {
@@ -248,7 +272,7 @@ pub async fn run_with(
             }
         });
     tracing::info!(?scope, "controller running");
-    let ((), analysis) = tokio::join!(rollouts_loop, analysis);
+    let ((), analysis, ()) = tokio::join!(rollouts_loop, analysis, router_watch);
     analysis?;
     tracing::info!("controller stopped");
     Ok(())

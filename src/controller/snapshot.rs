@@ -43,6 +43,8 @@ pub struct Snapshot {
     pub services: Vec<Service>,
     /// The reconcile time.
     pub now: DateTime<Utc>,
+    /// Traffic-router objects the Rollout references, and which router kinds are served.
+    pub traffic: crate::controller::traffic::TrafficObjects,
 }
 
 impl Snapshot {

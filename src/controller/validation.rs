@@ -118,7 +118,9 @@ fn first_error(snapshot: &Snapshot) -> Option<String> {
     if let Some(err) = strategy_error(rollout) {
         return Some(err);
     }
-    referenced_service_error(snapshot)
+    referenced_service_error(snapshot).or_else(|| {
+        crate::controller::traffic::validation_error(&snapshot.rollout, &snapshot.traffic)
+    })
 }
 
 fn spec_error(rollout: &Rollout) -> Option<String> {

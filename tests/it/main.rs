@@ -18,3 +18,4 @@ mod prometheus;
 mod sandbox_api;
 mod sim;
 mod triage;
+mod traffic;
