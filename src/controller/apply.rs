@@ -6,15 +6,15 @@
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Service};
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, EvictParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
 use crate::controller::plan::{Action, EventType, Plan};
 use crate::controller::snapshot::{DESIRED_REPLICAS_ANNOTATION, Snapshot};
-use crate::crd::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Rollout};
+use crate::crd::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Experiment, Rollout};
 
 /// The event source component name.
 pub const EVENT_COMPONENT: &str = "rollouts-controller";
@@ -104,6 +104,26 @@ pub async fn read_snapshot(
         .await
         .map_err(list_error("ClusterAnalysisTemplate"))?
         .items;
+    // Pods and Experiments are read only when this rollout needs them (restartAt pending,
+    // experiment steps): most reconciles never look at them, and pods are the biggest list.
+    let pods = if Snapshot::needs_pods(&rollout) {
+        Api::<Pod>::namespaced(client.clone(), namespace)
+            .list(&params)
+            .await
+            .map_err(list_error("Pod"))?
+            .items
+    } else {
+        Vec::new()
+    };
+    let experiments = if Snapshot::needs_experiments(&rollout) {
+        Api::<Experiment>::namespaced(client.clone(), namespace)
+            .list(&params)
+            .await
+            .map_err(list_error("Experiment"))?
+            .items
+    } else {
+        Vec::new()
+    };
     Ok(Snapshot {
         rollout,
         replica_sets,
@@ -112,6 +132,8 @@ pub async fn read_snapshot(
         cluster_analysis_templates,
         services,
         now,
+        pods,
+        experiments,
     })
 }
 
@@ -204,6 +226,39 @@ pub async fn apply(client: &Client, rollout: &Rollout, plan: &Plan) -> Result<()
                     .patch(run, &merge, &Patch::Merge(patch))
                     .await
                     .map_err(fail("patch AnalysisRun", run))?;
+            }
+            Action::EvictPod { name: pod } => {
+                match Api::<Pod>::namespaced(client.clone(), &namespace)
+                    .evict(pod, &EvictParams::default())
+                    .await
+                {
+                    Ok(_) => {}
+                    // 429: a PodDisruptionBudget forbids it now; 404: already gone. The planner
+                    // requeues while old pods remain.
+                    Err(kube::Error::Api(status)) if status.code == 429 || status.code == 404 => {}
+                    Err(source) => return Err(fail("evict Pod", pod)(source)),
+                }
+            }
+            Action::CreateExperiment(experiment) => {
+                match Api::<Experiment>::namespaced(client.clone(), &namespace)
+                    .create(&PostParams::default(), experiment)
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(status)) if status.code == 409 => {}
+                    Err(source) => {
+                        return Err(fail("create Experiment", &experiment.name_any())(source));
+                    }
+                }
+            }
+            Action::PatchExperiment {
+                name: experiment,
+                patch,
+            } => {
+                Api::<Experiment>::namespaced(client.clone(), &namespace)
+                    .patch(experiment, &merge, &Patch::Merge(patch))
+                    .await
+                    .map_err(fail("patch Experiment", experiment))?;
             }
             Action::RecordEvent {
                 reason,

@@ -12,6 +12,8 @@
 //! restartAt, ephemeral metadata, anti-affinity injection, history GC, blue-green (a no-op).
 
 mod blue_green;
+mod experiment;
+pub mod restart;
 mod step_analysis;
 
 use std::collections::BTreeMap;
@@ -130,6 +132,20 @@ pub enum Action {
     /// JSON merge patch of an AnalysisRun (`spec.terminate: true` to cancel it).
     PatchAnalysisRun {
         /// AnalysisRun name.
+        name: String,
+        /// Merge patch.
+        patch: Value,
+    },
+    /// Evict a pod through the Eviction API (`restartAt`, spec §3.10); 429 means skip.
+    EvictPod {
+        /// Pod name.
+        name: String,
+    },
+    /// Create an Experiment (a canary `experiment` step, spec §3.11).
+    CreateExperiment(Box<crate::crd::Experiment>),
+    /// JSON merge patch of an Experiment (`spec.terminate: true` to cancel it).
+    PatchExperiment {
+        /// Experiment name.
         name: String,
         /// Merge patch.
         patch: Value,
@@ -388,7 +404,11 @@ impl<'a> Planner<'a> {
         }
         self.garbage_collect_history();
         self.reconcile_services();
-        if self.reconcile_step_analysis() || self.reconcile_background_analysis() {
+        self.reconcile_restart();
+        if self.reconcile_experiment()
+            || self.reconcile_step_analysis()
+            || self.reconcile_background_analysis()
+        {
             // An inconclusive pause was added: write status and stop (§3.4 step 10).
             self.persist();
             return;
@@ -1278,7 +1298,7 @@ impl<'a> Planner<'a> {
                 canary_pause_started_at: self.canary_pause_started_at(),
                 replicas_at_desired,
                 weights_verified: None,
-                experiment_successful: false,
+                experiment_successful: self.step_experiment_successful(),
                 analysis_successful: self.step_analysis_successful(),
                 plugin_completed: false,
             };

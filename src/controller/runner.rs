@@ -26,7 +26,7 @@ use crate::controller::lease::{
     AcquireLeaseError, LEASE_NAME, acquire, cluster_driver_skips, detect_argo_operator, identity,
 };
 use crate::controller::plan::plan;
-use crate::crd::{AnalysisRun, Rollout};
+use crate::crd::{AnalysisRun, Experiment, Rollout};
 
 /// First retry delay after a failed reconcile; doubles per consecutive failure.
 const RETRY_BASE: Duration = Duration::from_millis(500);
@@ -221,6 +221,10 @@ pub async fn run_with(
         )
         .owns(
             api::<AnalysisRun>(&client, &scope),
+            watcher::Config::default(),
+        )
+        .owns(
+            api::<Experiment>(&client, &scope),
             watcher::Config::default(),
         )
         .watches(

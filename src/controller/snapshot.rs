@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::ResourceExt;
 
 use crate::controller::hash::POD_TEMPLATE_HASH_LABEL;
 use crate::controller::replicas::ReplicaSetSize;
-use crate::crd::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Rollout};
+use crate::crd::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Experiment, Rollout};
 
 /// `rollout.argoproj.io/revision` on Rollouts, ReplicaSets and AnalysisRuns.
 pub const REVISION_ANNOTATION: &str = "rollout.argoproj.io/revision";
@@ -43,9 +43,38 @@ pub struct Snapshot {
     pub services: Vec<Service>,
     /// The reconcile time.
     pub now: DateTime<Utc>,
+    /// Pods in the namespace; the shell reads them only while a `restartAt` is pending
+    /// ([`Snapshot::needs_pods`]).
+    pub pods: Vec<Pod>,
+    /// Experiments in the namespace; read only for rollouts with experiment steps
+    /// ([`Snapshot::needs_experiments`]).
+    pub experiments: Vec<Experiment>,
 }
 
 impl Snapshot {
+    /// Whether a reconcile of `rollout` looks at pods (a restart is pending, spec §3.10).
+    pub fn needs_pods(rollout: &Rollout) -> bool {
+        rollout.spec.restart_at.as_deref().is_some_and(|at| {
+            !at.is_empty()
+                && rollout
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.restarted_at.as_deref())
+                    != Some(at)
+        })
+    }
+
+    /// Whether a reconcile of `rollout` looks at Experiments (an experiment step, or one
+    /// recorded in `status.canary.currentExperiment`).
+    pub fn needs_experiments(rollout: &Rollout) -> bool {
+        rollout.steps().iter().any(|step| step.experiment.is_some())
+            || rollout
+                .status
+                .as_ref()
+                .and_then(|s| s.canary.as_ref())
+                .is_some_and(|c| c.current_experiment.is_some())
+    }
+
     /// The Service called `name`, if observed.
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|svc| svc.name_any() == name)
