@@ -199,9 +199,13 @@ pub async fn run_with(
         .await
         .map_err(RunControllerError::NotServed)?;
     let shutdown = shutdown.boxed().shared();
-    let analysis = crate::controller::analysis::reconciler::run(
+    let analysis = crate::controller::analysis::reconciler::run_with(
         client.clone(),
         scope.namespace().map(str::to_owned),
+        match scope {
+            Scope::AllNamespaces => options.identity.clone(),
+            Scope::Namespace(_) => None,
+        },
         shutdown.clone(),
     );
     let context = Arc::new(Context {

@@ -7,6 +7,7 @@ mod cli;
 mod cli_cluster;
 mod cockpit;
 mod controller;
+mod controller_extras;
 mod crd;
 mod kubectl;
 mod lint;
