@@ -227,6 +227,17 @@ pub async fn apply(client: &Client, rollout: &Rollout, plan: &Plan) -> Result<()
                     .await
                     .map_err(fail("patch AnalysisRun", run))?;
             }
+            Action::PatchPod { name: pod, patch } => {
+                match Api::<Pod>::namespaced(client.clone(), &namespace)
+                    .patch(pod, &merge, &Patch::Merge(patch))
+                    .await
+                {
+                    Ok(_) => {}
+                    // The pod went away since the snapshot: nothing left to label.
+                    Err(kube::Error::Api(status)) if status.code == 404 => {}
+                    Err(source) => return Err(fail("patch Pod", pod)(source)),
+                }
+            }
             Action::EvictPod { name: pod } => {
                 match Api::<Pod>::namespaced(client.clone(), &namespace)
                     .evict(pod, &EvictParams::default())

@@ -11,7 +11,9 @@
 //! Not yet: traffic routing, analysis and experiment steps (an `analysis` step never completes),
 //! restartAt, ephemeral metadata, anti-affinity injection, history GC, blue-green (a no-op).
 
+pub mod anti_affinity;
 mod blue_green;
+pub mod ephemeral_metadata;
 mod experiment;
 pub mod restart;
 mod step_analysis;
@@ -132,6 +134,13 @@ pub enum Action {
     /// JSON merge patch of an AnalysisRun (`spec.terminate: true` to cancel it).
     PatchAnalysisRun {
         /// AnalysisRun name.
+        name: String,
+        /// Merge patch.
+        patch: Value,
+    },
+    /// JSON merge patch of a pod's metadata (ephemeral labels/annotations, spec §7.3).
+    PatchPod {
+        /// Pod name.
         name: String,
         /// Merge patch.
         patch: Value,
@@ -404,6 +413,7 @@ impl<'a> Planner<'a> {
         }
         self.garbage_collect_history();
         self.reconcile_services();
+        self.reconcile_ephemeral_metadata();
         self.reconcile_restart();
         if self.reconcile_experiment()
             || self.reconcile_step_analysis()
@@ -618,6 +628,10 @@ impl<'a> Planner<'a> {
         labels
             .as_object_mut()?
             .insert(POD_TEMPLATE_HASH_LABEL.to_owned(), json!(hash));
+        // §7.4 / §7.3: injected after hashing; template comparison ignores both.
+        self.new_rs_anti_affinity(&mut template, hash);
+        let ephemeral = self.new_rs_ephemeral(hash);
+        ephemeral_metadata::inject_into_template(&mut template, &ephemeral);
         let typed = serde_json::from_value(template.clone()).ok()?;
         let labels: BTreeMap<String, String> = template
             .pointer("/metadata/labels")
@@ -636,6 +650,9 @@ impl<'a> Planner<'a> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         annotations.insert(REVISION_ANNOTATION.to_owned(), revision.to_string());
+        if let Some(recorded) = ephemeral.annotation() {
+            annotations.insert(EPHEMERAL_METADATA_ANNOTATION.to_owned(), recorded);
+        }
         annotations.insert(
             DESIRED_REPLICAS_ANNOTATION.to_owned(),
             self.replicas.to_string(),

@@ -192,7 +192,9 @@ impl World {
                         .unwrap();
                     merge_into(experiment, patch);
                 }
-                Action::EvictPod { name } => panic!("the simulation has no pods to evict: {name}"),
+                Action::EvictPod { name } | Action::PatchPod { name, .. } => {
+                    panic!("the simulation has no pods: {name}");
+                }
                 Action::RecordEvent {
                     reason, message, ..
                 } => self.events.push((reason.clone(), message.clone())),
@@ -1903,4 +1905,68 @@ fn experiment_step_lifecycle() {
         .unwrap();
     assert_eq!(live.spec.terminate, Some(true));
     assert_eq!(w.phase().0, "Degraded");
+}
+
+impl World {
+    fn template_of(&self, image: &str) -> Value {
+        let rs = self
+            .replica_sets
+            .iter()
+            .find(|rs| World::image_of(rs) == image)
+            .unwrap();
+        serde_json::to_value(rs.spec.template.as_ref().unwrap()).unwrap()
+    }
+}
+
+/// §7.4 and §7.3 on the ReplicaSet templates: the first deploy gets the stable metadata and no
+/// anti-affinity; an update's new RS gets the canary metadata and a preferred anti-affinity term
+/// against the stable hash; promotion moves it to the stable metadata (canary-only keys removed)
+/// without creating another ReplicaSet.
+#[test]
+fn anti_affinity_and_ephemeral_metadata_on_templates() {
+    let mut w = World::new(rollout(
+        2,
+        &json!({
+            "antiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": {"weight": 50}},
+            "canaryMetadata": {"labels": {"role": "canary", "canary-only": "yes"}},
+            "stableMetadata": {"labels": {"role": "stable"}},
+            "steps": [{"setWeight": 50}, {"pause": {}}]
+        }),
+    ));
+    w.settle();
+    let first = w.template_of("nginx:1");
+    assert_eq!(first["metadata"]["labels"]["role"], "stable");
+    assert!(first["spec"].get("affinity").is_none());
+    let stable_hash = w.hash_of("nginx:1");
+
+    w.set_image("nginx:2");
+    w.settle();
+    let canary = w.template_of("nginx:2");
+    assert_eq!(canary["metadata"]["labels"]["role"], "canary");
+    assert_eq!(canary["metadata"]["labels"]["canary-only"], "yes");
+    let term = &canary["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+        [0];
+    assert_eq!(term["weight"], 50);
+    assert_eq!(
+        term["podAffinityTerm"]["labelSelector"]["matchExpressions"][0]["values"][0],
+        stable_hash.as_str()
+    );
+    assert_eq!(
+        w.template_of("nginx:1")["metadata"]["labels"]["role"],
+        "stable"
+    );
+
+    w.promote();
+    w.settle();
+    assert_eq!(w.phase().0, "Healthy");
+    assert_eq!(
+        w.replica_sets.len(),
+        2,
+        "no extra ReplicaSet from injected metadata"
+    );
+    let promoted = w.template_of("nginx:2");
+    assert_eq!(promoted["metadata"]["labels"]["role"], "stable");
+    assert!(promoted["metadata"]["labels"].get("canary-only").is_none());
+    let old = w.template_of("nginx:1");
+    assert!(old["metadata"]["labels"].get("role").is_none(), "{old}");
 }

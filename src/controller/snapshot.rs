@@ -52,16 +52,24 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Whether a reconcile of `rollout` looks at pods (a restart is pending, spec §3.10).
+    /// Whether a reconcile of `rollout` looks at pods: a restart is pending (spec §3.10), or the
+    /// strategy has ephemeral metadata to keep on live pods (§7.3).
     pub fn needs_pods(rollout: &Rollout) -> bool {
-        rollout.spec.restart_at.as_deref().is_some_and(|at| {
+        let restart_pending = rollout.spec.restart_at.as_deref().is_some_and(|at| {
             !at.is_empty()
                 && rollout
                     .status
                     .as_ref()
                     .and_then(|s| s.restarted_at.as_deref())
                     != Some(at)
-        })
+        });
+        let canary_metadata = rollout
+            .canary()
+            .is_some_and(|c| c.canary_metadata.is_some() || c.stable_metadata.is_some());
+        let blue_green_metadata = rollout
+            .blue_green()
+            .is_some_and(|b| b.preview_metadata.is_some() || b.active_metadata.is_some());
+        restart_pending || canary_metadata || blue_green_metadata
     }
 
     /// Whether a reconcile of `rollout` looks at Experiments (an experiment step, or one
