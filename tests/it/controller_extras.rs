@@ -385,3 +385,103 @@ async fn cluster_wide_analysis_reconciler_skips_held_namespaces() {
     .await;
     runner.stop().await;
 }
+
+async fn pod_labels(
+    client: &Client,
+    app: &str,
+) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
+    Api::<Pod>::namespaced(client.clone(), NS)
+        .list(&ListParams::default().labels(&format!("app={app}")))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .map(|p| {
+            let hash = p
+                .labels()
+                .get("rollouts-pod-template-hash")
+                .cloned()
+                .unwrap_or_default();
+            (hash, p.labels().clone())
+        })
+        .collect()
+}
+
+/// `canaryMetadata` / `stableMetadata` on live pods: stable pods say `role=stable`, canary pods
+/// `role=canary` during the update, and after promotion the former canary pods are relabelled
+/// in place (the canary-only label removed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ephemeral_metadata_follows_promotion_on_live_pods() {
+    let cluster = cluster(&[NS]).await;
+    let client = &cluster.client;
+    let runner = start_runner(client, Scope::Namespace(NS.into()), None);
+    let mut web = rollout("meta", &json!([{"setWeight": 50}, {"pause": {}}]));
+    web.spec.replicas = Some(2);
+    let mut spec = serde_json::to_value(&web).unwrap();
+    spec["spec"]["strategy"]["canary"]["canaryMetadata"] =
+        json!({"labels": {"role": "canary", "canary-only": "yes"}});
+    spec["spec"]["strategy"]["canary"]["stableMetadata"] = json!({"labels": {"role": "stable"}});
+    create(client, &serde_json::from_value(spec).unwrap()).await;
+    wait_status(client, "meta", "Healthy", |s| {
+        s["phase"] == "Healthy" && s["availableReplicas"] == 2
+    })
+    .await;
+    eventually("stable pods labelled", || async {
+        let pods = pod_labels(client, "meta").await;
+        (pods.len() == 2
+            && pods
+                .iter()
+                .all(|(_, l)| l.get("role").map(String::as_str) == Some("stable")))
+        .then_some(())
+    })
+    .await;
+    patch_spec(
+        client,
+        "meta",
+        json!({"template": {"spec": {"containers": [{"name": "app", "image": "app:v2"}]}}}),
+    )
+    .await;
+    let paused = wait_status(client, "meta", "paused on the canary", |s| {
+        s["phase"] == "Paused" && s["currentStepIndex"] == 1
+    })
+    .await;
+    let canary_hash = paused["currentPodHash"].as_str().unwrap().to_owned();
+    let canary_pods = eventually("one canary and one stable pod, labelled", || async {
+        let pods = pod_labels(client, "meta").await;
+        let canary: Vec<_> = pods.iter().filter(|(h, _)| *h == canary_hash).collect();
+        let stable: Vec<_> = pods.iter().filter(|(h, _)| *h != canary_hash).collect();
+        let ok = canary.len() == 1
+            && stable.len() == 1
+            && canary[0].1.get("role").map(String::as_str) == Some("canary")
+            && canary[0].1.get("canary-only").map(String::as_str) == Some("yes")
+            && stable[0].1.get("role").map(String::as_str) == Some("stable");
+        ok.then_some(canary.len())
+    })
+    .await;
+    assert_eq!(canary_pods, 1);
+    Api::<Rollout>::namespaced(client.clone(), NS)
+        .patch_status(
+            "meta",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": {"pauseConditions": null}})),
+        )
+        .await
+        .unwrap();
+    wait_status(client, "meta", "Healthy on the new revision", |s| {
+        s["phase"] == "Healthy" && s["stableRS"] == canary_hash.as_str()
+    })
+    .await;
+    eventually("every pod relabelled stable", || async {
+        let pods = pod_labels(client, "meta").await;
+        let ok = pods.len() == 2
+            && pods.iter().all(|(h, l)| {
+                *h == canary_hash
+                    && l.get("role").map(String::as_str) == Some("stable")
+                    && !l.contains_key("canary-only")
+            });
+        ok.then_some(())
+    })
+    .await;
+    runner.stop().await;
+}
