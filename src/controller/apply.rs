@@ -5,7 +5,7 @@
 //! the planner. Reading the clock happens here (event timestamps) and in the caller (`now`).
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, DeleteParams, EvictParams, ListParams, Patch, PatchParams, PostParams};
@@ -124,6 +124,13 @@ pub async fn read_snapshot(
     } else {
         Vec::new()
     };
+    let workload = match Snapshot::workload_name(&rollout) {
+        Some(target) => Api::<Deployment>::namespaced(client.clone(), namespace)
+            .get_opt(target)
+            .await
+            .map_err(list_error("Deployment"))?,
+        None => None,
+    };
     Ok(Snapshot {
         rollout,
         replica_sets,
@@ -134,6 +141,7 @@ pub async fn read_snapshot(
         now,
         pods,
         experiments,
+        workload,
     })
 }
 
@@ -226,6 +234,19 @@ pub async fn apply(client: &Client, rollout: &Rollout, plan: &Plan) -> Result<()
                     .patch(run, &merge, &Patch::Merge(patch))
                     .await
                     .map_err(fail("patch AnalysisRun", run))?;
+            }
+            Action::ScaleDeployment {
+                name: deployment,
+                replicas,
+            } => {
+                Api::<Deployment>::namespaced(client.clone(), &namespace)
+                    .patch(
+                        deployment,
+                        &merge,
+                        &Patch::Merge(&json!({"spec": {"replicas": replicas}})),
+                    )
+                    .await
+                    .map_err(fail("scale Deployment", deployment))?;
             }
             Action::PatchPod { name: pod, patch } => {
                 match Api::<Pod>::namespaced(client.clone(), &namespace)

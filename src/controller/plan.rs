@@ -17,6 +17,7 @@ pub mod ephemeral_metadata;
 mod experiment;
 pub mod restart;
 mod step_analysis;
+pub mod workload_ref;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -145,6 +146,13 @@ pub enum Action {
         /// Merge patch.
         patch: Value,
     },
+    /// Set `spec.replicas` of the `workloadRef` Deployment (migration scale-down, spec §3.13).
+    ScaleDeployment {
+        /// Deployment name.
+        name: String,
+        /// New `spec.replicas`.
+        replicas: i32,
+    },
     /// Evict a pod through the Eviction API (`restartAt`, spec §3.10); 429 means skip.
     EvictPod {
         /// Pod name.
@@ -182,8 +190,18 @@ pub struct Plan {
 
 /// Plans one reconcile of the snapshot's Rollout.
 pub fn plan(snapshot: &Snapshot) -> Plan {
-    let mut planner = Planner::new(snapshot);
+    // workloadRef: plan on a copy whose template comes from the referenced Deployment.
+    let resolved = match workload_ref::resolve(snapshot) {
+        Ok(resolved) => resolved,
+        Err(message) => {
+            let mut planner = Planner::new(snapshot);
+            planner.invalid_spec(&message);
+            return planner.finish();
+        }
+    };
+    let mut planner = Planner::new(resolved.as_ref().unwrap_or(snapshot));
     planner.run();
+    planner.scale_down_workload();
     planner.finish()
 }
 
@@ -532,7 +550,15 @@ impl<'a> Planner<'a> {
             return true;
         }
         let name = self.rollout.name_any();
-        if is_hash_collision(template, &name, &hash, &candidates) {
+        // A foreign ReplicaSet already has our name (typically the Deployment a workloadRef
+        // migrates from, whose pod-template hash matches ours): that is a collision too.
+        let taken_by_other = self
+            .snap
+            .replica_sets
+            .iter()
+            .any(|rs| rs.name_any() == format!("{name}-{hash}"))
+            && !names.iter().any(|n| *n == format!("{name}-{hash}"));
+        if taken_by_other || is_hash_collision(template, &name, &hash, &candidates) {
             // §3.3: bump collisionCount; the next pass computes a fresh hash.
             self.status.collision_count = Some(self.status.collision_count.unwrap_or(0) + 1);
             self.write_status_patch();

@@ -103,6 +103,7 @@ impl World {
             now: self.now,
             pods: Vec::new(),
             experiments: self.experiments.clone(),
+            workload: None,
         }
     }
 
@@ -192,7 +193,9 @@ impl World {
                         .unwrap();
                     merge_into(experiment, patch);
                 }
-                Action::EvictPod { name } | Action::PatchPod { name, .. } => {
+                Action::EvictPod { name }
+                | Action::PatchPod { name, .. }
+                | Action::ScaleDeployment { name, .. } => {
                     panic!("the simulation has no pods: {name}");
                 }
                 Action::RecordEvent {

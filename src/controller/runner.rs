@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::jiff::Timestamp;
@@ -218,6 +218,7 @@ pub async fn run_with(
     });
     let controller = Controller::new(rollouts, watcher::Config::default());
     let store = controller.store();
+    let workload_store = controller.store();
     let rollouts_loop = controller
         .owns(
             api::<ReplicaSet>(&client, &scope),
@@ -243,6 +244,25 @@ pub async fn run_with(
                     .filter(|rollout| {
                         rollout.namespace() == namespace
                             && referenced_services(rollout).contains(&name.as_str())
+                    })
+                    .map(|rollout| ObjectRef::from_obj(&*rollout))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            api::<Deployment>(&client, &scope),
+            watcher::Config::default(),
+            move |deployment| {
+                // A workloadRef rollout follows its Deployment's template (spec §3.1 step 2).
+                let namespace = deployment.namespace();
+                let name = deployment.name_any();
+                workload_store
+                    .state()
+                    .into_iter()
+                    .filter(|rollout| {
+                        rollout.namespace() == namespace
+                            && crate::controller::snapshot::Snapshot::workload_name(rollout)
+                                == Some(name.as_str())
                     })
                     .map(|rollout| ObjectRef::from_obj(&*rollout))
                     .collect::<Vec<_>>()

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::ResourceExt;
 
@@ -49,6 +49,9 @@ pub struct Snapshot {
     /// Experiments in the namespace; read only for rollouts with experiment steps
     /// ([`Snapshot::needs_experiments`]).
     pub experiments: Vec<Experiment>,
+    /// The Deployment a `workloadRef` names (read only for such rollouts,
+    /// [`Snapshot::workload_name`]).
+    pub workload: Option<Deployment>,
 }
 
 impl Snapshot {
@@ -70,6 +73,15 @@ impl Snapshot {
             .blue_green()
             .is_some_and(|b| b.preview_metadata.is_some() || b.active_metadata.is_some());
         restart_pending || canary_metadata || blue_green_metadata
+    }
+
+    /// The Deployment a `workloadRef` rollout takes its template from (kind `Deployment` only).
+    pub fn workload_name(rollout: &Rollout) -> Option<&str> {
+        let reference = rollout.spec.workload_ref.as_ref()?;
+        (reference.kind.as_deref() == Some("Deployment"))
+            .then_some(reference.name.as_deref())
+            .flatten()
+            .filter(|name| !name.is_empty())
     }
 
     /// Whether a reconcile of `rollout` looks at Experiments (an experiment step, or one

@@ -140,11 +140,18 @@ async fn wait_status(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    eventually(&format!("{name}: {what}"), || async {
+    let start = tokio::time::Instant::now();
+    loop {
         let status = status(client, name).await;
-        done(&status).then_some(status)
-    })
-    .await
+        if done(&status) {
+            return status;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "timed out waiting for {name}: {what}; status: {status:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn create(client: &Client, rollout: &Rollout) {
@@ -483,5 +490,100 @@ async fn ephemeral_metadata_follows_promotion_on_live_pods() {
         ok.then_some(())
     })
     .await;
+    runner.stop().await;
+}
+
+/// `workloadRef` migration: a Rollout without a template takes it from a running Deployment,
+/// becomes Healthy with that template, and `scaleDown: progressively` scales the Deployment to
+/// 0 once it is; a reference to a missing Deployment is InvalidSpec.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workload_ref_takes_the_deployment_template_and_scales_it_down() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let cluster = cluster(&[NS]).await;
+    let client = &cluster.client;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "legacy"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "legacy"}},
+            "template": {
+                "metadata": {"labels": {"app": "legacy"}},
+                "spec": {"containers": [{"name": "app", "image": "legacy:v7"}]}
+            }
+        }
+    }))
+    .unwrap();
+    deployments
+        .create(&PostParams::default(), &deployment)
+        .await
+        .unwrap();
+    let runner = start_runner(client, Scope::Namespace(NS.into()), None);
+    let migrated: Rollout = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": "legacy"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "legacy"}},
+            "workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "legacy",
+                            "scaleDown": "progressively"},
+            "strategy": {"canary": {"steps": [{"setWeight": 50}, {"pause": {}}]}}
+        }
+    }))
+    .unwrap();
+    create(client, &migrated).await;
+    wait_status(client, "legacy", "Healthy", |s| {
+        s["phase"] == "Healthy" && s["availableReplicas"] == 2
+    })
+    .await;
+    let images: Vec<String> =
+        Api::<k8s_openapi::api::apps::v1::ReplicaSet>::namespaced(client.clone(), NS)
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .filter(|rs| rs.owner_references().iter().any(|o| o.kind == "Rollout"))
+            .map(|rs| {
+                rs.spec
+                    .template
+                    .as_ref()
+                    .unwrap()
+                    .spec
+                    .as_ref()
+                    .unwrap()
+                    .containers[0]
+                    .image
+                    .clone()
+                    .unwrap()
+            })
+            .collect();
+    assert_eq!(images, ["legacy:v7"]);
+    eventually("the Deployment scaled to 0", || async {
+        let live = deployments.get("legacy").await.unwrap();
+        (live.spec.replicas == Some(0)).then_some(())
+    })
+    .await;
+
+    let dangling: Rollout = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": "dangling"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "dangling"}},
+            "workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "nowhere"},
+            "strategy": {"canary": {}}
+        }
+    }))
+    .unwrap();
+    create(client, &dangling).await;
+    let degraded = wait_status(client, "dangling", "InvalidSpec", |s| {
+        s["phase"] == "Degraded"
+    })
+    .await;
+    let message = degraded["message"].as_str().unwrap();
+    assert!(message.contains("spec.workloadRef.name"), "{message}");
     runner.stop().await;
 }
