@@ -39,9 +39,9 @@ type Key = (String, String);
 
 #[derive(Default)]
 struct Observed {
-    written_at: Option<Instant>,
-    reacted_at: Option<Instant>,
-    healthy_at: Option<Instant>,
+    written: Option<Instant>,
+    reacted: Option<Instant>,
+    healthy: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -115,7 +115,7 @@ fn observe(book: &Mutex<Book>, rollout: &Rollout) {
     let Some(entry) = book.rollouts.get_mut(&key) else {
         return;
     };
-    if entry.written_at.is_none() {
+    if entry.written.is_none() {
         return;
     }
     let answered = if wanted == "1" {
@@ -123,8 +123,8 @@ fn observe(book: &Mutex<Book>, rollout: &Rollout) {
     } else {
         revision.as_deref() == Some(wanted.as_str())
     };
-    if answered && entry.reacted_at.is_none() {
-        entry.reacted_at = Some(now);
+    if answered && entry.reacted.is_none() {
+        entry.reacted = Some(now);
     }
     // The controller's own revision-annotation patch arrives before its status patch, with the
     // old (Healthy) status: only a status that observed the current generation counts.
@@ -134,8 +134,8 @@ fn observe(book: &Mutex<Book>, rollout: &Rollout) {
         && revision.as_deref() == Some(wanted.as_str())
         && status.stable_rs.is_some()
         && status.stable_rs == status.current_pod_hash;
-    if healthy && entry.healthy_at.is_none() {
-        entry.healthy_at = Some(now);
+    if healthy && entry.healthy.is_none() {
+        entry.healthy = Some(now);
     }
 }
 
@@ -170,7 +170,7 @@ async fn wait_all_healthy(book: &Mutex<Book>, since: Instant, total: usize) -> (
             .unwrap()
             .rollouts
             .values()
-            .filter(|o| o.healthy_at.is_some())
+            .filter(|o| o.healthy.is_some())
             .count();
         if done == total || since.elapsed() > PHASE_DEADLINE {
             let last = book
@@ -178,7 +178,7 @@ async fn wait_all_healthy(book: &Mutex<Book>, since: Instant, total: usize) -> (
                 .unwrap()
                 .rollouts
                 .values()
-                .filter_map(|o| o.healthy_at)
+                .filter_map(|o| o.healthy)
                 .max()
                 .map_or(since.elapsed(), |at| at - since);
             return (last, done);
@@ -192,14 +192,14 @@ fn latencies(book: &Mutex<Book>) -> Vec<Duration> {
         .unwrap()
         .rollouts
         .values()
-        .filter_map(|o| Some(o.reacted_at? - o.written_at?))
+        .filter_map(|o| Some(o.reacted? - o.written?))
         .collect()
 }
 
 /// Starts a new phase: every rollout waits for `revision` again.
 fn reset(book: &Mutex<Book>, revision: &str) {
     let mut book = book.lock().unwrap();
-    book.revision = revision.to_owned();
+    revision.clone_into(&mut book.revision);
     for observed in book.rollouts.values_mut() {
         *observed = Observed::default();
     }
@@ -211,7 +211,7 @@ fn mark_written(book: &Mutex<Book>, key: Key) {
         .rollouts
         .entry(key)
         .or_default()
-        .written_at = Some(Instant::now());
+        .written = Some(Instant::now());
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

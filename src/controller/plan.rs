@@ -8,8 +8,8 @@
 //! Covered: canary without traffic routing (basic canary), including steps, timed and indefinite
 //! pauses, promote, promote --full, abort, retry, `spec.paused`, scaling events, template change
 //! mid-rollout, rollback to the stable ReplicaSet, the progress deadline and InvalidSpec.
-//! Not yet: traffic routing, analysis and experiment steps (an `analysis` step never completes),
-//! restartAt, ephemeral metadata, anti-affinity injection, history GC, blue-green (a no-op).
+//! Submodules hold the rest: blue-green, step/background analysis, experiment steps, restartAt,
+//! ephemeral metadata, anti-affinity injection and workloadRef. Not yet: traffic routing.
 
 pub mod anti_affinity;
 mod blue_green;

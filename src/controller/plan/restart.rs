@@ -156,8 +156,7 @@ impl Planner<'_> {
                 None => 0,
             };
         }
-        self.fenceposts()
-            .map_or(0, |f| i32::try_from(f.max_unavailable).unwrap_or(0))
+        self.fenceposts().map_or(0, |f| f.max_unavailable)
     }
 
     /// §3.10: evict pods older than `spec.restartAt`; record `restartedAt` when none remain.
@@ -237,6 +236,17 @@ mod tests {
         }
     }
 
+    /// (label, pods, now, maxUnavailable, evicted, requeue, done)
+    type Case = (
+        &'static str,
+        Vec<RestartPod>,
+        &'static str,
+        i32,
+        Vec<&'static str>,
+        Option<&'static str>,
+        bool,
+    );
+
     #[test]
     fn restart_decisions() {
         let old = "2026-01-01T00:00:00Z";
@@ -248,16 +258,7 @@ mod tests {
             pod("stable-a", 0, older, true),
             pod("stable-c", 0, old, true),
         ];
-        // (pods, now, maxUnavailable, evicted, requeue, done)
-        let cases: Vec<(
-            &str,
-            Vec<RestartPod>,
-            &str,
-            i32,
-            Vec<&str>,
-            Option<&str>,
-            bool,
-        )> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "not yet due: requeue just after restartAt",
                 four_old.to_vec(),
