@@ -226,7 +226,7 @@ async fn main() {
     let namespaces = env_usize("ROLLTOP_BENCH_NAMESPACES", 25).max(1);
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let client = sandbox.client().await.unwrap();
-    let _sim = sim::spawn(
+    let sim = sim::spawn(
         client.clone(),
         SimConfig {
             ready_delay: Duration::from_millis(200),
@@ -340,5 +340,7 @@ async fn main() {
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(30), controller).await;
     watch.abort();
+    // The simulated controllers go first, so nothing is left talking to a closed server.
+    drop(sim);
     sandbox.shutdown().await;
 }
