@@ -117,9 +117,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             }
         }
-        Command::List(ListCommand::Rollouts { watch }) => {
+        Command::List(ListCommand::Rollouts {
+            watch,
+            name,
+            timestamps,
+        }) => {
             let connection = connect(&cli.cluster).await?;
-            list::run(&connection.client, connection.scope.namespace(), watch).await?
+            let options = list::ListOptions {
+                watch,
+                name,
+                timestamps,
+            };
+            list::run(&connection.client, connection.scope.namespace(), &options).await?
         }
         Command::Promote {
             name,

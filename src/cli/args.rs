@@ -310,12 +310,18 @@ pub enum ListCommand {
     #[command(
         visible_alias = "ro",
         alias = "rollout",
-        after_help = "Examples:\n  rolltop list rollouts\n  rolltop list rollouts -A"
+        after_help = "Examples:\n  rolltop list rollouts\n  rolltop list rollouts -A\n  rolltop list rollouts -w --timestamps --name checkout"
     )]
     Rollouts {
         /// Keep watching and print changes.
         #[arg(short = 'w', long)]
         watch: bool,
+        /// Only the rollout with this name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Print a UTC timestamp on each row.
+        #[arg(long)]
+        timestamps: bool,
     },
 }
 

@@ -15,9 +15,9 @@ use kube::api::{Api, ListParams};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 
 use super::output::{Cell, glyph_colour, paint, tabulate, tag_colour, write_stdout};
-use crate::crd::AnalysisRun;
 use crate::crd::Rollout;
-use crate::model::revisions::build_revisions;
+use crate::crd::{AnalysisRun, Experiment};
+use crate::model::revisions::build_revisions_with_experiments;
 use crate::model::{
     Branch, Phase, RolloutExtras, RolloutSummary, Strategy, TreeKind, TreeLine, age, build_tree,
     human_duration,
@@ -42,6 +42,8 @@ pub struct RolloutView {
     pub replica_sets: Vec<ReplicaSet>,
     pub pods: Vec<Pod>,
     pub analysis_runs: Vec<AnalysisRun>,
+    /// Experiments in the namespace (those the rollout owns are shown).
+    pub experiments: Vec<Experiment>,
 }
 
 /// The label selector of the rollout's pods (`spec.selector.matchLabels`), for listing its
@@ -84,12 +86,75 @@ pub async fn load_view(
         .list(&ListParams::default())
         .await?
         .items;
+    let experiments = list_experiments(client, namespace).await?;
     Ok(RolloutView {
         rollout,
         replica_sets,
         pods,
         analysis_runs,
+        experiments,
     })
+}
+
+/// Experiments in the namespace; none when the cluster has no Experiment CRD (404), since a
+/// cluster may run rollouts without ever installing it.
+async fn list_experiments(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<Vec<Experiment>, kube::Error> {
+    match Api::<Experiment>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await
+    {
+        Ok(list) => Ok(list.items),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(Vec::new()),
+        Err(error) => Err(error),
+    }
+}
+
+/// `Σ:<template>` for each ReplicaSet an owned Experiment runs (named
+/// `<experiment>-<template>-<hash>`), as the plugin tags their images.
+fn experiment_tags(view: &RolloutView) -> BTreeMap<String, Vec<String>> {
+    let uid = view.rollout.metadata.uid.as_deref();
+    let mut tags = BTreeMap::new();
+    for experiment in &view.experiments {
+        let owned = experiment
+            .metadata
+            .owner_references
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(|o| Some(o.uid.as_str()) == uid);
+        if !owned {
+            continue;
+        }
+        let experiment_name = experiment.metadata.name.as_deref().unwrap_or_default();
+        let experiment_uid = experiment.metadata.uid.as_deref();
+        for rs in &view.replica_sets {
+            let owned_by_experiment = rs
+                .metadata
+                .owner_references
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .any(|o| Some(o.uid.as_str()) == experiment_uid);
+            if !owned_by_experiment {
+                continue;
+            }
+            let rs_name = rs.metadata.name.clone().unwrap_or_default();
+            let template = experiment
+                .spec
+                .templates
+                .iter()
+                .map(|t| t.name.as_str())
+                .filter(|t| rs_name.starts_with(&format!("{experiment_name}-{t}-")))
+                .max_by_key(|t| t.len());
+            if let Some(template) = template {
+                tags.insert(rs_name, vec![format!("Σ:{template}")]);
+            }
+        }
+    }
+    tags
 }
 
 fn label(name: &str, value: &str) -> String {
@@ -152,6 +217,7 @@ fn images(view: &RolloutView, tags_by_rs: &BTreeMap<String, Vec<String>>, color:
             .iter()
             .filter(|tag| tags.iter().any(|t| t == *tag))
             .map(|tag| (*tag).to_owned())
+            .chain(tags.iter().filter(|t| t.starts_with("Σ:")).cloned())
             .collect();
         let containers = rs
             .spec
@@ -224,6 +290,8 @@ fn kind_word(kind: TreeKind) -> &'static str {
         TreeKind::ReplicaSet => "ReplicaSet",
         TreeKind::Pod => "Pod",
         TreeKind::AnalysisRun => "AnalysisRun",
+        TreeKind::Experiment => "Experiment",
+        TreeKind::Job => "Job",
         TreeKind::Revision | TreeKind::Folded => "",
     }
 }
@@ -233,7 +301,7 @@ fn kind_word(kind: TreeKind) -> &'static str {
 fn name_colour(line: &TreeLine) -> Option<super::output::Colour> {
     match line.kind {
         TreeKind::ReplicaSet => line.info.split(',').find_map(tag_colour),
-        TreeKind::AnalysisRun => line
+        TreeKind::AnalysisRun | TreeKind::Experiment => line
             .status
             .as_ref()
             .filter(|s| s.word == "Pending" || s.word == "Running")
@@ -310,12 +378,19 @@ fn add_delay_tags(lines: &mut [TreeLine], replica_sets: &[ReplicaSet], now: Date
 pub fn render_get(view: &RolloutView, now: DateTime<Utc>, color: bool) -> String {
     let rollout = &view.rollout;
     let summary = RolloutSummary::from_rollout(rollout, RolloutExtras::default());
-    let revisions = build_revisions(rollout, &view.replica_sets, &view.pods, &view.analysis_runs);
-    let tags_by_rs: BTreeMap<String, Vec<String>> = revisions
+    let revisions = build_revisions_with_experiments(
+        rollout,
+        &view.replica_sets,
+        &view.pods,
+        &view.analysis_runs,
+        &view.experiments,
+    );
+    let mut tags_by_rs: BTreeMap<String, Vec<String>> = revisions
         .iter()
         .flat_map(|r| &r.replica_sets)
         .map(|rs| (rs.name.clone(), rs.tags.clone()))
         .collect();
+    tags_by_rs.extend(experiment_tags(view));
 
     let mut out = String::new();
     out.push_str(&label("Name", &summary.key.name));
@@ -455,7 +530,13 @@ pub async fn watch(
     let (replica_sets, rs_writer) = reflector::store::<ReplicaSet>();
     let (pods, pod_writer) = reflector::store::<Pod>();
     let (runs, run_writer) = reflector::store::<AnalysisRun>();
-    let mut events = futures::stream::select_all(vec![
+    let (experiments, experiment_writer) = reflector::store::<Experiment>();
+    // Without the Experiment CRD a watcher would retry forever and the first frame never come.
+    let has_experiments = Api::<Experiment>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default().limit(1))
+        .await
+        .is_ok();
+    let mut streams = vec![
         changes(
             0,
             reflector(
@@ -492,8 +573,22 @@ pub async fn watch(
                 .default_backoff(),
             ),
         ),
-    ]);
-    let mut ready = [false; 4];
+    ];
+    if has_experiments {
+        streams.push(changes(
+            4,
+            reflector(
+                experiment_writer,
+                watcher(
+                    Api::namespaced(client.clone(), namespace),
+                    watcher::Config::default(),
+                )
+                .default_backoff(),
+            ),
+        ));
+    }
+    let mut events = futures::stream::select_all(streams);
+    let mut ready = [false, false, false, false, !has_experiments];
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut last_text = String::new();
     let mut last_draw = Instant::now()
@@ -519,6 +614,7 @@ pub async fn watch(
             replica_sets: snapshot(&replica_sets),
             pods: snapshot(&pods),
             analysis_runs: snapshot(&runs),
+            experiments: snapshot(&experiments),
         };
         let text = render_get(&view, Utc::now(), color);
         if text != last_text {
@@ -568,6 +664,7 @@ mod tests {
             replica_sets: vec![rs],
             pods: Vec::new(),
             analysis_runs: Vec::new(),
+            experiments: Vec::new(),
         }
     }
 

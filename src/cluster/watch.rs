@@ -1,6 +1,6 @@
 //! Watchers that feed the cockpit: one kube-runtime `watcher` (default backoff) per kind and
 //! scope. The list needs Rollouts and AnalysisRuns of the scope; the rollout that is open also
-//! needs its ReplicaSets, Pods, AnalysisRuns and Events. Objects arrive as `DynamicObject` and
+//! needs its ReplicaSets, Pods, AnalysisRuns, Experiments and Events. Objects arrive as `DynamicObject` and
 //! are decoded one by one, so one malformed object is skipped (and reported) instead of breaking
 //! the whole watch. managedFields are dropped at the edge and everything is converted to `model`
 //! types in the watcher task; the cockpit never sees a Kubernetes object.
@@ -22,10 +22,10 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
-use crate::crd::{AnalysisRun, Rollout};
+use crate::crd::{AnalysisRun, Experiment, Rollout};
 use crate::model::AnalysisSummary;
 use crate::model::event::sort_events;
-use crate::model::revisions::build_revisions;
+use crate::model::revisions::build_revisions_with_experiments;
 use crate::model::{EventView, ResourceKey, RevisionView, RolloutExtras, RolloutSummary};
 
 /// What the watchers tell the cockpit.
@@ -102,6 +102,9 @@ pub fn spawn_detail(
             dynamic_watch::<AnalysisRun>(&client, ns, None)
                 .map(|e| (Kind::AnalysisRun, e))
                 .boxed(),
+            dynamic_watch::<Experiment>(&client, ns, None)
+                .map(|e| (Kind::Experiment, e))
+                .boxed(),
             dynamic_watch::<Event>(&client, ns, Some(&about))
                 .map(|e| (Kind::Event, e))
                 .boxed(),
@@ -115,6 +118,11 @@ pub fn spawn_detail(
                     if detail.apply(kind, event, &mut out) {
                         out.push(detail.snapshot(&key));
                     }
+                }
+                // Many clusters run rollouts without the Experiment CRD: its absence is no
+                // failure worth a status line, the tree just has no experiments.
+                Err(error) if kind == Kind::Experiment => {
+                    tracing::debug!("watching Experiments of {key}: {error}");
                 }
                 Err(error) => out.push(WatchEvent::Failed(format!(
                     "watching {kind}s of {key}: {error}"
@@ -135,6 +143,7 @@ enum Kind {
     AnalysisRun,
     ReplicaSet,
     Pod,
+    Experiment,
     Event,
 }
 
@@ -145,6 +154,7 @@ impl std::fmt::Display for Kind {
             Kind::AnalysisRun => "AnalysisRun",
             Kind::ReplicaSet => "ReplicaSet",
             Kind::Pod => "Pod",
+            Kind::Experiment => "Experiment",
             Kind::Event => "Event",
         })
     }
@@ -379,6 +389,7 @@ struct DetailStore {
     replica_sets: Store<ReplicaSet>,
     pods: Store<Pod>,
     runs: Store<AnalysisRun>,
+    experiments: Store<Experiment>,
     events: Store<Event>,
 }
 
@@ -395,6 +406,7 @@ impl DetailStore {
             Kind::ReplicaSet => self.replica_sets.apply(kind, event, out),
             Kind::Pod => self.pods.apply(kind, event, out),
             Kind::AnalysisRun => self.runs.apply(kind, event, out),
+            Kind::Experiment => self.experiments.apply(kind, event, out),
             Kind::Event => self.events.apply(kind, event, out),
         };
         !matches!(change, Change::Nothing)
@@ -402,11 +414,12 @@ impl DetailStore {
 
     fn snapshot(&self, key: &ResourceKey) -> WatchEvent {
         let revisions = match self.rollout.items.get(key) {
-            Some(rollout) => build_revisions(
+            Some(rollout) => build_revisions_with_experiments(
                 rollout,
                 &self.replica_sets.values(),
                 &self.pods.values(),
                 &self.runs.values(),
+                &self.experiments.values(),
             ),
             None => Vec::new(),
         };
@@ -508,5 +521,46 @@ mod tests {
             watcher::Event::Delete(rollout("checkout", &json!(3))),
         );
         assert!(matches!(&gone[..], [WatchEvent::Remove(k)] if k.name == "checkout"));
+    }
+
+    #[test]
+    fn the_detail_tree_shows_the_rollouts_experiments() {
+        let mut detail = DetailStore::default();
+        let mut out = Vec::new();
+        assert!(detail.apply(
+            Kind::Rollout,
+            watcher::Event::Apply(rollout("checkout", &json!(1))),
+            &mut out
+        ));
+        let experiment = object(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Experiment",
+            "metadata": {"name": "checkout-6f6-2-0", "namespace": "shop",
+                         "annotations": {"rollout.argoproj.io/revision": "2"},
+                         "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1",
+                             "kind": "Rollout", "name": "checkout", "uid": "uid-checkout"}]},
+            "spec": {"templates": []},
+            "status": {"phase": "Running"}
+        }));
+        assert!(detail.apply(
+            Kind::Experiment,
+            watcher::Event::Apply(experiment),
+            &mut out
+        ));
+        let key = ResourceKey {
+            namespace: "shop".into(),
+            name: "checkout".into(),
+        };
+        let WatchEvent::Detail { revisions, .. } = detail.snapshot(&key) else {
+            panic!("not a detail snapshot");
+        };
+        let lines = crate::model::build_tree(&revisions, true);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.kind == crate::model::TreeKind::Experiment
+                    && l.name == "checkout-6f6-2-0"
+                    && l.status.as_ref().is_some_and(|s| s.word == "Running")),
+            "{lines:?}"
+        );
     }
 }

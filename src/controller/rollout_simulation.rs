@@ -1459,7 +1459,7 @@ fn s4_reduce_weight_and_failing_step_analysis() {
         w.phase(),
         (
             "Degraded".into(),
-            "RolloutAborted: Rollout aborted update to revision 2: Step-based analysis phase failed: Metric \"sleep-job\" assessed Failed".into()
+            "RolloutAborted: Rollout aborted update to revision 2: Step-based analysis phase error/failed: Metric \"sleep-job\" assessed Failed".into()
         )
     );
     assert_eq!(w.analysis_runs.len(), 1);
@@ -1609,7 +1609,7 @@ fn background_analysis_lifecycle() {
         w.phase(),
         (
             "Degraded".into(),
-            "RolloutAborted: Rollout aborted update to revision 3: Background analysis phase error: metric errored".into()
+            "RolloutAborted: Rollout aborted update to revision 3: Background analysis phase error/failed: metric errored".into()
         )
     );
     assert_eq!((w.pods("nginx:3"), w.pods("nginx:2")), (0, 2));
@@ -1688,7 +1688,7 @@ fn s35_s37_blue_green_pre_and_post_analysis() {
                 w.phase(),
                 (
                     "Degraded".into(),
-                    "RolloutAborted: Rollout aborted update to revision 2: Blue/green post-promotion analysis phase failed: boom".into()
+                    "RolloutAborted: Rollout aborted update to revision 2: Blue/green post-promotion analysis phase error/failed: boom".into()
                 )
             );
             assert_eq!(w.selector_of("demo-active"), h1);

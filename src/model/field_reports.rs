@@ -230,6 +230,7 @@ pub fn revisions_for(summary: &RolloutSummary, now: DateTime<Utc>) -> Vec<Revisi
                     "Running",
                 ),
             }],
+            experiments: Vec::new(),
             analysis_runs: Vec::new(),
         });
     } else {
@@ -251,6 +252,7 @@ pub fn revisions_for(summary: &RolloutSummary, now: DateTime<Utc>) -> Vec<Revisi
                 phase: run.phase,
                 counts: run.counts,
                 created: ago(now, 300),
+                jobs: Vec::new(),
             })
             .collect();
         revisions.push(RevisionView {
@@ -262,6 +264,7 @@ pub fn revisions_for(summary: &RolloutSummary, now: DateTime<Utc>) -> Vec<Revisi
                 created: ago(now, 600),
                 pods: pods(&canary_rs, canary_pods, ago(now, 590), "Running"),
             }],
+            experiments: Vec::new(),
             analysis_runs: runs,
         });
         revisions.push(RevisionView {
@@ -273,6 +276,7 @@ pub fn revisions_for(summary: &RolloutSummary, now: DateTime<Utc>) -> Vec<Revisi
                 created: ago(now, 86_400),
                 pods: pods(&stable_rs, stable_pods, ago(now, 86_400), "Running"),
             }],
+            experiments: Vec::new(),
             analysis_runs: Vec::new(),
         });
     }
@@ -286,6 +290,7 @@ pub fn revisions_for(summary: &RolloutSummary, now: DateTime<Utc>) -> Vec<Revisi
                 created: ago(now, 7 * 86_400),
                 pods: Vec::new(),
             }],
+            experiments: Vec::new(),
             analysis_runs: Vec::new(),
         });
     }

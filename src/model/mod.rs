@@ -20,4 +20,6 @@ pub use rollout::{
     age, compare_rollouts, human_duration,
 };
 pub use rollout_crd::RolloutExtras;
-pub use tree::{Branch, RevisionView, StatusMark, Tone, TreeKind, TreeLine, build_tree};
+pub use tree::{
+    Branch, ExperimentView, JobView, RevisionView, StatusMark, Tone, TreeKind, TreeLine, build_tree,
+};

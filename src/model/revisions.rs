@@ -1,7 +1,9 @@
 //! Groups one rollout's ReplicaSets, Pods and AnalysisRuns into `RevisionView`s for the tree,
 //! with the status words, tags and pod summaries of `kubectl argo rollouts get` (spec §6.3,
 //! §6.4). Pure: the cluster adapter hands in the objects it watches for the open rollout.
-//! Not modelled yet: the `delay:` tag of a scale-down deadline (it would need `now`).
+//! Experiments (with their ReplicaSets and runs) and the Jobs of job-provider measurements are
+//! included. Not modelled here: the `delay:` tag of a scale-down deadline (it needs `now`; the
+//! CLI adds it).
 
 use std::collections::BTreeMap;
 
@@ -10,13 +12,19 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
-use crate::crd::{AnalysisRun, Rollout};
+use crate::crd::time::parse_time;
+use crate::crd::{AnalysisRun, Experiment, Rollout};
 
-use super::rollout::AnalysisSummary;
+use super::rollout::{AnalysisPhase, AnalysisSummary};
 use super::rollout_crd::{revision_of, to_utc};
-use super::tree::{AnalysisRunView, PodView, ReplicaSetStatus, ReplicaSetView, RevisionView};
+use super::tree::{
+    AnalysisRunView, ExperimentView, JobView, PodView, ReplicaSetStatus, ReplicaSetView,
+    RevisionView,
+};
 
 const POD_TEMPLATE_HASH: &str = "rollouts-pod-template-hash";
+/// Measurement metadata naming the Job a job-provider measurement ran.
+const JOB_NAME_METADATA: &str = "job-name";
 
 fn time(t: Option<&Time>) -> DateTime<Utc> {
     to_utc(t.map(|t| t.0))
@@ -135,6 +143,7 @@ fn entry(revisions: &mut BTreeMap<u32, RevisionView>, revision: u32) -> &mut Rev
     revisions.entry(revision).or_insert_with(|| RevisionView {
         revision,
         replica_sets: Vec::new(),
+        experiments: Vec::new(),
         analysis_runs: Vec::new(),
     })
 }
@@ -147,42 +156,116 @@ pub fn build_revisions(
     pods: &[Pod],
     runs: &[AnalysisRun],
 ) -> Vec<RevisionView> {
+    build_revisions_with_experiments(rollout, replica_sets, pods, runs, &[])
+}
+
+/// The ReplicaSets owned by `owner_uid`, each with its pods; `tags` names a ReplicaSet's role.
+fn owned_replica_sets(
+    owner_uid: Option<&str>,
+    replica_sets: &[ReplicaSet],
+    pods: &[Pod],
+    tags: impl Fn(Option<&str>) -> Vec<String>,
+) -> Vec<(u32, ReplicaSetView)> {
+    replica_sets
+        .iter()
+        .filter(|rs| owned_by(&rs.metadata, owner_uid))
+        .map(|rs| {
+            let rs_uid = rs.metadata.uid.as_deref();
+            let hash = rs
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(POD_TEMPLATE_HASH))
+                .map(String::as_str);
+            let view = ReplicaSetView {
+                name: rs.metadata.name.clone().unwrap_or_default(),
+                status: replica_set_status(rs),
+                tags: tags(hash),
+                created: time(rs.metadata.creation_timestamp.as_ref()),
+                pods: pods
+                    .iter()
+                    .filter(|pod| owned_by(&pod.metadata, rs_uid))
+                    .map(pod_view)
+                    .collect(),
+            };
+            (revision_of(&rs.metadata), view)
+        })
+        .collect()
+}
+
+/// One run with its counters and the Jobs its measurements ran (`metadata.job-name`), in
+/// metric then measurement order, as the CLI lists them.
+pub fn analysis_run_view(run: &AnalysisRun) -> AnalysisRunView {
+    let summary = AnalysisSummary::from_run(run);
+    let jobs = run
+        .status
+        .as_ref()
+        .and_then(|s| s.metric_results.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|result| result.measurements.as_deref().unwrap_or_default())
+        .filter_map(|m| {
+            let name = m.metadata.as_ref()?.get(JOB_NAME_METADATA)?;
+            Some(JobView {
+                name: name.clone(),
+                phase: AnalysisPhase::from_word(&m.phase_text).unwrap_or(AnalysisPhase::Pending),
+                started: m.started_at.as_deref().and_then(parse_time),
+            })
+        })
+        .collect();
+    AnalysisRunView {
+        name: summary.name,
+        phase: summary.phase,
+        counts: summary.counts,
+        created: time(run.metadata.creation_timestamp.as_ref()),
+        jobs,
+    }
+}
+
+/// Like [`build_revisions`], with the rollout's Experiments (each with the ReplicaSets and
+/// AnalysisRuns it owns) under their revisions. Runs owned by an Experiment appear under it,
+/// not under the revision.
+pub fn build_revisions_with_experiments(
+    rollout: &Rollout,
+    replica_sets: &[ReplicaSet],
+    pods: &[Pod],
+    runs: &[AnalysisRun],
+    experiments: &[Experiment],
+) -> Vec<RevisionView> {
     let uid = rollout.metadata.uid.as_deref();
     let mut revisions: BTreeMap<u32, RevisionView> = BTreeMap::new();
-    for rs in replica_sets.iter().filter(|rs| owned_by(&rs.metadata, uid)) {
-        let rs_uid = rs.metadata.uid.as_deref();
-        let hash = rs
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(POD_TEMPLATE_HASH))
-            .map(String::as_str);
-        let view = ReplicaSetView {
-            name: rs.metadata.name.clone().unwrap_or_default(),
-            status: replica_set_status(rs),
-            tags: tags(rollout, hash),
-            created: time(rs.metadata.creation_timestamp.as_ref()),
-            pods: pods
+    for (revision, view) in owned_replica_sets(uid, replica_sets, pods, |hash| tags(rollout, hash))
+    {
+        entry(&mut revisions, revision).replica_sets.push(view);
+    }
+    for experiment in experiments.iter().filter(|e| owned_by(&e.metadata, uid)) {
+        let experiment_uid = experiment.metadata.uid.as_deref();
+        let view = ExperimentView {
+            name: experiment.metadata.name.clone().unwrap_or_default(),
+            phase: experiment
+                .status
+                .as_ref()
+                .and_then(|s| s.phase_text.as_deref())
+                .and_then(AnalysisPhase::from_word),
+            created: time(experiment.metadata.creation_timestamp.as_ref()),
+            replica_sets: owned_replica_sets(experiment_uid, replica_sets, pods, |_| Vec::new())
+                .into_iter()
+                .map(|(_, rs)| rs)
+                .collect(),
+            analysis_runs: runs
                 .iter()
-                .filter(|pod| owned_by(&pod.metadata, rs_uid))
-                .map(pod_view)
+                .filter(|run| owned_by(&run.metadata, experiment_uid))
+                .map(analysis_run_view)
                 .collect(),
         };
-        entry(&mut revisions, revision_of(&rs.metadata))
-            .replica_sets
+        entry(&mut revisions, revision_of(&experiment.metadata))
+            .experiments
             .push(view);
     }
     for run in runs.iter().filter(|run| owned_by(&run.metadata, uid)) {
-        let summary = AnalysisSummary::from_run(run);
-        let view = AnalysisRunView {
-            name: summary.name,
-            phase: summary.phase,
-            counts: summary.counts,
-            created: time(run.metadata.creation_timestamp.as_ref()),
-        };
         entry(&mut revisions, revision_of(&run.metadata))
             .analysis_runs
-            .push(view);
+            .push(analysis_run_view(run));
     }
     revisions.into_values().collect()
 }

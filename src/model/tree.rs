@@ -1,4 +1,4 @@
-//! The revision › ReplicaSet › Pod (and AnalysisRun) tree of one rollout, flattened into
+//! The revision › ReplicaSet › Pod (and Experiment, AnalysisRun › Job) tree of one rollout, flattened into
 //! `TreeLine`s once when the data changes, so the detail view only slices and draws.
 //! Ordering follows `kubectl argo rollouts get rollout`; old scaled-down revisions fold into one
 //! line. No I/O; the inputs are plain views built at the cluster edge.
@@ -122,6 +122,28 @@ pub struct AnalysisRunView {
     pub phase: AnalysisPhase,
     pub counts: AnalysisCounts,
     pub created: DateTime<Utc>,
+    /// One per measurement that ran a Job (`metadata.job-name`), in measurement order.
+    pub jobs: Vec<JobView>,
+}
+
+/// A Job a job-provider measurement ran; its status is the measurement's phase, as the CLI
+/// shows it (the Job object itself may be gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobView {
+    pub name: String,
+    pub phase: AnalysisPhase,
+    pub started: Option<DateTime<Utc>>,
+}
+
+/// An Experiment of a canary step, with the ReplicaSets and AnalysisRuns it owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExperimentView {
+    pub name: String,
+    /// `None` while the Experiment has no phase yet (drawn blank, as the CLI does).
+    pub phase: Option<AnalysisPhase>,
+    pub created: DateTime<Utc>,
+    pub replica_sets: Vec<ReplicaSetView>,
+    pub analysis_runs: Vec<AnalysisRunView>,
 }
 
 /// One revision of the rollout with what it owns.
@@ -129,6 +151,7 @@ pub struct AnalysisRunView {
 pub struct RevisionView {
     pub revision: u32,
     pub replica_sets: Vec<ReplicaSetView>,
+    pub experiments: Vec<ExperimentView>,
     pub analysis_runs: Vec<AnalysisRunView>,
 }
 
@@ -142,6 +165,12 @@ impl RevisionView {
                 .analysis_runs
                 .iter()
                 .all(|run| !matches!(run.phase, AnalysisPhase::Running | AnalysisPhase::Pending))
+            && self.experiments.iter().all(|e| {
+                !matches!(
+                    e.phase,
+                    None | Some(AnalysisPhase::Running | AnalysisPhase::Pending)
+                )
+            })
     }
 }
 
@@ -151,6 +180,8 @@ pub enum TreeKind {
     ReplicaSet,
     Pod,
     AnalysisRun,
+    Experiment,
+    Job,
     /// Old scaled-down revisions folded into one line.
     Folded,
 }
@@ -162,6 +193,8 @@ impl TreeKind {
             Self::ReplicaSet => "⧉",
             Self::Pod => "□",
             Self::AnalysisRun => "α",
+            Self::Experiment => "Σ",
+            Self::Job => "⊞",
             Self::Folded => "…",
         }
     }
@@ -172,6 +205,8 @@ impl TreeKind {
             Self::ReplicaSet => "[RS]",
             Self::Pod => "[P]",
             Self::AnalysisRun => "[AR]",
+            Self::Experiment => "[EX]",
+            Self::Job => "[J]",
             Self::Folded => "...",
         }
     }
@@ -237,34 +272,81 @@ fn pod_node(pod: &PodView) -> Node {
     n
 }
 
+fn replica_set_node(rs: &ReplicaSetView) -> Node {
+    let mut n = node(TreeKind::ReplicaSet, rs.name.clone());
+    n.line.status = Some(rs.status.mark());
+    n.line.created = Some(rs.created);
+    n.line.info = rs.tags.join(",");
+    n.line.info_ascii.clone_from(&n.line.info);
+    let mut pods: Vec<&PodView> = rs.pods.iter().collect();
+    pods.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.name.cmp(&b.name)));
+    n.children = pods.into_iter().map(pod_node).collect();
+    n
+}
+
+fn analysis_run_node(run: &AnalysisRunView) -> Node {
+    let mut n = node(TreeKind::AnalysisRun, run.name.clone());
+    n.line.status = Some(analysis_mark(run.phase));
+    n.line.created = Some(run.created);
+    n.line.info = run.counts.to_text(false);
+    n.line.info_ascii = run.counts.to_text(true);
+    n.children = run
+        .jobs
+        .iter()
+        .map(|job| {
+            let mut j = node(TreeKind::Job, job.name.clone());
+            j.line.status = Some(analysis_mark(job.phase));
+            j.line.created = job.started;
+            j
+        })
+        .collect();
+    n
+}
+
+/// Runs in the CLI's order: creation ascending, then name descending.
+fn analysis_run_nodes(runs: &[AnalysisRunView]) -> Vec<Node> {
+    let mut runs: Vec<&AnalysisRunView> = runs.iter().collect();
+    runs.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| b.name.cmp(&a.name)));
+    runs.into_iter().map(analysis_run_node).collect()
+}
+
+fn replica_set_nodes(replica_sets: &[ReplicaSetView]) -> Vec<Node> {
+    let mut replica_sets: Vec<&ReplicaSetView> = replica_sets.iter().collect();
+    replica_sets.sort_by(|a, b| a.name.cmp(&b.name));
+    replica_sets.into_iter().map(replica_set_node).collect()
+}
+
+fn experiment_node(experiment: &ExperimentView) -> Node {
+    let mut n = node(TreeKind::Experiment, experiment.name.clone());
+    n.line.status = Some(experiment.phase.map_or_else(
+        || StatusMark {
+            glyph: " ",
+            ascii: " ",
+            word: String::new(),
+            tone: Tone::Muted,
+        },
+        analysis_mark,
+    ));
+    n.line.created = Some(experiment.created);
+    n.children = replica_set_nodes(&experiment.replica_sets);
+    n.children
+        .extend(analysis_run_nodes(&experiment.analysis_runs));
+    n
+}
+
+/// A revision's children in the CLI's order: ReplicaSets, Experiments, AnalysisRuns.
 fn revision_node(revision: &RevisionView) -> Node {
     let mut root = node(
         TreeKind::Revision,
         format!("revision:{}", revision.revision),
     );
-    let mut replica_sets: Vec<&ReplicaSetView> = revision.replica_sets.iter().collect();
-    replica_sets.sort_by(|a, b| a.name.cmp(&b.name));
-    for rs in replica_sets {
-        let mut n = node(TreeKind::ReplicaSet, rs.name.clone());
-        n.line.status = Some(rs.status.mark());
-        n.line.created = Some(rs.created);
-        n.line.info = rs.tags.join(",");
-        n.line.info_ascii.clone_from(&n.line.info);
-        let mut pods: Vec<&PodView> = rs.pods.iter().collect();
-        pods.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.name.cmp(&b.name)));
-        n.children = pods.into_iter().map(pod_node).collect();
-        root.children.push(n);
-    }
-    let mut runs: Vec<&AnalysisRunView> = revision.analysis_runs.iter().collect();
-    runs.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| b.name.cmp(&a.name)));
-    for run in runs {
-        let mut n = node(TreeKind::AnalysisRun, run.name.clone());
-        n.line.status = Some(analysis_mark(run.phase));
-        n.line.created = Some(run.created);
-        n.line.info = run.counts.to_text(false);
-        n.line.info_ascii = run.counts.to_text(true);
-        root.children.push(n);
-    }
+    root.children = replica_set_nodes(&revision.replica_sets);
+    let mut experiments: Vec<&ExperimentView> = revision.experiments.iter().collect();
+    experiments.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.name.cmp(&b.name)));
+    root.children
+        .extend(experiments.into_iter().map(experiment_node));
+    root.children
+        .extend(analysis_run_nodes(&revision.analysis_runs));
     root
 }
 
@@ -363,6 +445,7 @@ mod tests {
             RevisionView {
                 revision: 1,
                 replica_sets: vec![rs("app-1", ReplicaSetStatus::ScaledDown, &[], vec![])],
+                experiments: Vec::new(),
                 analysis_runs: vec![],
             },
             RevisionView {
@@ -373,6 +456,7 @@ mod tests {
                     &["canary"],
                     vec![pod("app-3-b", 20, 0), pod("app-3-a", 10, 2)],
                 )],
+                experiments: Vec::new(),
                 analysis_runs: vec![AnalysisRunView {
                     name: "app-3-run".into(),
                     phase: AnalysisPhase::Failed,
@@ -382,6 +466,7 @@ mod tests {
                         ..AnalysisCounts::default()
                     },
                     created: at(5),
+                    jobs: Vec::new(),
                 }],
             },
             RevisionView {
@@ -392,6 +477,7 @@ mod tests {
                     &["stable"],
                     vec![pod("app-2-x", 0, 0)],
                 )],
+                experiments: Vec::new(),
                 analysis_runs: vec![],
             },
         ]

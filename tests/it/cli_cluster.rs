@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::core::Resource;
 use rolltop::cli::get::{load_view, render_get};
-use rolltop::crd::{AnalysisRun, Rollout, install, wait_established};
+use rolltop::crd::{AnalysisRun, Experiment, Rollout, install, wait_established};
 use rolltop::sandbox::{Sandbox, SandboxConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -586,6 +586,35 @@ jesse-test  bluegreen-demo  BlueGreen  Paused        -     -           6/6    3 
         run.stdout
     );
     assert_eq!(run.stdout.lines().count(), 2);
+    // --name keeps one rollout (field selector on the server); --timestamps leads each row.
+    let run = env
+        .rolltop(&[
+            "list",
+            "rollouts",
+            "-A",
+            "--name",
+            "canary-demo",
+            "--timestamps",
+        ])
+        .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    assert!(
+        lines[0].starts_with("TIMESTAMP             NAMESPACE  NAME"),
+        "{}",
+        run.stdout
+    );
+    let stamp = lines[1].split_whitespace().next().unwrap();
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%dT%H:%M:%SZ").is_ok(),
+        "{stamp}"
+    );
+    assert!(
+        lines[1].contains("  default    canary-demo  Canary"),
+        "{}",
+        run.stdout
+    );
     let run = env.rolltop(&["list", "rollouts", "-n", "empty"]).await;
     assert_eq!(run.code, Some(0));
     assert_eq!(run.stdout, "");
@@ -995,6 +1024,192 @@ async fn set_image_on_a_workload_ref_updates_the_deployment() {
         run.code,
         Some(1),
         "undo through a workloadRef says it is not supported"
+    );
+    env.sandbox.shutdown().await;
+}
+
+/// An object owned by `owner` (an Experiment) with a fixed name, status written through
+/// `/status`.
+async fn owned_by_experiment<K>(
+    env: &Env,
+    ns: &str,
+    owner_exp: &Experiment,
+    object: Value,
+    status: Value,
+) -> K
+where
+    K: Resource<Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let mut object = object;
+    object["metadata"]["ownerReferences"] = json!([{"apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Experiment", "name": owner_exp.metadata.name.as_deref().unwrap(),
+        "uid": owner_exp.metadata.uid.as_deref().unwrap(), "controller": true}]);
+    env.create(ns, object, Some(status)).await
+}
+
+/// The spec §6.5 experiment example (revision-2 subtree, two of its job lines): Experiment with
+/// its ReplicaSets and Pods under the revision, the run with ✔/✖/?/⚠ counters and one Job line
+/// per job measurement, and `Σ:<template>` image tags.
+#[tokio::test]
+async fn get_rollout_with_an_experiment_and_jobs_matches_the_plugin_example() {
+    let env = env().await;
+    let ns = "default";
+    let name = "rollout-experiment-analysis";
+    let ro = rollout(
+        &env,
+        ns,
+        rollout_object(
+            name,
+            1,
+            &json!({"canary": {"steps": [{"setWeight": 25}, {"experiment": {"templates": [
+                {"name": "baseline", "specRef": "stable"}, {"name": "canary", "specRef": "canary"}]}}]}}),
+            "argoproj/rollouts-demo:yellow",
+        ),
+        json!({"phase": "Degraded", "message": "ProgressDeadlineExceeded", "currentStepIndex": 1,
+            "replicas": 2, "updatedReplicas": 1, "readyReplicas": 2, "availableReplicas": 2,
+            "currentPodHash": "6f646bf7b7", "stableRS": "f6db98dff"}),
+    )
+    .await;
+    let experiment_name = "rollout-experiment-analysis-6f646bf7b7-1-vcv27";
+    let experiment: Experiment = env
+        .create(
+            ns,
+            json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Experiment",
+                "metadata": {"name": experiment_name,
+                    "annotations": {"rollout.argoproj.io/revision": "2"},
+                    "ownerReferences": owner("Rollout", name, ro.metadata.uid.as_deref().unwrap())},
+                "spec": {"templates": [
+                    {"name": "baseline", "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": "argoproj/rollouts-demo:blue"}]}}},
+                    {"name": "canary", "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": "argoproj/rollouts-demo:yellow"}]}}}]}}),
+            None,
+        )
+        .await;
+    // Experiment has no status subresource: the phase is part of the object.
+    let experiments: Api<Experiment> = Api::namespaced(env.client.clone(), ns);
+    experiments
+        .patch(
+            experiment_name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": "Running"}})),
+        )
+        .await
+        .unwrap();
+    let canary = RsSpec {
+        app: name,
+        hash: "6f646bf7b7",
+        revision: 2,
+        replicas: 1,
+        image: "argoproj/rollouts-demo:yellow",
+    };
+    let stable = RsSpec {
+        app: name,
+        hash: "f6db98dff",
+        revision: 1,
+        replicas: 1,
+        image: "argoproj/rollouts-demo:blue",
+    };
+    let rs = replica_set(&env, ns, &ro, &canary).await;
+    pod(&env, ns, &rs, "wn5w8", 0).await;
+    replica_set(&env, ns, &ro, &stable).await;
+    for (template, hash, pod_name, image) in [
+        (
+            "baseline",
+            "7d768b8b5f",
+            "7dczdst",
+            "argoproj/rollouts-demo:blue",
+        ),
+        (
+            "canary",
+            "7699dcf5d",
+            "7699vgr24",
+            "argoproj/rollouts-demo:yellow",
+        ),
+    ] {
+        let rs_name = format!("{experiment_name}-{template}-{hash}");
+        let labels = json!({"app": name, "rollouts-pod-template-hash": hash});
+        let rs: ReplicaSet = owned_by_experiment(
+            &env,
+            ns,
+            &experiment,
+            json!({"metadata": {"name": rs_name, "labels": labels,
+                    "annotations": {"rollout.argoproj.io/revision": "2"}},
+                "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                    "template": {"metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "app", "image": image}]}}}}),
+            json!({"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}),
+        )
+        .await;
+        let _: Pod = env
+            .create(
+                ns,
+                json!({"metadata": {"name": format!("{experiment_name}-{template}-{pod_name}"),
+                        "labels": labels,
+                        "ownerReferences": owner("ReplicaSet", &rs_name, rs.metadata.uid.as_deref().unwrap())},
+                    "spec": {"containers": [{"name": "app", "image": image}]}}),
+                Some(json!({"phase": "Running", "containerStatuses": [{"name": "app", "image": image,
+                    "imageID": "", "ready": true, "restartCount": 0,
+                    "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]})),
+            )
+            .await;
+    }
+    // Job measurements started just before the run was written, so they read `7d` too.
+    let started = (Utc::now() - chrono::Duration::seconds(10))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let run = "rollout-experiment-analysis-random-fail-6f646bf7b7-skqcr";
+    analysis_run(
+        &env,
+        ns,
+        &ro,
+        run,
+        2,
+        json!({"phase": "Inconclusive", "metricResults": [{"name": "random-fail", "phase": "Inconclusive",
+            "successful": 4, "failed": 4, "inconclusive": 1, "error": 1, "count": 10,
+            "measurements": [
+                {"phase": "Failed", "startedAt": started, "metadata": {"job-name": format!("{run}-rzl6lt")}},
+                {"phase": "Successful", "startedAt": started, "metadata": {"job-name": format!("{run}-r8lqpd")}}]}]}),
+    )
+    .await;
+    let text = golden(&env, ns, name).await;
+    let tree: String =
+        text.lines()
+            .skip_while(|l| !l.starts_with("NAME"))
+            .fold(String::new(), |mut out, l| {
+                out.push_str(l.trim_end());
+                out.push('\n');
+                out
+            });
+    let expected = "\
+NAME                                                                           KIND         STATUS          AGE  INFO
+⟳ rollout-experiment-analysis                                                  Rollout      ✖ Degraded      7d
+├──# revision:2
+│  ├──⧉ rollout-experiment-analysis-6f646bf7b7                                 ReplicaSet   ✔ Healthy       7d   canary
+│  │  └──□ rollout-experiment-analysis-6f646bf7b7-wn5w8                        Pod          ✔ Running       7d   ready:1/1
+│  ├──Σ rollout-experiment-analysis-6f646bf7b7-1-vcv27                         Experiment   ◌ Running       7d
+│  │  ├──⧉ rollout-experiment-analysis-6f646bf7b7-1-vcv27-baseline-7d768b8b5f  ReplicaSet   ✔ Healthy       7d
+│  │  │  └──□ rollout-experiment-analysis-6f646bf7b7-1-vcv27-baseline-7dczdst  Pod          ✔ Running       7d   ready:1/1
+│  │  └──⧉ rollout-experiment-analysis-6f646bf7b7-1-vcv27-canary-7699dcf5d     ReplicaSet   ✔ Healthy       7d
+│  │     └──□ rollout-experiment-analysis-6f646bf7b7-1-vcv27-canary-7699vgr24  Pod          ✔ Running       7d   ready:1/1
+│  └──α rollout-experiment-analysis-random-fail-6f646bf7b7-skqcr               AnalysisRun  ? Inconclusive  7d   ✔ 4,✖ 4,? 1,⚠ 1
+│     ├──⊞ rollout-experiment-analysis-random-fail-6f646bf7b7-skqcr-rzl6lt     Job          ✖ Failed        7d
+│     └──⊞ rollout-experiment-analysis-random-fail-6f646bf7b7-skqcr-r8lqpd     Job          ✔ Successful    7d
+└──# revision:1
+   └──⧉ rollout-experiment-analysis-f6db98dff                                  ReplicaSet   ✔ Healthy       7d   stable
+";
+    assert_eq!(tree, expected, "\n{text}");
+    assert!(
+        text.contains("argoproj/rollouts-demo:blue (stable, Σ:baseline)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("argoproj/rollouts-demo:yellow (canary, Σ:canary)"),
+        "{text}"
     );
     env.sandbox.shutdown().await;
 }

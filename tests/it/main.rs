@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod analysis;
+mod analysis_job;
+mod analysis_r5;
 mod analysisrun;
 mod cli;
 mod cli_cluster;

@@ -120,7 +120,42 @@ fn start() -> Result<Prometheus, String> {
     let watchdog = Mutex::new((child, stdin));
     let port = wait_for_port(&dir.join("prometheus.log"))?;
     let url = format!("http://127.0.0.1:{port}");
-    wait_for_first_scrape(&url, &dir.join("prometheus.log"))?;
+    let checks = [
+        format!("up{{job=\"{SCRAPE_JOB}\"}} == 1"),
+        "http_requests_total".to_string(),
+    ];
+    wait_for_first_scrape(&url, &dir.join("prometheus.log"), &checks)?;
+    Ok(Prometheus {
+        url,
+        _watchdog: watchdog,
+    })
+}
+
+/// A Prometheus of one test's own, with no history, scraping `target` (a test's exporter) every
+/// second as job `job`; it stops when the returned value is dropped (or the test binary exits).
+/// Blocks until the first scrape is visible, so call it from `spawn_blocking`.
+pub fn start_scraping(target: SocketAddr, job: &str) -> Result<Prometheus, String> {
+    require_installed(&[PROMETHEUS_BIN])?;
+    let dir = tempfile::Builder::new()
+        .prefix("rolltop-it-prometheus-")
+        .tempdir()
+        .map_err(|e| format!("temp dir: {e}"))?
+        .keep();
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: \
+             {job}\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .map_err(|e| format!("write config: {e}"))?;
+    let (child, stdin) = spawn_watchdog(&dir, &config)?;
+    let watchdog = Mutex::new((child, stdin));
+    let port = wait_for_port(&dir.join("prometheus.log"))?;
+    let url = format!("http://127.0.0.1:{port}");
+    let checks = [format!("up{{job=\"{job}\"}} == 1")];
+    wait_for_first_scrape(&url, &dir.join("prometheus.log"), &checks)?;
     Ok(Prometheus {
         url,
         _watchdog: watchdog,
@@ -252,17 +287,13 @@ fn wait_for_port(log: &Path) -> Result<u16, String> {
 
 /// Waits until the exporter has been scraped and the backfill is visible. Uses a plain blocking
 /// HTTP/1.0 GET so that no async runtime is needed here.
-fn wait_for_first_scrape(url: &str, log: &Path) -> Result<(), String> {
+fn wait_for_first_scrape(url: &str, log: &Path, checks: &[String]) -> Result<(), String> {
     let address: SocketAddr = url
         .trim_start_matches("http://")
         .parse()
         .map_err(|e| format!("bad address {url}: {e}"))?;
     let deadline = Instant::now() + Duration::from_secs(60);
-    let checks = [
-        format!("up{{job=\"{SCRAPE_JOB}\"}} == 1"),
-        "http_requests_total".to_string(),
-    ];
-    for query in &checks {
+    for query in checks {
         loop {
             if http_get_query(address, query).is_some_and(|body| body.contains("\"value\"")) {
                 break;

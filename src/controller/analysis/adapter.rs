@@ -11,9 +11,12 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Map, Value, json};
 
-use super::args::{RESOLVE_ARGS_MESSAGE_PREFIX, RunArgument, secrets_of, substitute_args};
+use super::args::{
+    RESOLVE_ARGS_MESSAGE_PREFIX, RunArgument, secrets_of, substitute_args, validate_arguments,
+};
 use super::assessment::RunSummary;
 use super::duration::parse_go_duration_std;
+use super::job;
 use super::prometheus::{self, BasicAuth, RangeQuery};
 use super::rules::{dry_run_metrics, measurement_retention};
 use super::validation::{SPEC_INVALID_MESSAGE_PREFIX, validate_metrics};
@@ -35,12 +38,14 @@ pub struct SecretArgument {
     pub key: String,
 }
 
-/// The secret arguments of a run, in spec order.
+/// The secret arguments of a run, in spec order. An argument that also has a `value` is left
+/// out: [`run_inputs`] rejects it before any Secret matters.
 pub fn secret_arguments(spec: &AnalysisRunSpec) -> Vec<SecretArgument> {
     spec.args
         .as_deref()
         .unwrap_or_default()
         .iter()
+        .filter(|arg| arg.value.is_none())
         .filter_map(|arg| {
             let SecretKeyRef { name, key, .. } =
                 arg.value_from.as_ref()?.secret_key_ref.as_ref()?;
@@ -110,6 +115,14 @@ pub struct RunInputs {
 /// Builds the engine inputs (§2.1 steps 2–4). `Err` is the run message of an Error run
 /// (`Unable to resolve metric arguments: …`, `Analysis spec invalid: …`).
 pub fn run_inputs(spec: &AnalysisRunSpec, args: &[RunArgument]) -> Result<RunInputs, String> {
+    validate_arguments(spec.args.as_deref().unwrap_or_default().iter().map(|arg| {
+        (
+            arg.name.as_str(),
+            arg.value.is_some(),
+            arg.value_from.is_some(),
+        )
+    }))
+    .map_err(|e| format!("{RESOLVE_ARGS_MESSAGE_PREFIX}{e}"))?;
     let secrets = secrets_of(args);
     let mut metrics = Vec::with_capacity(spec.metrics.len());
     for (index, metric) in spec.metrics.iter().enumerate() {
@@ -187,6 +200,12 @@ fn headers(list: Option<&Vec<WebMetricHeader>>) -> Vec<Header> {
     .unwrap_or_default()
 }
 
+/// Rather than query without the credentials the metric asks for (and fail with a confusing
+/// 401), a metric using an authentication rolltop does not implement errors the run.
+fn unsupported_authentication(provider: &str, kind: &str) -> String {
+    format!("{provider} authentication.{kind} is not implemented by rolltop's in-process analysis")
+}
+
 /// One metric after substitution → the engine's definition; `Err` is the reference's message
 /// without the `metrics[i]: ` prefix.
 pub fn metric_definition(metric: &Metric) -> Result<MetricDefinition, String> {
@@ -209,6 +228,19 @@ pub fn metric_definition(metric: &Metric) -> Result<MetricDefinition, String> {
         return Err("multiple providers specified".to_string());
     }
     let provider = if let Some(config) = &metric.provider.prometheus {
+        let authentication = config.authentication.as_ref();
+        if authentication.is_some_and(|a| a.oauth2.is_some()) {
+            return Err(unsupported_authentication("prometheus", "oauth2"));
+        }
+        // The reference signs with SigV4 only for Amazon Managed Prometheus addresses.
+        if authentication.is_some_and(|a| a.sigv4.is_some())
+            && config
+                .address
+                .as_deref()
+                .is_some_and(|a| a.contains("aps-workspaces"))
+        {
+            return Err(unsupported_authentication("prometheus", "sigv4"));
+        }
         let basic_auth = config
             .authentication
             .as_ref()
@@ -232,6 +264,13 @@ pub fn metric_definition(metric: &Metric) -> Result<MetricDefinition, String> {
             range_query,
         })
     } else if let Some(config) = &metric.provider.web {
+        if config
+            .authentication
+            .as_ref()
+            .is_some_and(|a| a.oauth2.is_some())
+        {
+            return Err(unsupported_authentication("web", "oauth2"));
+        }
         let method = match config.method.as_deref().unwrap_or("GET") {
             "" | "GET" => WebMethod::Get,
             "POST" => WebMethod::Post,
@@ -248,10 +287,19 @@ pub fn metric_definition(metric: &Metric) -> Result<MetricDefinition, String> {
             json_path: config.json_path.clone().unwrap_or_default(),
             insecure: config.insecure.unwrap_or(false),
         })
+    } else if let Some(config) = &metric.provider.job {
+        let metadata = config.metadata.as_ref();
+        Provider::Job(job::JobMetric {
+            labels: metadata.and_then(|m| m.labels.clone()).unwrap_or_default(),
+            annotations: metadata
+                .and_then(|m| m.annotations.clone())
+                .unwrap_or_default(),
+            spec: config.spec.clone(),
+        })
     } else if let Some(kind) = kinds.first() {
         return Err(format!(
             "provider {kind} is not supported by rolltop's in-process analysis \
-             (supported: prometheus, web)"
+             (supported: prometheus, web, job)"
         ));
     } else {
         Provider::None
@@ -613,8 +661,44 @@ mod tests {
                 "Analysis spec invalid: metrics[0]: no provider specified",
             ),
             (
+                base(
+                    json!({"name": "p", "provider": {"prometheus": {"address": "http://p",
+                        "authentication": {"oauth2": {"tokenUrl": "http://t", "clientId": "c"}}}}}),
+                    json!([]),
+                ),
+                "Analysis spec invalid: metrics[0]: prometheus authentication.oauth2 is not \
+                 implemented by rolltop's in-process analysis",
+            ),
+            (
+                base(
+                    json!({"name": "p", "provider": {"prometheus": {
+                        "address": "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1",
+                        "authentication": {"sigv4": {"region": "eu-west-1"}}}}}),
+                    json!([]),
+                ),
+                "Analysis spec invalid: metrics[0]: prometheus authentication.sigv4 is not \
+                 implemented by rolltop's in-process analysis",
+            ),
+            (
+                base(
+                    web(json!({"provider": {"web": {"url": "http://x",
+                        "authentication": {"oauth2": {"tokenUrl": "http://t"}}}}})),
+                    json!([]),
+                ),
+                "Analysis spec invalid: metrics[0]: web authentication.oauth2 is not \
+                 implemented by rolltop's in-process analysis",
+            ),
+            (
                 base(web(json!({"count": 2})), json!([])),
                 "Analysis spec invalid: metrics[0]: interval must be specified when count > 1",
+            ),
+            (
+                base(
+                    web(json!({})),
+                    json!([{"name": "token", "value": "x",
+                            "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]),
+                ),
+                "Unable to resolve metric arguments: arg 'token' has both Value and ValueFrom fields",
             ),
             (
                 spec(json!({"metrics": [web(json!({}))], "dryRun": [{"metricName": "*"}]})),
@@ -625,6 +709,42 @@ mod tests {
             let args = run_arguments(&spec, &BTreeMap::new());
             assert_eq!(run_inputs(&spec, &args).unwrap_err(), expected);
         }
+    }
+
+    #[test]
+    fn job_metrics_keep_their_spec_and_metadata() {
+        let spec = spec(
+            json!({"metrics": [{"name": "smoke", "successCondition": "ignored",
+            "provider": {"job": {"metadata": {"labels": {"team": "{{args.team}}"},
+                                              "annotations": {"a": "b"}},
+                                 "spec": {"backoffLimit": 0, "template": {"spec": {}}}}}}],
+            "args": [{"name": "team", "value": "web"}]}),
+        );
+        let inputs = run_inputs(&spec, &run_arguments(&spec, &BTreeMap::new())).unwrap();
+        let Provider::Job(config) = &inputs.metrics[0].provider else {
+            panic!("{:?}", inputs.metrics[0].provider)
+        };
+        assert_eq!(
+            config.labels,
+            BTreeMap::from([("team".into(), "web".into())])
+        );
+        assert_eq!(
+            config.annotations,
+            BTreeMap::from([("a".into(), "b".into())])
+        );
+        assert_eq!(
+            config.spec,
+            json!({"backoffLimit": 0, "template": {"spec": {}}})
+        );
+    }
+
+    #[test]
+    fn an_argument_with_value_and_secret_reads_no_secret() {
+        let spec = spec(json!({"metrics": [], "args": [
+            {"name": "both", "value": "x", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+            {"name": "only", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]}));
+        let names: Vec<String> = secret_arguments(&spec).into_iter().map(|a| a.arg).collect();
+        assert_eq!(names, ["only"]);
     }
 
     #[test]

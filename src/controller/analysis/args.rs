@@ -31,6 +31,20 @@ pub enum ResolveArgsError {
 /// The prefix the reference puts before a [`ResolveArgsError`] in the run message.
 pub const RESOLVE_ARGS_MESSAGE_PREFIX: &str = "Unable to resolve metric arguments: ";
 
+/// Checks argument declarations before anything is resolved: an argument may have a literal
+/// `value` or a `valueFrom`, never both. `args` are `(name, has value, has valueFrom)` in spec
+/// order; `Err` is the reference's message for the first offender.
+pub fn validate_arguments<'a>(
+    args: impl IntoIterator<Item = (&'a str, bool, bool)>,
+) -> Result<(), String> {
+    for (name, has_value, has_value_from) in args {
+        if has_value && has_value_from {
+            return Err(format!("arg '{name}' has both Value and ValueFrom fields"));
+        }
+    }
+    Ok(())
+}
+
 /// Replaces every `{{ args.<name> }}` in `template`. Every argument must have a value, referenced
 /// or not, as in the reference; a placeholder that names no argument is an error.
 pub fn substitute_args(template: &str, args: &[RunArgument]) -> Result<String, ResolveArgsError> {

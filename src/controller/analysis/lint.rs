@@ -78,9 +78,13 @@ impl ConditionFinding {
     }
 }
 
-/// Checks both conditions of `metric`.
+/// Checks both conditions of `metric`. Job metrics have none to check: the Job's outcome is
+/// the measurement and conditions are ignored, as in the reference.
 pub fn lint_conditions(metric: &MetricDefinition) -> Vec<ConditionFinding> {
     let mut findings = Vec::new();
+    if matches!(metric.provider, Provider::Job(_)) {
+        return findings;
+    }
     if metric.success_condition.trim().is_empty() && metric.failure_condition.trim().is_empty() {
         findings.push(ConditionFinding::NoConditions);
         return findings;
@@ -108,7 +112,7 @@ fn lint_condition(
     // shape is unknown, so only parse errors and unknown names are reported.
     let sample = match provider {
         Provider::Prometheus(_) => MetricValue::Floats(vec![1.0]),
-        Provider::Web(_) | Provider::None => MetricValue::Nil,
+        Provider::Web(_) | Provider::Job(_) | Provider::None => MetricValue::Nil,
     };
     if let Err(error) = evaluate_condition(condition, &sample) {
         let structural = error.starts_with("syntax error") || error.starts_with("unknown name");

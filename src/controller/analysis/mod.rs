@@ -1,8 +1,8 @@
 //! The AnalysisRun engine: metric providers, condition evaluation and run assessment, measured
 //! exactly as Argo Rollouts does. The decisions (argument substitution, validation, conditions,
 //! counters, metric and run phases, scheduling, retention, lint findings) are pure functions over
-//! the small input types defined here; the providers (`prometheus`, `web`) are the only code
-//! that does I/O, and `run::run_pass` is the thin shell that calls them. The CRD types are
+//! the small input types defined here; the providers (`prometheus`, `web`, `job`) are the only
+//! code that does I/O, and `run::run_pass` is the thin shell that calls them. The CRD types are
 //! adapted to these inputs by the controller, so this module does not depend on `crate::crd`.
 //! See `docs/analysis.md`.
 
@@ -11,6 +11,7 @@ pub mod args;
 pub mod assessment;
 pub mod condition;
 pub mod duration;
+pub mod job;
 pub mod lint;
 pub mod prometheus;
 pub mod reconciler;
@@ -35,7 +36,10 @@ pub use condition::{
     ConditionError, ConditionKind, GuardSuggestion, MetricValue, evaluate_condition,
     evaluate_conditions, guard_suggestion, unguarded_result_index,
 };
-pub use run::{AnalysisEvent, PassOutcome, RunStatus, complete_pass, plan_measurements, run_pass};
+pub use run::{
+    AnalysisEvent, PassOutcome, PlannedTask, RunStatus, complete_pass, plan_measurements,
+    plan_tasks, run_pass, run_pass_with,
+};
 pub use secrets::Secrets;
 
 /// The phase of a measurement, a metric result or a whole AnalysisRun (Argo's `AnalysisPhase`).
@@ -166,6 +170,8 @@ pub enum Provider {
     None,
     Prometheus(prometheus::PrometheusMetric),
     Web(web::WebMetric),
+    /// Asynchronous: measured through [`run::run_pass_with`] with a [`job::JobContext`].
+    Job(job::JobMetric),
 }
 
 /// One HTTP header of a provider (`headers[]{key,value}`).
@@ -181,6 +187,11 @@ pub async fn measure(metric: &MetricDefinition, secrets: &Secrets) -> Measuremen
     match &metric.provider {
         Provider::Prometheus(config) => prometheus::measure(metric, config, secrets).await,
         Provider::Web(config) => web::measure(metric, config, secrets).await,
+        Provider::Job(_) => error_measurement(
+            Utc::now(),
+            "the job provider needs a cluster: measure it through run_pass_with",
+            secrets,
+        ),
         Provider::None => error_measurement(Utc::now(), "no provider specified", secrets),
     }
 }
@@ -190,7 +201,7 @@ pub async fn measure(metric: &MetricDefinition, secrets: &Secrets) -> Measuremen
 pub fn provider_metadata(metric: &MetricDefinition, secrets: &Secrets) -> BTreeMap<String, String> {
     match &metric.provider {
         Provider::Prometheus(config) => prometheus::metadata(config, secrets),
-        Provider::Web(_) | Provider::None => BTreeMap::new(),
+        Provider::Web(_) | Provider::Job(_) | Provider::None => BTreeMap::new(),
     }
 }
 

@@ -121,6 +121,17 @@ pub struct BasicAuth {
     pub password: String,
 }
 
+/// The reference requires both halves of `basicAuth`; the message names the missing one.
+pub fn basic_auth_error(auth: &BasicAuth) -> Option<&'static str> {
+    if auth.username.is_empty() {
+        Some("missing mandatory parameter in metric for basic auth setup: username")
+    } else if auth.password.is_empty() {
+        Some("missing mandatory parameter in metric for basic auth setup: password")
+    } else {
+        None
+    }
+}
+
 /// A Prometheus query failed; the text becomes the Error measurement's message.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PrometheusQueryError {
@@ -658,6 +669,9 @@ pub async fn measure_with(
     secrets: &Secrets,
 ) -> Measurement {
     let started = Utc::now();
+    if let Some(message) = config.basic_auth.as_ref().and_then(basic_auth_error) {
+        return error_measurement(started, message, secrets);
+    }
     let prepared = resolve_address(&config.address).and_then(|a| Ok((a, timeout_of(config)?)));
     let (address, timeout) = match prepared {
         Ok(prepared) => prepared,
@@ -727,6 +741,32 @@ pub async fn measure_with(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn basic_auth_needs_both_halves() {
+        let auth = |username: &str, password: &str| BasicAuth {
+            username: username.into(),
+            password: password.into(),
+        };
+        let cases = [
+            (auth("u", "p"), None),
+            (
+                auth("", "p"),
+                Some("missing mandatory parameter in metric for basic auth setup: username"),
+            ),
+            (
+                auth("u", ""),
+                Some("missing mandatory parameter in metric for basic auth setup: password"),
+            ),
+            (
+                auth("", ""),
+                Some("missing mandatory parameter in metric for basic auth setup: username"),
+            ),
+        ];
+        for (auth, want) in cases {
+            assert_eq!(basic_auth_error(&auth), want, "{auth:?}");
+        }
+    }
 
     #[test]
     fn value_strings_match_the_reference() {

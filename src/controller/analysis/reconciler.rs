@@ -4,7 +4,8 @@
 //! records the pass's Events, and requeues at the engine's next wake-up. Everything that matters
 //! lives in the object's status, re-read from the API server before each pass, so a restarted
 //! reconciler continues where the last one stopped. Completed runs are deleted when their
-//! `ttlStrategy` runs out. The Job provider is not handled here.
+//! `ttlStrategy` runs out. Job metrics reach the cluster through a `job::JobContext` naming the
+//! run; a Job's progress is polled at the measurement's `resumeAt`.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -25,7 +26,8 @@ use super::adapter::{
     merge_patch, run_arguments, run_inputs, run_status, secret_arguments, secret_error_message,
     status_json, ttl_deadline,
 };
-use super::run::{AnalysisEvent, run_pass};
+use super::job::{JobContext, RunIdentity};
+use super::run::{AnalysisEvent, run_pass_with};
 use super::{AnalysisPhase, RunStatus};
 use crate::crd::AnalysisRun;
 
@@ -234,13 +236,22 @@ async fn reconcile(
             });
         }
         Ok(inputs) => {
+            let jobs = JobContext {
+                client: context.client.clone(),
+                run: RunIdentity {
+                    name: name.clone(),
+                    namespace: namespace.clone(),
+                    uid: run.metadata.uid.clone().unwrap_or_default(),
+                },
+            };
             for _ in 0..MAX_PASSES {
-                let outcome = run_pass(
+                let outcome = run_pass_with(
                     &inputs.metrics,
                     inputs.terminate,
                     &mut status,
                     &inputs.secrets,
                     Utc::now(),
+                    Some(&jobs),
                 )
                 .await;
                 events.extend(outcome.events);

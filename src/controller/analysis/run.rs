@@ -7,11 +7,13 @@
 use chrono::{DateTime, Utc};
 
 use super::assessment::{
-    MeasurementSchedule, RunSummary, apply_assessment, assess_run, is_terminating,
-    next_measurement, next_wake_up, record_measurement, trim_measurements,
+    DEFAULT_MEASUREMENT_RETENTION, MeasurementSchedule, RunSummary, apply_assessment, assess_run,
+    is_terminating, next_measurement, next_wake_up, record_measurement, trim_measurements,
 };
+use super::job::{self, JobContext};
 use super::{
-    AnalysisPhase, Measurement, MetricDefinition, MetricResult, Secrets, measure, provider_metadata,
+    AnalysisPhase, Measurement, MetricDefinition, MetricResult, Provider, Secrets,
+    error_measurement, measure, provider_metadata,
 };
 
 /// `AnalysisRun.status`, as the engine reads and writes it.
@@ -67,13 +69,25 @@ pub struct PassOutcome {
     pub next_wake_up: Option<DateTime<Utc>>,
 }
 
-/// The indices of the metrics to measure now. Completed runs measure nothing. Pure.
-pub fn plan_measurements(
+/// What a pass does for one metric (§2.2, §2.1 step 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlannedTask {
+    /// Take a new measurement.
+    Measure,
+    /// Look at the in-flight measurement (asynchronous providers: Job).
+    Resume,
+    /// The run is terminating: stop the in-flight measurement.
+    Terminate,
+}
+
+/// The metrics that need work in this pass, by index, with what to do. Completed runs do
+/// nothing. Pure.
+pub fn plan_tasks(
     metrics: &[MetricDefinition],
     terminate: bool,
     status: &RunStatus,
     now: DateTime<Utc>,
-) -> Vec<usize> {
+) -> Vec<(usize, PlannedTask)> {
     if status.is_completed() {
         return Vec::new();
     }
@@ -81,13 +95,44 @@ pub fn plan_measurements(
     metrics
         .iter()
         .enumerate()
-        .filter(|(_, metric)| {
+        .filter_map(|(index, metric)| {
             let result = status.metric_results.iter().find(|r| r.name == metric.name);
-            next_measurement(metric, result, status.started_at, now, terminating)
-                == MeasurementSchedule::Measure
+            let task = match next_measurement(metric, result, status.started_at, now, terminating) {
+                MeasurementSchedule::Measure => PlannedTask::Measure,
+                MeasurementSchedule::Resume => PlannedTask::Resume,
+                MeasurementSchedule::Terminate => PlannedTask::Terminate,
+                MeasurementSchedule::MeasureAt(_)
+                | MeasurementSchedule::ResumeAt(_)
+                | MeasurementSchedule::Idle => return None,
+            };
+            Some((index, task))
         })
+        .collect()
+}
+
+/// The indices of the metrics to measure anew now (the `Measure` tasks). Pure.
+pub fn plan_measurements(
+    metrics: &[MetricDefinition],
+    terminate: bool,
+    status: &RunStatus,
+    now: DateTime<Utc>,
+) -> Vec<usize> {
+    plan_tasks(metrics, terminate, status, now)
+        .into_iter()
+        .filter(|(_, task)| *task == PlannedTask::Measure)
         .map(|(index, _)| index)
         .collect()
+}
+
+/// A terminated measurement that ended Successful or Inconclusive says so (§2.7).
+pub fn terminated(mut measurement: Measurement) -> Measurement {
+    if matches!(
+        measurement.phase,
+        AnalysisPhase::Successful | AnalysisPhase::Inconclusive
+    ) {
+        measurement.message = "Metric Terminated".to_string();
+    }
+    measurement
 }
 
 /// Folds the measurements taken in this pass (`(metric index, measurement)`) into `status` and
@@ -200,8 +245,9 @@ pub fn complete_pass(
     outcome
 }
 
-/// One pass: plan, measure the due metrics concurrently, complete. `now` is the pass's clock
-/// for scheduling and counters; measurements carry their own start and finish times.
+/// One pass without a cluster: Prometheus and Web metrics are measured; a Job metric becomes
+/// an Error measurement (use [`run_pass_with`]). `now` is the pass's clock for scheduling and
+/// counters; measurements carry their own start and finish times.
 pub async fn run_pass(
     metrics: &[MetricDefinition],
     terminate: bool,
@@ -209,13 +255,88 @@ pub async fn run_pass(
     secrets: &Secrets,
     now: DateTime<Utc>,
 ) -> PassOutcome {
-    let due = plan_measurements(metrics, terminate, status, now);
-    let taken = futures::future::join_all(
-        due.into_iter()
-            .map(|index| async move { (index, measure(&metrics[index], secrets).await) }),
-    )
+    run_pass_with(metrics, terminate, status, secrets, now, None).await
+}
+
+/// One pass: plan, run every task concurrently (new measurements, and for Job metrics resuming
+/// or terminating the in-flight one), complete, and collect old Jobs. `jobs` reaches the
+/// cluster for Job metrics; without it they are Error measurements.
+pub async fn run_pass_with(
+    metrics: &[MetricDefinition],
+    terminate: bool,
+    status: &mut RunStatus,
+    secrets: &Secrets,
+    now: DateTime<Utc>,
+    jobs: Option<&JobContext>,
+) -> PassOutcome {
+    let tasks = plan_tasks(metrics, terminate, status, now);
+    let snapshot: &RunStatus = status;
+    let taken = futures::future::join_all(tasks.into_iter().map(|(index, task)| {
+        let metric = &metrics[index];
+        let result = snapshot
+            .metric_results
+            .iter()
+            .find(|r| r.name == metric.name);
+        let in_flight = result
+            .and_then(|r| r.measurements.last())
+            .cloned()
+            .unwrap_or_default();
+        async move {
+            let measurement = match (&metric.provider, jobs, task) {
+                (Provider::Job(config), Some(context), PlannedTask::Measure) => {
+                    job::run(context, &metric.name, config, result, secrets).await
+                }
+                (Provider::Job(_), Some(context), PlannedTask::Resume) => {
+                    job::resume(context, in_flight, secrets).await
+                }
+                (Provider::Job(_), Some(context), PlannedTask::Terminate) => {
+                    terminated(job::terminate(context, in_flight, secrets).await)
+                }
+                (_, _, PlannedTask::Measure) => measure(metric, secrets).await,
+                // Only Job measurements stay in flight; one left by anything else (a Job
+                // metric measured without a cluster cannot be) is closed as an Error.
+                (_, _, PlannedTask::Resume | PlannedTask::Terminate) => {
+                    let mut closed = error_measurement(
+                        Utc::now(),
+                        "the in-flight measurement cannot be resumed without a cluster",
+                        secrets,
+                    );
+                    closed.started_at = in_flight.started_at;
+                    closed
+                }
+            };
+            (index, measurement)
+        }
+    }))
     .await;
-    complete_pass(metrics, terminate, status, taken, secrets, now)
+    let collect = jobs.is_some()
+        && taken.iter().any(|(index, m)| {
+            m.phase.is_completed() && matches!(metrics[*index].provider, Provider::Job(_))
+        });
+    let collected: Vec<(String, usize)> = if collect {
+        taken
+            .iter()
+            .filter(|(index, _)| matches!(metrics[*index].provider, Provider::Job(_)))
+            .map(|(index, _)| {
+                let metric = &metrics[*index];
+                (
+                    metric.name.clone(),
+                    metric
+                        .measurement_retention
+                        .unwrap_or(DEFAULT_MEASUREMENT_RETENTION),
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let outcome = complete_pass(metrics, terminate, status, taken, secrets, now);
+    if let Some(context) = jobs {
+        for (metric, keep) in collected {
+            job::garbage_collect(context, &metric, keep).await;
+        }
+    }
+    outcome
 }
 
 #[cfg(test)]
@@ -362,6 +483,105 @@ mod tests {
         assert_eq!(
             (status.phase, status.message.as_str()),
             (Some(Successful), "Run Terminated")
+        );
+    }
+
+    #[test]
+    fn in_flight_job_measurements_are_resumed_or_terminated() {
+        let job = MetricDefinition {
+            provider: Provider::Job(job::JobMetric::default()),
+            ..metric("smoke", None, None)
+        };
+        let metrics = [job, metric("rate", Some(60), None)];
+        let in_flight = |resume_at: i64| Measurement {
+            phase: AnalysisPhase::Running,
+            started_at: Some(at(0)),
+            resume_at: Some(at(resume_at)),
+            ..Measurement::default()
+        };
+        let status = |resume_at: i64, rate: AnalysisPhase| RunStatus {
+            phase: Some(Running),
+            started_at: Some(at(0)),
+            metric_results: vec![
+                MetricResult {
+                    name: "smoke".into(),
+                    phase: Running,
+                    measurements: vec![in_flight(resume_at)],
+                    ..MetricResult::default()
+                },
+                MetricResult {
+                    name: "rate".into(),
+                    phase: rate,
+                    measurements: vec![measured(Successful, 0)],
+                    ..MetricResult::default()
+                },
+            ],
+            ..RunStatus::default()
+        };
+        let cases = [
+            // (resumeAt, rate phase, terminate, now, tasks)
+            (5, Running, false, 1, vec![]),
+            (5, Running, false, 5, vec![(0, PlannedTask::Resume)]),
+            (
+                5,
+                Running,
+                false,
+                61,
+                vec![(0, PlannedTask::Resume), (1, PlannedTask::Measure)],
+            ),
+            (5, Running, true, 1, vec![(0, PlannedTask::Terminate)]),
+            (5, Failed, false, 1, vec![(0, PlannedTask::Terminate)]),
+        ];
+        for (resume_at, rate, terminate, now, want) in cases {
+            let status = status(resume_at, rate);
+            assert_eq!(
+                plan_tasks(&metrics, terminate, &status, at(now)),
+                want,
+                "resumeAt {resume_at}, rate {rate}, terminate {terminate}, now {now}"
+            );
+        }
+        assert_eq!(
+            plan_measurements(&metrics, false, &status(5, Running), at(61)),
+            [1]
+        );
+    }
+
+    #[test]
+    fn terminated_measurements_say_so() {
+        for (phase, message) in [
+            (Successful, "Metric Terminated"),
+            (AnalysisPhase::Inconclusive, "Metric Terminated"),
+            (AnalysisPhase::Error, "jobs.batch \"x\" is forbidden"),
+        ] {
+            let m = terminated(Measurement {
+                phase,
+                message: "jobs.batch \"x\" is forbidden".into(),
+                ..Measurement::default()
+            });
+            assert_eq!(m.message, message, "{phase}");
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_cluster_a_job_metric_is_an_error_measurement() {
+        let metrics = [MetricDefinition {
+            provider: Provider::Job(job::JobMetric::default()),
+            ..metric("smoke", None, None)
+        }];
+        let mut status = RunStatus::default();
+        run_pass(
+            &metrics,
+            false,
+            &mut status,
+            &Secrets::default(),
+            Utc::now(),
+        )
+        .await;
+        let measurement = &status.metric_results[0].measurements[0];
+        assert_eq!(measurement.phase, AnalysisPhase::Error);
+        assert!(
+            measurement.message.contains("needs a cluster"),
+            "{measurement:?}"
         );
     }
 

@@ -549,18 +549,13 @@ impl Planner<'_> {
             match phase {
                 Some(AnalysisPhase::Successful) => return true,
                 Some(AnalysisPhase::Failed | AnalysisPhase::Error) => {
-                    let verb = if phase == Some(AnalysisPhase::Failed) {
-                        "failed"
-                    } else {
-                        "error"
-                    };
                     let stage = match which {
                         Promotion::Pre => "pre-promotion",
                         Promotion::Post => "post-promotion",
                     };
                     self.status.abort = Some(true);
                     self.abort_reason = Some(format!(
-                        "Blue/green {stage} analysis phase {verb}: {}",
+                        "Blue/green {stage} analysis phase error/failed: {}",
                         message.unwrap_or_default()
                     ));
                 }

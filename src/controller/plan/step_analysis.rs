@@ -104,14 +104,9 @@ impl Planner<'_> {
             }));
             match phase {
                 Some(AnalysisPhase::Failed | AnalysisPhase::Error) => {
-                    let verb = if phase == Some(AnalysisPhase::Failed) {
-                        "failed"
-                    } else {
-                        "error"
-                    };
                     self.status.abort = Some(true);
                     self.abort_reason = Some(format!(
-                        "Step-based analysis phase {verb}: {}",
+                        "Step-based analysis phase error/failed: {}",
                         message.unwrap_or_default()
                     ));
                     self.actions.push(Action::RecordEvent {
@@ -233,14 +228,9 @@ impl Planner<'_> {
             }));
             match phase {
                 Some(AnalysisPhase::Failed | AnalysisPhase::Error) => {
-                    let verb = if phase == Some(AnalysisPhase::Failed) {
-                        "failed"
-                    } else {
-                        "error"
-                    };
                     self.status.abort = Some(true);
                     self.abort_reason = Some(format!(
-                        "Background analysis phase {verb}: {}",
+                        "Background analysis phase error/failed: {}",
                         message.unwrap_or_default()
                     ));
                 }
