@@ -5,17 +5,17 @@
 //! the planner. Reading the clock happens here (event timestamps) and in the caller (`now`).
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Service};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, EvictParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
 use crate::controller::plan::{Action, EventType, Plan};
 use crate::controller::snapshot::{DESIRED_REPLICAS_ANNOTATION, Snapshot};
 use crate::controller::traffic::TrafficChange;
-use crate::crd::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Rollout};
+use crate::crd::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Experiment, Rollout};
 
 /// The event source component name.
 pub const EVENT_COMPONENT: &str = "rollouts-controller";
@@ -113,6 +113,33 @@ pub async fn read_snapshot(
     } else {
         crate::controller::traffic::TrafficObjects::default()
     };
+    // Pods and Experiments are read only when this rollout needs them (restartAt pending,
+    // experiment steps): most reconciles never look at them, and pods are the biggest list.
+    let pods = if Snapshot::needs_pods(&rollout) {
+        Api::<Pod>::namespaced(client.clone(), namespace)
+            .list(&params)
+            .await
+            .map_err(list_error("Pod"))?
+            .items
+    } else {
+        Vec::new()
+    };
+    let experiments = if Snapshot::needs_experiments(&rollout) {
+        Api::<Experiment>::namespaced(client.clone(), namespace)
+            .list(&params)
+            .await
+            .map_err(list_error("Experiment"))?
+            .items
+    } else {
+        Vec::new()
+    };
+    let workload = match Snapshot::workload_name(&rollout) {
+        Some(target) => Api::<Deployment>::namespaced(client.clone(), namespace)
+            .get_opt(target)
+            .await
+            .map_err(list_error("Deployment"))?,
+        None => None,
+    };
     Ok(Snapshot {
         rollout,
         replica_sets,
@@ -122,6 +149,9 @@ pub async fn read_snapshot(
         services,
         now,
         traffic,
+        pods,
+        experiments,
+        workload,
     })
 }
 
@@ -218,6 +248,63 @@ pub async fn apply(client: &Client, rollout: &Rollout, plan: &Plan) -> Result<()
             Action::Traffic(change) => apply_traffic_change(client, change)
                 .await
                 .map_err(fail("write traffic router object", &traffic_target(change)))?,
+            Action::ScaleDeployment {
+                name: deployment,
+                replicas,
+            } => {
+                Api::<Deployment>::namespaced(client.clone(), &namespace)
+                    .patch(
+                        deployment,
+                        &merge,
+                        &Patch::Merge(&json!({"spec": {"replicas": replicas}})),
+                    )
+                    .await
+                    .map_err(fail("scale Deployment", deployment))?;
+            }
+            Action::PatchPod { name: pod, patch } => {
+                match Api::<Pod>::namespaced(client.clone(), &namespace)
+                    .patch(pod, &merge, &Patch::Merge(patch))
+                    .await
+                {
+                    Ok(_) => {}
+                    // The pod went away since the snapshot: nothing left to label.
+                    Err(kube::Error::Api(status)) if status.code == 404 => {}
+                    Err(source) => return Err(fail("patch Pod", pod)(source)),
+                }
+            }
+            Action::EvictPod { name: pod } => {
+                match Api::<Pod>::namespaced(client.clone(), &namespace)
+                    .evict(pod, &EvictParams::default())
+                    .await
+                {
+                    Ok(_) => {}
+                    // 429: a PodDisruptionBudget forbids it now; 404: already gone. The planner
+                    // requeues while old pods remain.
+                    Err(kube::Error::Api(status)) if status.code == 429 || status.code == 404 => {}
+                    Err(source) => return Err(fail("evict Pod", pod)(source)),
+                }
+            }
+            Action::CreateExperiment(experiment) => {
+                match Api::<Experiment>::namespaced(client.clone(), &namespace)
+                    .create(&PostParams::default(), experiment)
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(status)) if status.code == 409 => {}
+                    Err(source) => {
+                        return Err(fail("create Experiment", &experiment.name_any())(source));
+                    }
+                }
+            }
+            Action::PatchExperiment {
+                name: experiment,
+                patch,
+            } => {
+                Api::<Experiment>::namespaced(client.clone(), &namespace)
+                    .patch(experiment, &merge, &Patch::Merge(patch))
+                    .await
+                    .map_err(fail("patch Experiment", experiment))?;
+            }
             Action::RecordEvent {
                 reason,
                 message,

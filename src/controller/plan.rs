@@ -8,13 +8,18 @@
 //! Covered: canary without traffic routing (basic canary), including steps, timed and indefinite
 //! pauses, promote, promote --full, abort, retry, `spec.paused`, scaling events, template change
 //! mid-rollout, rollback to the stable ReplicaSet, the progress deadline and InvalidSpec.
-//! Traffic routing: `traffic_routing` (routers in `controller::traffic`). Not yet: analysis and
-//! experiment steps (an `analysis` step never completes),
-//! restartAt, ephemeral metadata, anti-affinity injection, history GC, blue-green (a no-op).
+//! Submodules hold the rest: blue-green, step/background analysis, traffic routing (routers in
+//! `controller::traffic`), experiment steps, restartAt, ephemeral metadata, anti-affinity
+//! injection and workloadRef.
 
+pub mod anti_affinity;
 mod blue_green;
+pub mod ephemeral_metadata;
+mod experiment;
+pub mod restart;
 mod step_analysis;
 mod traffic_routing;
+pub mod workload_ref;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -138,6 +143,34 @@ pub enum Action {
     },
     /// Create or merge-patch a traffic-router object (VirtualService, Ingress, TrafficSplit).
     Traffic(crate::controller::traffic::TrafficChange),
+    /// JSON merge patch of a pod's metadata (ephemeral labels/annotations, spec §7.3).
+    PatchPod {
+        /// Pod name.
+        name: String,
+        /// Merge patch.
+        patch: Value,
+    },
+    /// Set `spec.replicas` of the `workloadRef` Deployment (migration scale-down, spec §3.13).
+    ScaleDeployment {
+        /// Deployment name.
+        name: String,
+        /// New `spec.replicas`.
+        replicas: i32,
+    },
+    /// Evict a pod through the Eviction API (`restartAt`, spec §3.10); 429 means skip.
+    EvictPod {
+        /// Pod name.
+        name: String,
+    },
+    /// Create an Experiment (a canary `experiment` step, spec §3.11).
+    CreateExperiment(Box<crate::crd::Experiment>),
+    /// JSON merge patch of an Experiment (`spec.terminate: true` to cancel it).
+    PatchExperiment {
+        /// Experiment name.
+        name: String,
+        /// Merge patch.
+        patch: Value,
+    },
     /// Record a Kubernetes Event on the Rollout.
     RecordEvent {
         /// Reason (spec §2.4).
@@ -161,8 +194,18 @@ pub struct Plan {
 
 /// Plans one reconcile of the snapshot's Rollout.
 pub fn plan(snapshot: &Snapshot) -> Plan {
-    let mut planner = Planner::new(snapshot);
+    // workloadRef: plan on a copy whose template comes from the referenced Deployment.
+    let resolved = match workload_ref::resolve(snapshot) {
+        Ok(resolved) => resolved,
+        Err(message) => {
+            let mut planner = Planner::new(snapshot);
+            planner.invalid_spec(&message);
+            return planner.finish();
+        }
+    };
+    let mut planner = Planner::new(resolved.as_ref().unwrap_or(snapshot));
     planner.run();
+    planner.scale_down_workload();
     planner.finish()
 }
 
@@ -393,7 +436,12 @@ impl<'a> Planner<'a> {
         self.garbage_collect_history();
         self.reconcile_services();
         self.reconcile_traffic_routing();
-        if self.reconcile_step_analysis() || self.reconcile_background_analysis() {
+        self.reconcile_ephemeral_metadata();
+        self.reconcile_restart();
+        if self.reconcile_experiment()
+            || self.reconcile_step_analysis()
+            || self.reconcile_background_analysis()
+        {
             // An inconclusive pause was added: write status and stop (§3.4 step 10).
             self.persist();
             return;
@@ -507,7 +555,15 @@ impl<'a> Planner<'a> {
             return true;
         }
         let name = self.rollout.name_any();
-        if is_hash_collision(template, &name, &hash, &candidates) {
+        // A foreign ReplicaSet already has our name (typically the Deployment a workloadRef
+        // migrates from, whose pod-template hash matches ours): that is a collision too.
+        let taken_by_other = self
+            .snap
+            .replica_sets
+            .iter()
+            .any(|rs| rs.name_any() == format!("{name}-{hash}"))
+            && !names.iter().any(|n| *n == format!("{name}-{hash}"));
+        if taken_by_other || is_hash_collision(template, &name, &hash, &candidates) {
             // §3.3: bump collisionCount; the next pass computes a fresh hash.
             self.status.collision_count = Some(self.status.collision_count.unwrap_or(0) + 1);
             self.write_status_patch();
@@ -603,6 +659,10 @@ impl<'a> Planner<'a> {
         labels
             .as_object_mut()?
             .insert(POD_TEMPLATE_HASH_LABEL.to_owned(), json!(hash));
+        // §7.4 / §7.3: injected after hashing; template comparison ignores both.
+        self.new_rs_anti_affinity(&mut template, hash);
+        let ephemeral = self.new_rs_ephemeral(hash);
+        ephemeral_metadata::inject_into_template(&mut template, &ephemeral);
         let typed = serde_json::from_value(template.clone()).ok()?;
         let labels: BTreeMap<String, String> = template
             .pointer("/metadata/labels")
@@ -621,6 +681,9 @@ impl<'a> Planner<'a> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         annotations.insert(REVISION_ANNOTATION.to_owned(), revision.to_string());
+        if let Some(recorded) = ephemeral.annotation() {
+            annotations.insert(EPHEMERAL_METADATA_ANNOTATION.to_owned(), recorded);
+        }
         annotations.insert(
             DESIRED_REPLICAS_ANNOTATION.to_owned(),
             self.replicas.to_string(),
@@ -1286,7 +1349,7 @@ impl<'a> Planner<'a> {
                 canary_pause_started_at: self.canary_pause_started_at(),
                 replicas_at_desired,
                 weights_verified: None,
-                experiment_successful: false,
+                experiment_successful: self.step_experiment_successful(),
                 analysis_successful: self.step_analysis_successful(),
                 plugin_completed: false,
             };

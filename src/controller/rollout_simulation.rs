@@ -26,9 +26,10 @@ use crate::controller::snapshot::{
     DESIRED_REPLICAS_ANNOTATION, REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION, Snapshot,
     replica_set_hash,
 };
-use crate::crd::{AnalysisRun, AnalysisTemplate, Rollout};
+use crate::crd::{AnalysisRun, AnalysisTemplate, Experiment, Rollout};
 
 struct World {
+    experiments: Vec<Experiment>,
     rollout: Rollout,
     replica_sets: Vec<ReplicaSet>,
     analysis_runs: Vec<AnalysisRun>,
@@ -79,6 +80,7 @@ fn merge_into<T: serde::Serialize + serde::de::DeserializeOwned>(target: &mut T,
 impl World {
     fn new(rollout: Rollout) -> Self {
         World {
+            experiments: Vec::new(),
             rollout,
             replica_sets: Vec::new(),
             analysis_runs: Vec::new(),
@@ -103,6 +105,9 @@ impl World {
             services: self.services.clone(),
             now: self.now,
             traffic: self.traffic.clone(),
+            pods: Vec::new(),
+            experiments: self.experiments.clone(),
+            workload: None,
         }
     }
 
@@ -175,6 +180,27 @@ impl World {
                         .find(|r| r.name_any() == *name)
                         .unwrap();
                     merge_into(run, patch);
+                }
+                Action::CreateExperiment(experiment) => {
+                    assert!(
+                        self.experiments
+                            .iter()
+                            .all(|e| e.name_any() != experiment.name_any())
+                    );
+                    self.experiments.push((**experiment).clone());
+                }
+                Action::PatchExperiment { name, patch } => {
+                    let experiment = self
+                        .experiments
+                        .iter_mut()
+                        .find(|e| e.name_any() == *name)
+                        .unwrap();
+                    merge_into(experiment, patch);
+                }
+                Action::EvictPod { name }
+                | Action::PatchPod { name, .. }
+                | Action::ScaleDeployment { name, .. } => {
+                    panic!("the simulation has no pods: {name}");
                 }
                 Action::RecordEvent {
                     reason, message, ..
@@ -1864,4 +1890,191 @@ fn s21_istio_host_split() {
     world.advance(31);
     world.settle();
     assert_eq!(world.pods("nginx:1"), 0);
+}
+
+impl World {
+    /// Plays an Experiment controller: the Experiment's phase becomes `phase`.
+    fn finish_experiment(&mut self, name: &str, phase: &str, message: &str) {
+        let experiment = self
+            .experiments
+            .iter_mut()
+            .find(|e| e.name_any() == name)
+            .unwrap();
+        merge_into(
+            experiment,
+            &json!({"status": {"phase": phase, "message": message}}),
+        );
+    }
+}
+
+/// §3.11 experiment step: the Experiment is created once (named after hash, revision and step,
+/// owned by the rollout, templates from the stable and canary ReplicaSets), recorded in
+/// `currentExperiment`; Successful completes the step; Inconclusive pauses; Failed aborts;
+/// abort terminates a running Experiment.
+#[test]
+fn experiment_step_lifecycle() {
+    let steps = json!({"steps": [
+        {"setWeight": 50},
+        {"experiment": {"duration": "1m", "templates": [
+            {"name": "baseline", "specRef": "stable"},
+            {"name": "canary", "specRef": "canary", "replicas": 2}
+        ]}},
+        {"pause": {}}
+    ]});
+    let mut w = World::new(rollout(2, &steps));
+    w.settle();
+    assert!(w.experiments.is_empty(), "initial deploy skips steps");
+    w.set_image("nginx:2");
+    w.settle();
+    assert_eq!(w.status().current_step_index, Some(1));
+    assert_eq!(w.experiments.len(), 1);
+    let hash = w.hash_of("nginx:2");
+    let name = format!("demo-{hash}-2-1");
+    let experiment = w.experiments[0].clone();
+    assert_eq!(experiment.name_any(), name);
+    assert_eq!(experiment.owner_references()[0].name, "demo");
+    assert_eq!(
+        experiment.labels()["rollouts-pod-template-hash"],
+        hash.as_str()
+    );
+    assert_eq!(
+        experiment.annotations()["rollout.argoproj.io/revision"],
+        "2"
+    );
+    let images: Vec<String> = experiment
+        .spec
+        .templates
+        .iter()
+        .map(|t| {
+            t.template.as_ref().unwrap()["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(images, ["nginx:1", "nginx:2"]);
+    assert_eq!(experiment.spec.templates[1].replicas, Some(2));
+    assert_eq!(experiment.spec.duration.as_deref(), Some("1m"));
+    assert_eq!(
+        w.status().canary.unwrap().current_experiment.as_deref(),
+        Some(name.as_str())
+    );
+    // Running: the step waits (no progress deadline, no second Experiment).
+    w.finish_experiment(&name, "Running", "");
+    w.advance(3600);
+    w.settle();
+    assert_eq!(w.status().current_step_index, Some(1));
+    assert_eq!(w.experiments.len(), 1);
+    assert_eq!(w.phase().0, "Progressing");
+    w.finish_experiment(&name, "Successful", "");
+    w.settle();
+    assert_eq!(w.status().current_step_index, Some(2));
+    assert_eq!(w.phase(), ("Paused".into(), "CanaryPauseStep".into()));
+    assert_eq!(w.status().canary.unwrap().current_experiment, None);
+
+    // Inconclusive pauses with InconclusiveExperiment.
+    w.set_image("nginx:3");
+    w.settle();
+    let name = w.experiments.last().unwrap().name_any();
+    assert_eq!(w.experiments.len(), 2);
+    w.finish_experiment(&name, "Inconclusive", "");
+    w.settle();
+    assert_eq!(
+        w.phase(),
+        ("Paused".into(), "InconclusiveExperiment".into())
+    );
+
+    // Failed aborts with the Experiment's message.
+    w.set_image("nginx:4");
+    w.settle();
+    let name = w.experiments.last().unwrap().name_any();
+    w.finish_experiment(&name, "Failed", "baseline pods crashed");
+    w.settle();
+    assert_eq!(w.phase().0, "Degraded");
+    let (_, _, message) = w.condition("Progressing");
+    assert!(
+        message.ends_with(&format!(
+            "Experiment '{name}' phase failed: baseline pods crashed"
+        )),
+        "{message}"
+    );
+
+    // Abort while an Experiment runs terminates it.
+    w.patch_status(&json!({"abort": false}));
+    w.set_image("nginx:5");
+    w.settle();
+    let running = w.experiments.last().unwrap().name_any();
+    w.patch_status(&json!({"abort": true}));
+    w.settle();
+    let live = w
+        .experiments
+        .iter()
+        .find(|e| e.name_any() == running)
+        .unwrap();
+    assert_eq!(live.spec.terminate, Some(true));
+    assert_eq!(w.phase().0, "Degraded");
+}
+
+impl World {
+    fn template_of(&self, image: &str) -> Value {
+        let rs = self
+            .replica_sets
+            .iter()
+            .find(|rs| World::image_of(rs) == image)
+            .unwrap();
+        serde_json::to_value(rs.spec.template.as_ref().unwrap()).unwrap()
+    }
+}
+
+/// §7.4 and §7.3 on the ReplicaSet templates: the first deploy gets the stable metadata and no
+/// anti-affinity; an update's new RS gets the canary metadata and a preferred anti-affinity term
+/// against the stable hash; promotion moves it to the stable metadata (canary-only keys removed)
+/// without creating another ReplicaSet.
+#[test]
+fn anti_affinity_and_ephemeral_metadata_on_templates() {
+    let mut w = World::new(rollout(
+        2,
+        &json!({
+            "antiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": {"weight": 50}},
+            "canaryMetadata": {"labels": {"role": "canary", "canary-only": "yes"}},
+            "stableMetadata": {"labels": {"role": "stable"}},
+            "steps": [{"setWeight": 50}, {"pause": {}}]
+        }),
+    ));
+    w.settle();
+    let first = w.template_of("nginx:1");
+    assert_eq!(first["metadata"]["labels"]["role"], "stable");
+    assert!(first["spec"].get("affinity").is_none());
+    let stable_hash = w.hash_of("nginx:1");
+
+    w.set_image("nginx:2");
+    w.settle();
+    let canary = w.template_of("nginx:2");
+    assert_eq!(canary["metadata"]["labels"]["role"], "canary");
+    assert_eq!(canary["metadata"]["labels"]["canary-only"], "yes");
+    let term = &canary["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+        [0];
+    assert_eq!(term["weight"], 50);
+    assert_eq!(
+        term["podAffinityTerm"]["labelSelector"]["matchExpressions"][0]["values"][0],
+        stable_hash.as_str()
+    );
+    assert_eq!(
+        w.template_of("nginx:1")["metadata"]["labels"]["role"],
+        "stable"
+    );
+
+    w.promote();
+    w.settle();
+    assert_eq!(w.phase().0, "Healthy");
+    assert_eq!(
+        w.replica_sets.len(),
+        2,
+        "no extra ReplicaSet from injected metadata"
+    );
+    let promoted = w.template_of("nginx:2");
+    assert_eq!(promoted["metadata"]["labels"]["role"], "stable");
+    assert!(promoted["metadata"]["labels"].get("canary-only").is_none());
+    let old = w.template_of("nginx:1");
+    assert!(old["metadata"]["labels"].get("role").is_none(), "{old}");
 }

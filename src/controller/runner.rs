@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::Ingress;
@@ -27,7 +27,7 @@ use crate::controller::lease::{
     AcquireLeaseError, LEASE_NAME, acquire, cluster_driver_skips, detect_argo_operator, identity,
 };
 use crate::controller::plan::plan;
-use crate::crd::{AnalysisRun, Rollout};
+use crate::crd::{AnalysisRun, Experiment, Rollout};
 
 /// First retry delay after a failed reconcile; doubles per consecutive failure.
 const RETRY_BASE: Duration = Duration::from_millis(500);
@@ -200,9 +200,13 @@ pub async fn run_with(
         .await
         .map_err(RunControllerError::NotServed)?;
     let shutdown = shutdown.boxed().shared();
-    let analysis = crate::controller::analysis::reconciler::run(
+    let analysis = crate::controller::analysis::reconciler::run_with(
         client.clone(),
         scope.namespace().map(str::to_owned),
+        match scope {
+            Scope::AllNamespaces => options.identity.clone(),
+            Scope::Namespace(_) => None,
+        },
         shutdown.clone(),
     );
     let context = Arc::new(Context {
@@ -225,6 +229,7 @@ pub async fn run_with(
         shutdown.clone(),
     );
     let ingress_store = store.clone();
+    let workload_store = controller.store();
     let rollouts_loop = controller
         .owns(
             api::<ReplicaSet>(&client, &scope),
@@ -232,6 +237,10 @@ pub async fn run_with(
         )
         .owns(
             api::<AnalysisRun>(&client, &scope),
+            watcher::Config::default(),
+        )
+        .owns(
+            api::<Experiment>(&client, &scope),
             watcher::Config::default(),
         )
         .watches(
@@ -261,6 +270,25 @@ pub async fn run_with(
                     &ingress.namespace().unwrap_or_default(),
                     &ingress.name_any(),
                 )
+            },
+        )
+        .watches(
+            api::<Deployment>(&client, &scope),
+            watcher::Config::default(),
+            move |deployment| {
+                // A workloadRef rollout follows its Deployment's template (spec §3.1 step 2).
+                let namespace = deployment.namespace();
+                let name = deployment.name_any();
+                workload_store
+                    .state()
+                    .into_iter()
+                    .filter(|rollout| {
+                        rollout.namespace() == namespace
+                            && crate::controller::snapshot::Snapshot::workload_name(rollout)
+                                == Some(name.as_str())
+                    })
+                    .map(|rollout| ObjectRef::from_obj(&*rollout))
+                    .collect::<Vec<_>>()
             },
         )
         .reconcile_all_on(router_events)

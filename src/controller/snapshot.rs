@@ -8,13 +8,13 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::ResourceExt;
 
 use crate::controller::hash::POD_TEMPLATE_HASH_LABEL;
 use crate::controller::replicas::ReplicaSetSize;
-use crate::crd::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Rollout};
+use crate::crd::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Experiment, Rollout};
 
 /// `rollout.argoproj.io/revision` on Rollouts, ReplicaSets and AnalysisRuns.
 pub const REVISION_ANNOTATION: &str = "rollout.argoproj.io/revision";
@@ -45,9 +45,58 @@ pub struct Snapshot {
     pub now: DateTime<Utc>,
     /// Traffic-router objects the Rollout references, and which router kinds are served.
     pub traffic: crate::controller::traffic::TrafficObjects,
+    /// Pods in the namespace; the shell reads them only while a `restartAt` is pending
+    /// ([`Snapshot::needs_pods`]).
+    pub pods: Vec<Pod>,
+    /// Experiments in the namespace; read only for rollouts with experiment steps
+    /// ([`Snapshot::needs_experiments`]).
+    pub experiments: Vec<Experiment>,
+    /// The Deployment a `workloadRef` names (read only for such rollouts,
+    /// [`Snapshot::workload_name`]).
+    pub workload: Option<Deployment>,
 }
 
 impl Snapshot {
+    /// Whether a reconcile of `rollout` looks at pods: a restart is pending (spec §3.10), or the
+    /// strategy has ephemeral metadata to keep on live pods (§7.3).
+    pub fn needs_pods(rollout: &Rollout) -> bool {
+        let restart_pending = rollout.spec.restart_at.as_deref().is_some_and(|at| {
+            !at.is_empty()
+                && rollout
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.restarted_at.as_deref())
+                    != Some(at)
+        });
+        let canary_metadata = rollout
+            .canary()
+            .is_some_and(|c| c.canary_metadata.is_some() || c.stable_metadata.is_some());
+        let blue_green_metadata = rollout
+            .blue_green()
+            .is_some_and(|b| b.preview_metadata.is_some() || b.active_metadata.is_some());
+        restart_pending || canary_metadata || blue_green_metadata
+    }
+
+    /// The Deployment a `workloadRef` rollout takes its template from (kind `Deployment` only).
+    pub fn workload_name(rollout: &Rollout) -> Option<&str> {
+        let reference = rollout.spec.workload_ref.as_ref()?;
+        (reference.kind.as_deref() == Some("Deployment"))
+            .then_some(reference.name.as_deref())
+            .flatten()
+            .filter(|name| !name.is_empty())
+    }
+
+    /// Whether a reconcile of `rollout` looks at Experiments (an experiment step, or one
+    /// recorded in `status.canary.currentExperiment`).
+    pub fn needs_experiments(rollout: &Rollout) -> bool {
+        rollout.steps().iter().any(|step| step.experiment.is_some())
+            || rollout
+                .status
+                .as_ref()
+                .and_then(|s| s.canary.as_ref())
+                .is_some_and(|c| c.current_experiment.is_some())
+    }
+
     /// The Service called `name`, if observed.
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|svc| svc.name_any() == name)

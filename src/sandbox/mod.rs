@@ -117,6 +117,7 @@ impl Sandbox {
             server_address: addr.to_string(),
             shutdown: shutdown_rx.clone(),
             http,
+            requests: server::RequestCounter::default(),
         });
         let app = axum::Router::new()
             .fallback(server::handle)
@@ -147,6 +148,17 @@ impl Sandbox {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Requests served so far, in total.
+    pub fn request_count(&self) -> u64 {
+        self.state.requests.snapshot().values().sum()
+    }
+
+    /// Requests served so far, by `User-Agent` (empty string when the header is absent), so a
+    /// benchmark can tell one client's requests from another's.
+    pub fn request_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.state.requests.snapshot()
     }
 
     /// A kubeconfig with one context, `sandbox`, whose namespace is `default`.

@@ -40,6 +40,30 @@ pub struct AppState {
     /// Flips to true on shutdown so that open watches end.
     pub shutdown: watch::Receiver<bool>,
     pub http: reqwest::Client,
+    /// Requests served, by `User-Agent` (benchmarks read it through `Sandbox::request_counts`).
+    pub requests: RequestCounter,
+}
+
+/// Counts the requests the server has accepted, by `User-Agent` (empty when absent).
+#[derive(Debug, Default)]
+pub struct RequestCounter {
+    by_agent: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl RequestCounter {
+    fn record(&self, agent: &str) {
+        if let Ok(mut counts) = self.by_agent.lock() {
+            *counts.entry(agent.to_owned()).or_insert(0) += 1;
+        }
+    }
+
+    /// Requests so far, by `User-Agent`.
+    pub fn snapshot(&self) -> std::collections::BTreeMap<String, u64> {
+        self.by_agent
+            .lock()
+            .map(|counts| counts.clone())
+            .unwrap_or_default()
+    }
 }
 
 fn json_response(code: u16, body: &Value, content_type: &'static str) -> Response {
@@ -63,6 +87,13 @@ fn error_response(error: &ApiError) -> Response {
 /// The single entry point.
 pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    state.requests.record(
+        parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default(),
+    );
     let query = Query::parse(parts.uri.query());
     let wanted = path::negotiate(
         parts

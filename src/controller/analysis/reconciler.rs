@@ -54,6 +54,14 @@ pub enum ReconcileError {
     Delete { name: String, source: kube::Error },
     #[error("writing the status of AnalysisRun {name}: {source}")]
     WriteStatus { name: String, source: kube::Error },
+    #[error(
+        "reading Lease {namespace}/{}: {source}",
+        crate::controller::lease::LEASE_NAME
+    )]
+    ReadLease {
+        namespace: String,
+        source: kube::Error,
+    },
 }
 
 /// The controller stopped for a reason other than the shutdown signal.
@@ -66,13 +74,30 @@ pub enum RunControllerError {
 struct Context {
     client: kube::Client,
     recorder: Recorder,
+    /// A cluster-wide driver's identity: runs in namespaces whose own Lease another live holder
+    /// has are left to that holder (design.md, Controller architecture).
+    skip_held_namespaces_as: Option<String>,
 }
+
+/// How long a skipped namespace waits before its Lease is checked again.
+const SKIPPED_NAMESPACE_RECHECK: Duration = Duration::from_secs(5);
 
 /// Runs the AnalysisRun controller until `shutdown` completes. `namespace: None` watches every
 /// namespace.
 pub async fn run(
     client: kube::Client,
     namespace: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), RunControllerError> {
+    run_with(client, namespace, None, shutdown).await
+}
+
+/// [`run`], skipping (and re-checking every 5 s) the namespaces whose per-namespace Lease
+/// another live identity than `skip_held_namespaces_as` holds — what a cluster-wide driver does.
+pub async fn run_with(
+    client: kube::Client,
+    namespace: Option<String>,
+    skip_held_namespaces_as: Option<String>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), RunControllerError> {
     let api: Api<AnalysisRun> = match &namespace {
@@ -90,7 +115,11 @@ pub async fn run(
             instance: None,
         },
     );
-    let context = Arc::new(Context { client, recorder });
+    let context = Arc::new(Context {
+        client,
+        recorder,
+        skip_held_namespaces_as,
+    });
     Controller::new(api, watcher::Config::default())
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)
@@ -151,6 +180,25 @@ async fn reconcile(
 ) -> Result<Action, ReconcileError> {
     let name = object.name_any();
     let namespace = object.namespace().unwrap_or_else(|| "default".to_string());
+    if let Some(me) = &context.skip_held_namespaces_as {
+        let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+            Api::namespaced(context.client.clone(), &namespace);
+        let lease = leases
+            .get_opt(crate::controller::lease::LEASE_NAME)
+            .await
+            .map_err(|source| ReconcileError::ReadLease {
+                namespace: namespace.clone(),
+                source,
+            })?;
+        if crate::controller::lease::cluster_driver_skips(
+            lease.as_ref(),
+            me,
+            k8s_openapi::jiff::Timestamp::now(),
+        ) {
+            tracing::debug!(%namespace, "namespace driven by its own Lease holder; skipping");
+            return Ok(Action::requeue(SKIPPED_NAMESPACE_RECHECK));
+        }
+    }
     let api: Api<AnalysisRun> = Api::namespaced(context.client.clone(), &namespace);
     // The watch cache may lag our own last write; measuring from it could repeat a measurement.
     let Some(run) = api

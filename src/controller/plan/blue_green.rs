@@ -56,6 +56,8 @@ impl Planner<'_> {
             return;
         }
         self.garbage_collect_history();
+        self.reconcile_ephemeral_metadata();
+        self.reconcile_restart();
         self.scale_blue_green(&bg);
         let pre_ok = self.blue_green_analysis(&bg, Promotion::Pre);
         if self.inconclusive() {

@@ -388,7 +388,7 @@ impl Planner<'_> {
     /// Resolves `valueFrom.podTemplateHashValue` and `valueFrom.fieldRef` (`metadata.name`,
     /// `metadata.namespace`, `metadata.uid`, `metadata.labels['k']`,
     /// `metadata.annotations['k']`) to literal values; secret refs stay for the engine.
-    fn resolve_arg(&self, arg: &Argument) -> Argument {
+    pub(super) fn resolve_arg(&self, arg: &Argument) -> Argument {
         let Some(from) = arg.value_from.as_ref() else {
             return arg.clone();
         };
