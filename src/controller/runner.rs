@@ -168,6 +168,9 @@ pub struct RunOptions {
     pub identity: Option<String>,
 }
 
+/// How long the loops may finish in-flight reconciles after the shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
 /// Drives every Rollout in `scope` until `shutdown` completes.
 pub async fn run(
     client: Client,
@@ -292,7 +295,7 @@ pub async fn run_with(
             },
         )
         .reconcile_all_on(router_events)
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(shutdown.clone())
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {
             if let Err(error) = result {
@@ -300,8 +303,17 @@ pub async fn run_with(
             }
         });
     tracing::info!(?scope, "controller running");
-    let ((), analysis, ()) = tokio::join!(rollouts_loop, analysis, router_watch);
-    analysis?;
+    let loops = async { tokio::join!(rollouts_loop, analysis, router_watch) };
+    // A graceful stop waits for reconciles in flight; one stuck on a slow or vanished API server
+    // must not keep the caller (and its Lease) forever, so the loops get a bounded grace.
+    let grace = async {
+        shutdown.await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        ((), analysis, ()) = loops => analysis?,
+        () = grace => tracing::warn!("controller loops still busy {SHUTDOWN_GRACE:?} after shutdown; dropping them"),
+    }
     tracing::info!("controller stopped");
     Ok(())
 }

@@ -195,8 +195,13 @@ $RO status demo --timeout 60s
         }),
         "no `list rollouts` header\n{text}"
     );
-    let status = rollout_status(&client).await;
-    assert_eq!(status["phase"], "Healthy", "{status}");
+    // `status` returned at the first Healthy it saw; the old ReplicaSet's pods may still be
+    // going away (Progressing "old replicas are pending termination"), so wait for the end.
+    let status = eventually("Healthy with old replicas gone", || async {
+        let status = rollout_status(&client).await;
+        (status["phase"] == "Healthy").then_some(status)
+    })
+    .await;
     assert_eq!(status["stableRS"], status["currentPodHash"], "{status}");
     assert_eq!(stable_image(&client).await, "nginx:1.26");
 
@@ -232,8 +237,10 @@ $RO status demo --timeout 60s
     ] {
         assert!(text.contains(line), "missing {line:?}\n{text}");
     }
-    let status = rollout_status(&client).await;
-    assert_eq!(status["phase"], "Healthy", "{status}");
+    eventually("Healthy after the full promotion", || async {
+        (rollout_status(&client).await["phase"] == "Healthy").then_some(())
+    })
+    .await;
     assert_eq!(stable_image(&client).await, "nginx:1.27");
 
     let _ = stop.send(());
