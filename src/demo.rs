@@ -312,9 +312,9 @@ async fn run_started(
         let connection = crate::cluster::client::connect(&cluster_args).await?;
         let names: Vec<&str> = scenarios.iter().map(|s| s.name).collect();
         let metrics = match prometheus {
-            Some(addr) => format!("Prometheus http://{addr} scrapes the sandbox's traffic"),
-            None => "no prometheus on PATH: R4/R5 read the sandbox's JSON; install it \
-                     (apt install prometheus) and rerun for live Prometheus sparklines"
+            Some(addr) => format!("Prometheus http://{addr}"),
+            None => "no prometheus on PATH: R4/R5 use web templates; \
+                     apt install prometheus for live sparklines"
                 .to_owned(),
         };
         crate::app::run::run(crate::app::run::CockpitOptions {

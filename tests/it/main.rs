@@ -8,6 +8,7 @@ mod cli_cluster;
 mod cockpit;
 mod controller;
 mod crd;
+mod demo;
 mod kubectl;
 mod lint;
 mod plugin_script;
