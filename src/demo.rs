@@ -376,7 +376,13 @@ async fn story(
         let client = client.clone();
         let prometheus = prometheus.clone();
         tasks.spawn(async move {
-            if let Err(error) = scenario_story(&client, scenario, pace, prometheus.as_deref()).await
+            if let Err(error) = Box::pin(scenario_story(
+                &client,
+                scenario,
+                pace,
+                prometheus.as_deref(),
+            ))
+            .await
             {
                 tracing::warn!(scenario = scenario.name, %error, "demo story stopped");
             }
@@ -469,14 +475,14 @@ async fn scenario_story(
         wait_for_series(url, R4_READY_QUERY, Duration::from_secs(90)).await;
     }
     let (container, image) = scenario.update;
-    act(
+    Box::pin(act(
         client,
         scenario,
         Action::SetImage {
             container: container.to_owned(),
             image: image.to_owned(),
         },
-    )
+    ))
     .await?;
     if scenario.name != "r5" {
         return Ok(());
@@ -492,7 +498,7 @@ async fn scenario_story(
     .await?;
     set_direct_hits(client, scenario, Some(R5_DIRECT_RPS)).await?;
     tokio::time::sleep(pace.r5_hits).await;
-    act(client, scenario, Action::Promote).await?;
+    Box::pin(act(client, scenario, Action::Promote)).await?;
     wait_rollout(
         client,
         scenario,

@@ -213,15 +213,13 @@ async fn traffic(
         Ok(stats) => stats.window(&namespace, &service, duration.as_secs_f64()),
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
-    match totals {
-        Some(totals) => json_reply(StatusCode::OK, &totals),
-        None => {
-            let message = serde_json::json!({
-                "error": format!("no traffic seen for service {namespace}/{service}")
-            });
-            json_reply(StatusCode::NOT_FOUND, &message)
-        }
-    }
+    let Some(totals) = totals else {
+        let message = serde_json::json!({
+            "error": format!("no traffic seen for service {namespace}/{service}")
+        });
+        return json_reply(StatusCode::NOT_FOUND, &message);
+    };
+    json_reply(StatusCode::OK, &totals)
 }
 
 /// Why the exporter could not start.

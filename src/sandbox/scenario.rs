@@ -135,7 +135,7 @@ pub enum LoadScenarioError {
         namespace: String,
         name: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
 }
 
@@ -267,7 +267,7 @@ pub async fn apply(client: &Client, object: &Value) -> Result<(), LoadScenarioEr
                     kind: kind.to_owned(),
                     namespace: namespace.to_owned(),
                     name: name.to_owned(),
-                    source,
+                    source: Box::new(source),
                 });
             }
         }

@@ -177,11 +177,15 @@ pub fn virtual_service_split(vs: &Value) -> Vec<(String, String, f64)> {
     out
 }
 
+/// One ALB rule path: whether a header condition guards it, and its forward targets with their
+/// optional weights.
+type AlbRoute = (bool, Vec<(String, Option<f64>)>);
+
 /// The ALB controller's view of an Ingress: per rule path, a forward action (from the
 /// `actions.<name>` annotation when the backend port is `use-annotation`) or a plain backend.
 pub fn alb_split(ingress: &Value) -> Vec<(String, String, f64)> {
     let namespace = text(ingress, "/metadata/namespace");
-    let mut routes: Vec<(bool, Vec<(String, Option<f64>)>)> = Vec::new();
+    let mut routes: Vec<AlbRoute> = Vec::new();
     for rule in items(ingress, "/spec/rules") {
         for path in items(rule, "/http/paths") {
             let name = text(path, "/backend/service/name");
@@ -685,7 +689,7 @@ impl TrafficStats {
 pub type SharedStats = Arc<Mutex<TrafficStats>>;
 
 /// Timing of the simulator.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct TrafficConfig {
     /// Requests per second each entry point receives.
     pub entry_rps: f64,
@@ -828,7 +832,7 @@ pub fn spawn(client: Client, config: TrafficConfig) -> (SharedStats, tokio::task
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::needless_pass_by_value)]
 mod tests {
     use super::*;
     use serde_json::json;
