@@ -497,6 +497,17 @@ async fn scenario_story(
     )
     .await?;
     set_direct_hits(client, scenario, Some(R5_DIRECT_RPS)).await?;
+    tell(
+        client,
+        scenario,
+        "DemoUserRequests",
+        &format!(
+            "demo: a user sends {R5_DIRECT_RPS} requests/s straight to Service {}-canary \
+             (annotation {DIRECT_RPS_ANNOTATION}); v0.3.0 answers 500, then the demo promotes",
+            scenario.rollout
+        ),
+    )
+    .await;
     tokio::time::sleep(pace.r5_hits).await;
     Box::pin(act(client, scenario, Action::Promote)).await?;
     wait_rollout(
@@ -522,7 +533,45 @@ async fn scenario_story(
             &Patch::Merge(json!({"metadata": {"annotations": {ERROR_RATE_ANNOTATION: null}}})),
         )
         .await?;
+    tell(
+        client,
+        scenario,
+        "DemoFixed",
+        &format!(
+            "demo: the user stopped and v0.3.0 no longer answers 500 (namespace annotation \
+             {ERROR_RATE_ANNOTATION} removed); retry, then promote once the 500s have left \
+             the analysis's 5m window"
+        ),
+    )
+    .await;
     Ok(())
+}
+
+/// Records what the story did as an Event on the rollout, so the cockpit's detail view tells
+/// it; a failure to record is only logged.
+async fn tell(client: &Client, scenario: &Scenario, reason: &str, note: &str) {
+    use kube::Resource as _;
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let Ok(rollout) = rollout_status(client, scenario).await else {
+        return;
+    };
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "rolltop-demo".to_owned(),
+            instance: None,
+        },
+    );
+    let event = Event {
+        type_: EventType::Normal,
+        reason: reason.to_owned(),
+        note: Some(note.to_owned()),
+        action: reason.to_owned(),
+        secondary: None,
+    };
+    if let Err(error) = recorder.publish(&event, &rollout.object_ref(&())).await {
+        tracing::debug!(%error, reason, "could not record a demo event");
+    }
 }
 
 /// R4's ratio query, as the readiness check of the demo's Prometheus.

@@ -247,6 +247,21 @@ async fn demo_shows_five_scenarios_that_progress_and_r5_aborts() {
     .await;
 
     wait_for_r5_abort(&client, &tmux).await;
+    // The story says what its "user" did, as an Event on the rollout.
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(client.clone(), "kubota-test");
+    let reasons: Vec<String> = events
+        .list(&kube::api::ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|e| e.reason)
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r == "DemoUserRequests"),
+        "{reasons:?}"
+    );
     tmux.wait_for(
         "R5 degraded after its failed analysis",
         Duration::from_secs(60),
