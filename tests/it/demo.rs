@@ -434,3 +434,20 @@ async fn sandbox_scenario_all_is_what_kubectl_sees() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn demo_refuses_an_unknown_scenario_before_starting_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_rolltop"))
+        .args(["demo", "--scenario", "r9"])
+        .env("TMPDIR", dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unknown scenario \"r9\": use none, all or r1..r5"),
+        "{stderr}"
+    );
+}
