@@ -81,6 +81,8 @@ pub enum DemoError {
     Connect(#[from] crate::cluster::client::ConnectError),
     #[error("the in-process controller did not take its Lease within {0:?}")]
     ControllerStart(Duration),
+    #[error("the in-process controller stopped: {0}")]
+    Controller(#[from] crate::controller::runner::DriveError),
     #[error(transparent)]
     Cockpit(#[from] crate::app::run::CockpitError),
 }
@@ -289,7 +291,13 @@ async fn run_started(
     ));
     // `drive` announces itself on stderr once it holds the Lease: let it do so before the
     // cockpit owns the screen.
-    wait_for_lease(client, Duration::from_secs(30)).await?;
+    if let Err(error) = wait_for_lease(client, &controller, Duration::from_secs(30)).await {
+        controller.abort();
+        return Err(match controller.await {
+            Ok(Err(stopped)) => DemoError::Controller(stopped),
+            _ => error,
+        });
+    }
 
     let story = tokio::spawn(story(
         client.clone(),
@@ -343,7 +351,11 @@ async fn run_started(
     cockpit
 }
 
-async fn wait_for_lease(client: &Client, timeout: Duration) -> Result<(), DemoError> {
+async fn wait_for_lease<T>(
+    client: &Client,
+    controller: &tokio::task::JoinHandle<T>,
+    timeout: Duration,
+) -> Result<(), DemoError> {
     let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-system");
     let deadline = Instant::now() + timeout;
     loop {
@@ -357,7 +369,8 @@ async fn wait_for_lease(client: &Client, timeout: Duration) -> Result<(), DemoEr
             tokio::time::sleep(Duration::from_millis(200)).await;
             return Ok(());
         }
-        if Instant::now() > deadline {
+        // A controller that stopped already (refused, failed) will never take it.
+        if controller.is_finished() || Instant::now() > deadline {
             return Err(DemoError::ControllerStart(timeout));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
