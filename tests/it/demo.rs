@@ -451,3 +451,136 @@ fn demo_refuses_an_unknown_scenario_before_starting_anything() {
         "{stderr}"
     );
 }
+
+/// Requests counted for one Service so far.
+fn served(traffic: &rolltop::sandbox::Traffic, namespace: &str, service: &str) -> u64 {
+    traffic
+        .stats
+        .lock()
+        .unwrap()
+        .series
+        .iter()
+        .filter(|(k, _)| k.namespace == namespace && k.service == service)
+        .map(|(_, h)| h.count)
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traffic_follows_the_weights_written_in_the_virtual_service() {
+    use rolltop::sandbox::scenario::{self, MetricsSource};
+    let (sandbox, client) =
+        crate::sandbox_api::start(rolltop::sandbox::SandboxConfig::default()).await;
+    let _simulation = rolltop::sandbox::sim::spawn(
+        client.clone(),
+        rolltop::sandbox::sim::SimConfig {
+            ready_delay: Duration::from_millis(200),
+            start_delay: Duration::from_millis(100),
+            ..rolltop::sandbox::sim::SimConfig::default()
+        },
+    );
+    let traffic =
+        rolltop::sandbox::Traffic::start(&sandbox, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap();
+    let r1 = scenario::select("r1").unwrap();
+    scenario::load(
+        &client,
+        &r1,
+        &MetricsSource::Web(traffic.proxy_url(&sandbox.url())),
+    )
+    .await
+    .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let controller = tokio::spawn(rolltop::controller::runner::run(
+        client.clone(),
+        rolltop::cluster::client::Scope::Namespace("argo-apl".into()),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    // Wait until the stable Service has ready pods behind it and takes the traffic.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while served(&traffic, "argo-apl", "rollouts-demo-stable") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no traffic reached the stable Service"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(served(&traffic, "argo-apl", "rollouts-demo-canary"), 0);
+
+    // A traffic router writes 70/30 into the VirtualService: the simulator follows.
+    let vs: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "argo-apl",
+        &kube::api::ApiResource {
+            group: "networking.istio.io".into(),
+            version: "v1beta1".into(),
+            api_version: "networking.istio.io/v1beta1".into(),
+            kind: "VirtualService".into(),
+            plural: "virtualservices".into(),
+        },
+    );
+    vs.patch(
+        "rollouts-demo-vsvc",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(
+            serde_json::json!({"spec": {"http": [{"name": "primary", "route": [
+            {"destination": {"host": "rollouts-demo-stable"}, "weight": 70},
+            {"destination": {"host": "rollouts-demo-canary"}, "weight": 30}]}]}}),
+        ),
+    )
+    .await
+    .unwrap();
+    // Let one tick see the new weights, then measure over at least 40 requests.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (stable0, canary0) = (
+        served(&traffic, "argo-apl", "rollouts-demo-stable"),
+        served(&traffic, "argo-apl", "rollouts-demo-canary"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (stable, canary) = loop {
+        let stable = served(&traffic, "argo-apl", "rollouts-demo-stable") - stable0;
+        let canary = served(&traffic, "argo-apl", "rollouts-demo-canary") - canary0;
+        if stable + canary >= 40 {
+            break (stable, canary);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "too little traffic: {stable}/{canary}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let share = canary as f64 / (stable + canary) as f64;
+    assert!(
+        (0.2..=0.4).contains(&share),
+        "canary share {share} ({canary} of {})",
+        stable + canary
+    );
+
+    // The JSON statistics the web templates read, through the sandbox's services/proxy.
+    let reply: serde_json::Value = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!(
+            "{}/traffic/argo-apl/rollouts-demo-canary?window=10m",
+            traffic.proxy_url(&sandbox.url())
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply["service"], "rollouts-demo-canary");
+    assert!(reply["requests"].as_u64().unwrap() >= canary, "{reply}");
+    assert_eq!(reply["errors"], 0, "{reply}");
+    assert_eq!(reply["successRate"], 1.0, "{reply}");
+
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(15), controller).await;
+    drop(traffic);
+    sandbox.shutdown().await;
+}
