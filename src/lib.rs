@@ -11,12 +11,14 @@
 //! - [`metrics`]: the Prometheus HTTP client used by the cockpit.
 //! - [`app`] and [`ui`]: the cockpit's state, update loop and pure views.
 //! - [`sandbox`]: a Kubernetes-API-compatible server on loopback with simulated controllers.
+//! - [`demo`]: `rolltop demo`, composing sandbox, scenarios, controller and cockpit.
 
 pub mod app;
 pub mod cli;
 pub mod cluster;
 pub mod controller;
 pub mod crd;
+pub mod demo;
 pub mod metrics;
 pub mod model;
 pub mod sandbox;

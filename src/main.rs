@@ -24,7 +24,12 @@ fn main() -> ExitCode {
     // The cockpit's first-frame timing counts from here.
     let started = Instant::now();
     let cli = Cli::parse();
-    init_tracing();
+    // The demo owns the terminal from start to end: its logs go to a file instead.
+    if matches!(cli.command, Some(Command::Demo { .. })) {
+        init_tracing_to_file(&rolltop::demo::log_path());
+    } else {
+        init_tracing();
+    }
     // kube's rustls uses ring while reqwest is built without a provider: one process-wide
     // provider must be installed before the first client is built, or client creation panics.
     if rustls::crypto::ring::default_provider()
@@ -70,7 +75,22 @@ async fn run(cli: Cli, started: Instant) -> anyhow::Result<ExitCode> {
             clap_complete::generate(shell, &mut Cli::command(), "rolltop", &mut stdout);
             ExitCode::SUCCESS
         }
-        Command::Demo { .. } => not_implemented("demo"),
+        Command::Demo { scenario } => {
+            let theme = rolltop::ui::Theme::load(&rolltop::ui::ThemeChoice {
+                theme: cli.cockpit.theme.clone(),
+                no_color: rolltop::ui::theme::no_color_requested(
+                    std::env::var_os("NO_COLOR").as_deref(),
+                ),
+                ascii: cli.cockpit.ascii,
+            })?;
+            // Refuse early, before anything starts, on a misspelt scenario.
+            rolltop::sandbox::scenario::select(&scenario)?;
+            Box::pin(rolltop::demo::run(rolltop::demo::DemoOptions::from_env(
+                scenario, theme,
+            )))
+            .await?;
+            ExitCode::SUCCESS
+        }
         Command::Sandbox(args) => {
             rolltop::sandbox::run(&args).await?;
             ExitCode::SUCCESS
@@ -295,8 +315,16 @@ fn init_tracing() {
         .try_init();
 }
 
-/// The honest answer of a path that does not exist yet: no silent success.
-fn not_implemented(what: &str) -> ExitCode {
-    eprintln!("not implemented yet: {what}");
-    ExitCode::FAILURE
+/// Tracing into `path` (truncated), filtered by `RUST_LOG` (default: info for rolltop).
+fn init_tracing_to_file(path: &std::path::Path) {
+    let Ok(file) = std::fs::File::create(path) else {
+        return;
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rolltop=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
 }

@@ -105,7 +105,12 @@ pub enum Shell {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Sandbox, controller and cockpit in one process, replaying the five field reports.
-    #[command(after_help = "Examples:\n  rolltop demo\n  rolltop demo --scenario r5")]
+    #[command(
+        after_help = "Examples:\n  rolltop demo\n  rolltop demo --scenario r5\n\n\
+        Logs go to $TMPDIR/rolltop-demo.log. ROLLTOP_DEMO_FAST=1 shortens the story's waits;\n\
+        ROLLTOP_DEMO_PROMETHEUS=off runs without Prometheus even when it is on PATH.\n\
+        See docs/demo.md."
+    )]
     Demo {
         /// Which scenario to run.
         #[arg(long, default_value = "all", value_name = "all|r1|r2|r3|r4|r5")]

@@ -4,22 +4,27 @@
 //! This module is the server's public face: [`Sandbox::start`] serves the API (built-in kinds
 //! and any CRD) on a loopback address, in memory or persisted with `--data-dir`; [`run`] is the
 //! `rolltop sandbox` command. Storage, patch rules, discovery, tables, authorization and the
-//! HTTP handler live in the submodules.
+//! HTTP handler live in the submodules. With `--scenario`, [`run`] also loads the field-report
+//! scenarios ([`scenario`]) and runs the traffic simulator ([`traffic`]) with its exporter
+//! ([`metrics_export`]); [`Traffic::start`] does the latter for `rolltop demo` too.
 
 pub mod authz;
 pub mod discovery;
 pub mod event;
+pub mod metrics_export;
 pub mod patch;
 pub mod path;
 pub mod persist;
 pub mod protobuf;
 pub mod registry;
+pub mod scenario;
 pub mod selector;
 pub mod server;
 pub mod sim;
 pub mod status;
 pub mod store;
 pub mod table;
+pub mod traffic;
 pub mod write;
 
 use std::io::Write as _;
@@ -227,9 +232,16 @@ users:
 /// `rolltop sandbox`: start, write the kubeconfig, print `ready <url>`, serve until SIGINT or
 /// SIGTERM.
 pub async fn run(args: &crate::cli::args::SandboxArgs) -> anyhow::Result<()> {
-    if args.scenario != "none" {
-        anyhow::bail!("not implemented yet: scenario {}", args.scenario);
-    }
+    let scenarios = scenario::select(&args.scenario)?;
+    let metrics_listen: Option<SocketAddr> = args
+        .metrics_listen
+        .as_deref()
+        .map(|addr| {
+            addr.parse().with_context(|| {
+                format!("--metrics-listen {addr:?} is not an address like 127.0.0.1:9101")
+            })
+        })
+        .transpose()?;
     let deny = args
         .deny
         .iter()
@@ -259,6 +271,19 @@ pub async fn run(args: &crate::cli::args::SandboxArgs) -> anyhow::Result<()> {
             ..sim::SimConfig::default()
         },
     );
+    // Traffic runs whenever there is something to route or someone asked for its metrics.
+    let traffic = if scenarios.is_empty() && metrics_listen.is_none() {
+        None
+    } else {
+        let listen = metrics_listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        Some(Traffic::start(&sandbox, listen).await?)
+    };
+    if let Some(traffic) = &traffic {
+        // No Prometheus in the headless sandbox: R4 and R5 use their web-provider templates.
+        let source = scenario::MetricsSource::Web(traffic.proxy_url(&sandbox.url()));
+        scenario::load(&sandbox.client().await?, &scenarios, &source).await?;
+        tracing::info!(metrics = %traffic.metrics_addr, "traffic simulator running");
+    }
     std::fs::write(&args.kubeconfig_out, sandbox.kubeconfig_yaml())
         .with_context(|| format!("writing {}", args.kubeconfig_out.display()))?;
     {
@@ -267,6 +292,7 @@ pub async fn run(args: &crate::cli::args::SandboxArgs) -> anyhow::Result<()> {
         stdout.flush()?;
     }
     wait_for_signal().await?;
+    drop(traffic);
     sandbox.shutdown().await;
     Ok(())
 }
@@ -279,4 +305,77 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     Ok(())
+}
+
+/// The traffic simulator and its exporter, published in the sandbox as Service
+/// `rolltop-system/rolltop-traffic`; both stop when this is dropped.
+pub struct Traffic {
+    /// The counters the simulator writes.
+    pub stats: traffic::SharedStats,
+    /// Where `/metrics` and `/traffic/...` are served.
+    pub metrics_addr: SocketAddr,
+    simulator: tokio::task::JoinHandle<()>,
+    exporter: tokio::task::JoinHandle<()>,
+}
+
+/// Why the traffic simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartTrafficError {
+    #[error(transparent)]
+    Serve(#[from] metrics_export::ServeMetricsError),
+    #[error("publishing the traffic exporter as a Service: {0}")]
+    Register(#[from] scenario::LoadScenarioError),
+    #[error(transparent)]
+    Client(#[from] SandboxError),
+}
+
+impl Traffic {
+    /// Starts the simulator against `sandbox` and serves its numbers on `listen`.
+    pub async fn start(
+        sandbox: &Sandbox,
+        listen: SocketAddr,
+    ) -> Result<Traffic, StartTrafficError> {
+        let client = sandbox.client().await?;
+        let (stats, simulator) = traffic::spawn(client.clone(), traffic::TrafficConfig::default());
+        let (metrics_addr, exporter) =
+            match metrics_export::serve(listen, std::sync::Arc::clone(&stats)).await {
+                Ok(served) => served,
+                Err(error) => {
+                    simulator.abort();
+                    return Err(error.into());
+                }
+            };
+        let traffic = Traffic {
+            stats,
+            metrics_addr,
+            simulator,
+            exporter,
+        };
+        scenario::register_loopback_service(
+            &client,
+            scenario::TRAFFIC_NAMESPACE,
+            scenario::TRAFFIC_SERVICE,
+            80,
+            metrics_addr,
+        )
+        .await?;
+        Ok(traffic)
+    }
+
+    /// The exporter's address through the sandbox's `services/proxy`.
+    pub fn proxy_url(&self, sandbox_url: &str) -> String {
+        scenario::proxy_url(
+            sandbox_url,
+            scenario::TRAFFIC_NAMESPACE,
+            scenario::TRAFFIC_SERVICE,
+            "http",
+        )
+    }
+}
+
+impl Drop for Traffic {
+    fn drop(&mut self) {
+        self.simulator.abort();
+        self.exporter.abort();
+    }
 }

@@ -12,6 +12,7 @@ mod cockpit_ops;
 mod controller;
 mod controller_extras;
 mod crd;
+mod demo;
 mod kubectl;
 mod lint;
 mod plugin_script;

@@ -1348,7 +1348,7 @@ async fn events_are_shared_between_v1_and_events_k8s_io() {
 }
 
 #[tokio::test]
-async fn sandbox_command_rejects_unimplemented_scenarios_and_bad_input() {
+async fn sandbox_command_rejects_unknown_scenarios_and_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let args = |scenario: &str, deny: &[&str], listen: &str| rolltop::cli::args::SandboxArgs {
         kubeconfig_out: dir.path().join("kc"),
@@ -1359,10 +1359,13 @@ async fn sandbox_command_rejects_unimplemented_scenarios_and_bad_input() {
         deny: deny.iter().map(|d| (*d).to_owned()).collect(),
         ready_delay: "1s".into(),
     };
-    let error = rolltop::sandbox::run(&args("r1", &[], "127.0.0.1:0"))
+    let error = rolltop::sandbox::run(&args("r9", &[], "127.0.0.1:0"))
         .await
         .unwrap_err();
-    assert_eq!(error.to_string(), "not implemented yet: scenario r1");
+    assert_eq!(
+        error.to_string(),
+        "unknown scenario \"r9\": use none, all or r1..r5"
+    );
     let error = rolltop::sandbox::run(&args("none", &["patch"], "127.0.0.1:0"))
         .await
         .unwrap_err();
