@@ -354,6 +354,28 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Records a pause condition `reason` starting now and marks the pause as the controller's
+    /// (every pause the controller takes goes through here).
+    fn add_pause_condition(&mut self, reason: &str) {
+        self.status
+            .pause_conditions
+            .get_or_insert_with(Vec::new)
+            .push(PauseCondition {
+                reason: reason.to_owned(),
+                start_time: format_time(self.now),
+                extra: BTreeMap::default(),
+            });
+        self.status.controller_pause = Some(true);
+    }
+
+    /// Whether a pause condition `reason` is recorded.
+    fn has_pause_condition(&self, reason: &str) -> bool {
+        self.status
+            .pause_conditions()
+            .iter()
+            .any(|p| p.reason == reason)
+    }
+
     fn event(&mut self, reason: &str, message: String, kind: EventType) {
         self.actions.push(Action::RecordEvent {
             reason: reason.to_owned(),
@@ -1240,15 +1262,7 @@ impl<'a> Planner<'a> {
         );
         match action {
             CanaryPauseAction::AddPauseCondition => {
-                self.status
-                    .pause_conditions
-                    .get_or_insert_with(Vec::new)
-                    .push(PauseCondition {
-                        reason: CANARY_PAUSE_STEP.to_owned(),
-                        start_time: format_time(self.now),
-                        extra: BTreeMap::default(),
-                    });
-                self.status.controller_pause = Some(true);
+                self.add_pause_condition(CANARY_PAUSE_STEP);
                 self.event(
                     reason::PAUSED,
                     format!("Rollout is paused ({CANARY_PAUSE_STEP})"),

@@ -24,8 +24,8 @@ use crate::controller::replicas::scale_down::{
 };
 use crate::crd::AnalysisPhase;
 use crate::crd::BlueGreenStrategy;
+use crate::crd::rollout::BlueGreenStatus;
 use crate::crd::rollout::RolloutAnalysisRunStatus;
-use crate::crd::rollout::{BlueGreenStatus, PauseCondition};
 
 /// Pause-condition reason of the blue-green pause before promotion.
 pub const BLUE_GREEN_PAUSE: &str = "BlueGreenPause";
@@ -277,15 +277,7 @@ impl Planner<'_> {
         match started {
             None if self.status.controller_pause == Some(true) => true,
             None => {
-                self.status
-                    .pause_conditions
-                    .get_or_insert_with(Vec::new)
-                    .push(PauseCondition {
-                        reason: BLUE_GREEN_PAUSE.to_owned(),
-                        start_time: format_time(self.now),
-                        extra: std::collections::BTreeMap::default(),
-                    });
-                self.status.controller_pause = Some(true);
+                self.add_pause_condition(BLUE_GREEN_PAUSE);
                 self.event(
                     reason::PAUSED,
                     format!("Rollout is paused ({BLUE_GREEN_PAUSE})"),
@@ -560,15 +552,7 @@ impl Planner<'_> {
                     ));
                 }
                 Some(AnalysisPhase::Inconclusive) if !self.inconclusive() => {
-                    self.status
-                        .pause_conditions
-                        .get_or_insert_with(Vec::new)
-                        .push(PauseCondition {
-                            reason: INCONCLUSIVE_ANALYSIS_RUN.to_owned(),
-                            start_time: format_time(self.now),
-                            extra: BTreeMap::default(),
-                        });
-                    self.status.controller_pause = Some(true);
+                    self.add_pause_condition(INCONCLUSIVE_ANALYSIS_RUN);
                 }
                 _ => {}
             }

@@ -15,13 +15,13 @@ use kube::ResourceExt;
 use serde_json::{Value, json};
 
 use super::step_analysis::is_terminal;
-use super::{Action, EventType, Planner, format_time};
+use super::{Action, EventType, Planner};
 use crate::controller::canary_steps::{self, CanaryStep};
 use crate::controller::hash::POD_TEMPLATE_HASH_LABEL;
 use crate::controller::snapshot::REVISION_ANNOTATION;
 use crate::crd::analysis::AnalysisPhase;
 use crate::crd::experiment::ExperimentTemplate;
-use crate::crd::rollout::{PauseCondition, RolloutExperimentStep};
+use crate::crd::rollout::RolloutExperimentStep;
 use crate::crd::{Experiment, ExperimentSpec};
 
 /// Pause-condition reason of an inconclusive experiment step.
@@ -274,22 +274,8 @@ impl Planner<'_> {
                         EventType::Warning,
                     );
                 }
-                ExperimentOutcome::Pause
-                    if !self
-                        .status
-                        .pause_conditions()
-                        .iter()
-                        .any(|p| p.reason == INCONCLUSIVE_EXPERIMENT) =>
-                {
-                    self.status
-                        .pause_conditions
-                        .get_or_insert_with(Vec::new)
-                        .push(PauseCondition {
-                            reason: INCONCLUSIVE_EXPERIMENT.to_owned(),
-                            start_time: format_time(self.now),
-                            extra: BTreeMap::default(),
-                        });
-                    self.status.controller_pause = Some(true);
+                ExperimentOutcome::Pause if !self.has_pause_condition(INCONCLUSIVE_EXPERIMENT) => {
+                    self.add_pause_condition(INCONCLUSIVE_EXPERIMENT);
                     return true;
                 }
                 _ => {}

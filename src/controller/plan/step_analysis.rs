@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::ResourceExt;
 
-use super::{Action, EventType, INCONCLUSIVE_ANALYSIS_RUN, Planner, format_time};
+use super::{Action, EventType, INCONCLUSIVE_ANALYSIS_RUN, Planner};
 use crate::controller::canary_steps::{self, CanaryStep};
 use crate::controller::hash::POD_TEMPLATE_HASH_LABEL;
 use crate::controller::snapshot::REVISION_ANNOTATION;
 use crate::crd::analysis::{AnalysisRunSpec, Argument};
-use crate::crd::rollout::{PauseCondition, RolloutAnalysis, RolloutAnalysisRunStatus};
+use crate::crd::rollout::{RolloutAnalysis, RolloutAnalysisRunStatus};
 use crate::crd::{AnalysisPhase, AnalysisRun};
 
 /// Label naming the run type (`Step`, `Background`, ...).
@@ -123,21 +123,9 @@ impl Planner<'_> {
                     });
                 }
                 Some(AnalysisPhase::Inconclusive)
-                    if !self
-                        .status
-                        .pause_conditions()
-                        .iter()
-                        .any(|p| p.reason == INCONCLUSIVE_ANALYSIS_RUN) =>
+                    if !self.has_pause_condition(INCONCLUSIVE_ANALYSIS_RUN) =>
                 {
-                    self.status
-                        .pause_conditions
-                        .get_or_insert_with(Vec::new)
-                        .push(PauseCondition {
-                            reason: INCONCLUSIVE_ANALYSIS_RUN.to_owned(),
-                            start_time: format_time(self.now),
-                            extra: BTreeMap::default(),
-                        });
-                    self.status.controller_pause = Some(true);
+                    self.add_pause_condition(INCONCLUSIVE_ANALYSIS_RUN);
                     return true;
                 }
                 _ => {}
@@ -235,21 +223,9 @@ impl Planner<'_> {
                     ));
                 }
                 Some(AnalysisPhase::Inconclusive)
-                    if !self
-                        .status
-                        .pause_conditions()
-                        .iter()
-                        .any(|p| p.reason == INCONCLUSIVE_ANALYSIS_RUN) =>
+                    if !self.has_pause_condition(INCONCLUSIVE_ANALYSIS_RUN) =>
                 {
-                    self.status
-                        .pause_conditions
-                        .get_or_insert_with(Vec::new)
-                        .push(PauseCondition {
-                            reason: INCONCLUSIVE_ANALYSIS_RUN.to_owned(),
-                            start_time: format_time(self.now),
-                            extra: BTreeMap::default(),
-                        });
-                    self.status.controller_pause = Some(true);
+                    self.add_pause_condition(INCONCLUSIVE_ANALYSIS_RUN);
                     return true;
                 }
                 _ => {}
