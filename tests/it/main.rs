@@ -13,6 +13,7 @@ mod controller;
 mod controller_extras;
 mod crd;
 mod demo;
+mod harness;
 mod kubectl;
 mod lint;
 mod plugin_script;
