@@ -951,10 +951,15 @@ impl<'a> Planner<'a> {
             (canary.stable_service.clone(), stable, false),
             (canary.canary_service.clone(), canary_target, aborted),
         ];
-        for (service, target, skip_guard) in pairs {
+        let canary_service_follows_traffic = self.canary_service_follows_traffic();
+        for (index, (service, target, skip_guard)) in pairs.into_iter().enumerate() {
             let (Some(service), Some(target)) = (service.filter(|s| !s.is_empty()), target) else {
                 continue;
             };
+            if index == 1 && canary_service_follows_traffic {
+                // The traffic step moves it (§5.1, dynamicStableScale).
+                continue;
+            }
             let Some(svc) = self.snap.service(&service) else {
                 continue;
             };
@@ -1713,6 +1718,10 @@ impl<'a> Planner<'a> {
                 .condition(kind::PAUSED)
                 .is_some_and(|c| c.status == state::TRUE)
         {
+            return;
+        }
+        if self.others.iter().any(|rs| rs.deadline.is_some()) {
+            // §2.3: a delayed scale-down still pending is not a stalled update (S16).
             return;
         }
         let Some(last) = existing.last_update_time.as_deref().and_then(parse_time) else {

@@ -479,3 +479,66 @@ pub async fn get_json(api: &Api<DynamicObject>, name: &str) -> Option<Value> {
         .unwrap()
         .map(|o| serde_json::to_value(o).unwrap())
 }
+
+/// Plays the controller behind a pod readiness gate (`spec.readinessGates` with
+/// `condition_type`): sets that condition True on pods of `app` with pod-template hash `hash`
+/// whose containers are ready, until `count` of them carry it. The sandbox kubelet keeps such a
+/// pod un-Ready until then.
+pub async fn open_readiness_gates(
+    client: &Client,
+    ns: &str,
+    app: &str,
+    hash: &str,
+    condition_type: &str,
+    count: usize,
+) {
+    let pods = Api::<Pod>::namespaced(client.clone(), ns);
+    let has = |pod: &Pod, kind: &str| {
+        pod.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == kind && c.status == "True"))
+    };
+    eventually(
+        &format!("{count} pods of {app}/{hash} past readiness gate {condition_type}"),
+        || async {
+            let list = pods
+                .list(
+                    &ListParams::default()
+                        .labels(&format!("app={app},rollouts-pod-template-hash={hash}")),
+                )
+                .await
+                .unwrap()
+                .items;
+            let live: Vec<&Pod> = list
+                .iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
+                .collect();
+            let mut open = live.iter().filter(|p| has(p, condition_type)).count();
+            for pod in live
+                .iter()
+                .filter(|p| !has(p, condition_type) && has(p, "ContainersReady"))
+            {
+                if open >= count {
+                    break;
+                }
+                let patch = json!([{"op": "add", "path": "/status/conditions/-", "value": {
+                    "type": condition_type, "status": "True",
+                    "lastTransitionTime": "2026-01-01T00:00:00Z"
+                }}]);
+                let patched = pods
+                    .patch_status(
+                        &pod.name_any(),
+                        &PatchParams::default(),
+                        &Patch::<Value>::Json(serde_json::from_value(patch).unwrap()),
+                    )
+                    .await;
+                if patched.is_ok() {
+                    open += 1;
+                }
+            }
+            (open >= count).then_some(())
+        },
+    )
+    .await;
+}

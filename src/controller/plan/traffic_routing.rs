@@ -6,9 +6,11 @@
 //! `abortScaleDownDelaySeconds`. The router writes themselves are decided in
 //! [`crate::controller::traffic`].
 //!
-//! Not done: the weight side of `dynamicStableScale` (abort step-down and dynamic rollback rows
-//! of §5.2 — its replica side is passed through), experiment destinations, ping-pong, and ALB
-//! weight verification.
+//! With `dynamicStableScale` the weight of an abort, or of a rollback to the stable template,
+//! steps down only as the stable RS gains available pods (§5.2 rows 1 and 3), and the canary
+//! Service stays on the canary until that weight reaches 0.
+//!
+//! Not done: experiment destinations, ping-pong, and ALB weight verification.
 
 use chrono::Duration as ChronoDuration;
 
@@ -25,13 +27,15 @@ use crate::controller::replicas::scale_down::{
     should_delay_scale_down_on_abort,
 };
 use crate::controller::replicas::traffic_routed::{
-    RecordedWeights, TrafficRoutedInput, traffic_routed_replica_counts,
+    AbortStepDownInput, RecordedWeights, TrafficRoutedInput, abort_step_down_weight,
+    traffic_routed_replica_counts,
 };
 use crate::controller::replicas::{
     CanaryResize, CanaryResizeInput, DEFAULT_MAX_TRAFFIC_WEIGHT, next_canary_resize,
 };
 use crate::controller::traffic::{
-    DesiredTraffic, ManagedRouteStep, WeightInput, desired_weight, router_changes, stable_can_carry,
+    DesiredTraffic, DynamicWeightInput, ManagedRouteStep, WeightInput, desired_weight,
+    router_changes, stable_can_carry,
 };
 use crate::crd::rollout::{TrafficWeights, WeightDestination};
 
@@ -98,10 +102,84 @@ impl Planner<'_> {
             dynamic_stable_scale: self.dynamic_stable_scale(),
             aborted: self.aborted(),
             min_pods_per_replica_set: canary.and_then(|c| c.min_pods_per_replica_set),
-            recorded_weights: self.recorded_weights().map(|w| RecordedWeights {
-                canary: w.canary.weight,
-                stable: w.stable.weight,
+            // The stable RS follows the weights recorded before this pass, the new RS the ones
+            // this pass wrote (§4.2), so pods never leave before their traffic has.
+            recorded_weights: self.recorded_weights().map(|old| RecordedWeights {
+                canary: self
+                    .status
+                    .canary
+                    .as_ref()
+                    .and_then(|c| c.weights.as_ref())
+                    .map_or(old.canary.weight, |w| w.canary.weight),
+                stable: old.stable.weight,
             }),
+        })
+    }
+
+    /// The recorded canary hash while the template has gone back to the stable RS with
+    /// `dynamicStableScale` and the stable RS is not fully available yet (§5.2 row 1,
+    /// `isDynamicallyRollingBackToStable`): traffic still flows to that previous canary.
+    fn dynamic_rollback_canary_hash(&self) -> Option<String> {
+        if !(self.dynamic_stable_scale() && self.fully_promoted()) {
+            return None;
+        }
+        let new = self.new_rs.as_ref()?;
+        let recorded = self.recorded_weights()?.canary.pod_template_hash.clone()?;
+        (!recorded.is_empty() && recorded != new.hash && new.size.available < self.replicas)
+            .then_some(recorded)
+    }
+
+    /// The canary Service is left to the traffic step (§5.1): during a dynamic rollback to
+    /// stable it stays on the previous canary, and during a dynamic abort it moves to the
+    /// stable RS only once the canary weight is 0.
+    pub(super) fn canary_service_follows_traffic(&self) -> bool {
+        self.rollout
+            .canary()
+            .is_some_and(|c| c.traffic_routing.is_some())
+            && self.dynamic_stable_scale()
+            && (self.aborted() || self.dynamic_rollback_canary_hash().is_some())
+    }
+
+    /// The `dynamicStableScale` facts of the weight table (§5.2 rows 1, 3, 5).
+    fn dynamic_weight_input(&self) -> Option<DynamicWeightInput> {
+        if !self.dynamic_stable_scale() {
+            return None;
+        }
+        let rollback_hash = self.dynamic_rollback_canary_hash();
+        let new_available = self.new_rs.as_ref().map(|rs| rs.size.available);
+        let (stable_available, canary_available) = match &rollback_hash {
+            // The new RS is the stable one; the canary is the RS the traffic still goes to.
+            Some(hash) => (
+                new_available,
+                self.others
+                    .iter()
+                    .find(|rs| &rs.hash == hash)
+                    .map(|rs| rs.size.available),
+            ),
+            None => (
+                self.distinct_stable().map(|s| s.size.available),
+                new_available,
+            ),
+        };
+        let abort_delay = abort_scale_down_delay(
+            StrategyKind::TrafficRoutedCanary,
+            self.rollout
+                .canary()
+                .and_then(|c| c.abort_scale_down_delay_seconds),
+        );
+        Some(DynamicWeightInput {
+            rolling_back_to_stable: rollback_hash.is_some(),
+            step_down_weight: abort_step_down_weight(&AbortStepDownInput {
+                steps: &self.steps,
+                replicas: self.replicas,
+                max_weight: self.max_traffic_weight(),
+                stable_available,
+                canary_available,
+                abort_scale_down_delay_explicit: abort_delay.explicit,
+            }),
+            stable_available: stable_available.unwrap_or(0),
+            new_available: new_available.unwrap_or(0),
+            replicas: self.replicas,
         })
     }
 
@@ -163,7 +241,17 @@ impl Planner<'_> {
             at_desired: self.traffic_routed_at_desired(),
             recorded_canary_weight: self.recorded_weights().map(|w| w.canary.weight),
             max_weight,
+            dynamic: self.dynamic_weight_input(),
         });
+        if decision.canary_service_to_stable
+            && let (Some(service), Some(stable)) = (
+                canary.canary_service.as_deref().filter(|s| !s.is_empty()),
+                self.stable_rs.clone(),
+            )
+        {
+            // §5.2 row 3: no availability check on the way back.
+            self.point_service(service, &stable.hash);
+        }
         let stable = if self.fully_promoted() {
             self.new_rs.clone()
         } else {
@@ -181,7 +269,12 @@ impl Planner<'_> {
         let Some(stable) = stable else {
             return;
         };
-        let canary_hash = self.new_hash();
+        let canary_hash = if decision.keep_recorded_canary_hash {
+            self.dynamic_rollback_canary_hash()
+                .unwrap_or_else(|| self.new_hash())
+        } else {
+            self.new_hash()
+        };
         let canary_service = canary.canary_service.clone().unwrap_or_default();
         let stable_service = canary.stable_service.clone().unwrap_or_default();
         let revision = self.new_rs.as_ref().map_or(0, |rs| rs.revision);
@@ -408,6 +501,17 @@ impl Planner<'_> {
                         });
                     }
                     if rs.size.spec != change.replicas {
+                        if change.replicas == 0 && rs.deadline.is_some() {
+                            // A full scale-down drops the deadline (the reference's
+                            // `scaleReplicaSet`), so a stale one never counts against
+                            // `scaleDownDelayRevisionLimit` when the RS comes back.
+                            self.actions.push(Action::PatchReplicaSet {
+                                name: rs.name.clone(),
+                                patch: json!({"metadata": {"annotations": {
+                                    SCALE_DOWN_DEADLINE_ANNOTATION: null
+                                }}}),
+                            });
+                        }
                         self.scale(&rs.name, change.replicas);
                         any = true;
                     }

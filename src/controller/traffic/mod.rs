@@ -265,7 +265,7 @@ pub fn referenced_objects(rollout: &Rollout) -> Vec<ObjectKey> {
     keys
 }
 
-/// Inputs of [`desired_weight`] (spec §5.2 step 1, without `dynamicStableScale`).
+/// Inputs of [`desired_weight`] (spec §5.2 step 1).
 #[derive(Debug, Clone, Copy)]
 pub struct WeightInput<'a> {
     /// Canary steps.
@@ -286,6 +286,25 @@ pub struct WeightInput<'a> {
     pub recorded_canary_weight: Option<i32>,
     /// Max traffic weight.
     pub max_weight: i32,
+    /// `dynamicStableScale` facts; `None` when it is off (an abort then drops the weight to 0
+    /// at once and there is no dynamic rollback row).
+    pub dynamic: Option<DynamicWeightInput>,
+}
+
+/// What the `dynamicStableScale` rows of §5.2 (1, 3 and 5) need to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DynamicWeightInput {
+    /// Row 1 holds: the template went back to the stable RS (fully promoted) while the recorded
+    /// canary weight still names another ReplicaSet and the stable RS is not fully available.
+    pub rolling_back_to_stable: bool,
+    /// The abort step-down weight (`GetDesiredCanaryWeight`, spec §4.2).
+    pub step_down_weight: i32,
+    /// Available pods of the stable RS (the new RS during a rollback to stable).
+    pub stable_available: i32,
+    /// Available pods of the new RS (row 5).
+    pub new_available: i32,
+    /// `spec.replicas`.
+    pub replicas: i32,
 }
 
 /// The canary weight for this reconcile and whether managed (header/mirror) routes go away.
@@ -295,6 +314,41 @@ pub struct WeightDecision {
     pub weight: i32,
     /// Remove the managed routes (promoted, aborted, promoteFull, canary unavailable).
     pub remove_managed_routes: bool,
+    /// Row 1 (dynamic rollback to stable): the canary side of the router and of the recorded
+    /// weights keeps the *recorded* canary hash, since the new RS is the stable one.
+    pub keep_recorded_canary_hash: bool,
+    /// Row 3: aborted and the canary no longer takes traffic (weight 0, or not dynamic), so the
+    /// canary Service goes back to the stable RS without an availability check.
+    pub canary_service_to_stable: bool,
+}
+
+/// The weight of an abort or a dynamic rollback to stable (spec §5.2, "Abort/rollback weight",
+/// `calculateDesiredWeightOnAbortOrStableRollback`): the canary weight only goes down as the
+/// stable RS gains available pods. `stableCap = MAXW·stableAvailable/R`; `expected = MAXW −
+/// stableCap`; without recorded weights the larger of `expected` and the step-down weight; with
+/// a step-down weight of 0 the smaller of `expected` and the recorded weight; while the stable
+/// RS cannot carry `MAXW − stepDown` the recorded weight stays; else the smaller of the
+/// step-down and the recorded weight.
+pub fn abort_or_rollback_weight(
+    dynamic: &DynamicWeightInput,
+    recorded_canary_weight: Option<i32>,
+    max_weight: i32,
+) -> i32 {
+    let max = i64::from(max_weight.max(0));
+    let replicas = i64::from(dynamic.replicas.max(0));
+    if replicas == 0 {
+        return 0;
+    }
+    let stable_cap = max * i64::from(dynamic.stable_available.max(0)) / replicas;
+    let expected = (max - stable_cap).max(0);
+    let desired = i64::from(dynamic.step_down_weight);
+    let weight = match recorded_canary_weight.map(i64::from) {
+        None => expected.max(desired),
+        Some(recorded) if desired <= 0 => expected.min(recorded),
+        Some(recorded) if stable_cap < max - desired => recorded,
+        Some(recorded) => desired.min(recorded),
+    };
+    i32::try_from(weight.clamp(0, max)).unwrap_or(0)
 }
 
 /// The §5.2 row table: first matching row wins.
@@ -302,19 +356,50 @@ pub fn desired_weight(input: &WeightInput<'_>) -> WeightDecision {
     let remove = |weight| WeightDecision {
         weight,
         remove_managed_routes: true,
+        keep_recorded_canary_hash: false,
+        canary_service_to_stable: false,
     };
     let keep = |weight| WeightDecision {
         weight,
         remove_managed_routes: false,
+        keep_recorded_canary_hash: false,
+        canary_service_to_stable: false,
     };
-    if input.fully_promoted || input.aborted {
+    if let Some(dynamic) = input.dynamic.filter(|d| d.rolling_back_to_stable) {
+        // Row 1: traffic leaves the previous canary only as the stable RS can carry it.
+        return WeightDecision {
+            keep_recorded_canary_hash: true,
+            ..keep(abort_or_rollback_weight(
+                &dynamic,
+                input.recorded_canary_weight,
+                input.max_weight,
+            ))
+        };
+    }
+    if input.fully_promoted {
         return remove(0);
+    }
+    if input.aborted {
+        let weight = input.dynamic.map_or(0, |dynamic| {
+            abort_or_rollback_weight(&dynamic, input.recorded_canary_weight, input.max_weight)
+        });
+        return WeightDecision {
+            canary_service_to_stable: weight == 0,
+            ..remove(weight)
+        };
     }
     if input.new_rs_available.is_none_or(|n| n <= 0) {
         return remove(0);
     }
     if input.promote_full {
-        return remove(input.recorded_canary_weight.unwrap_or(0));
+        return remove(match input.dynamic {
+            Some(dynamic) if dynamic.replicas > 0 => {
+                let weight = i64::from(input.max_weight) * i64::from(dynamic.new_available.max(0))
+                    / i64::from(dynamic.replicas);
+                i32::try_from(weight.min(i64::from(input.max_weight))).unwrap_or(0)
+            }
+            _ => input.recorded_canary_weight.unwrap_or(0),
+        });
     }
     if input.steps.is_empty() {
         return keep(0);
@@ -827,6 +912,7 @@ mod tests {
             at_desired: true,
             recorded_canary_weight: Some(0),
             max_weight: 100,
+            dynamic: None,
         }
     }
 
@@ -904,6 +990,82 @@ mod tests {
         }
         let none: [CanaryStep; 0] = [];
         assert_eq!(desired_weight(&input(&none)).weight, 0);
+    }
+
+    /// §5.2 rows 1, 3 and 5 with `dynamicStableScale`, along S18 (R=4, steps setWeight 25 /
+    /// 75, aborted at 75), S19 (explicit delay: same weights) and S20 (rollback at 25).
+    #[test]
+    fn dynamic_stable_scale_rows() {
+        let steps = [
+            CanaryStep::SetWeight(25),
+            CanaryStep::Pause(None),
+            CanaryStep::SetWeight(75),
+            CanaryStep::Pause(None),
+        ];
+        let dynamic = |stable_available, step_down_weight| DynamicWeightInput {
+            rolling_back_to_stable: false,
+            step_down_weight,
+            stable_available,
+            new_available: 3,
+            replicas: 4,
+        };
+        let aborted = |recorded, stable_available, step_down| WeightInput {
+            aborted: true,
+            current_step_index: Some(0),
+            recorded_canary_weight: recorded,
+            dynamic: Some(dynamic(stable_available, step_down)),
+            ..input(&steps)
+        };
+        // (input, weight, canary Service to stable)
+        let cases = [
+            // S18 abort with 1 stable pod ready: step-down 25 but stable carries only 25 → 75.
+            (aborted(Some(75), 1, 25), 75, false),
+            // 3 stable pods ready, step-down 0 → min(expected 25, 75).
+            (aborted(Some(75), 3, 0), 25, false),
+            (aborted(Some(25), 3, 0), 25, false),
+            // All 4 ready → 0, and the canary Service goes back.
+            (aborted(Some(25), 4, 0), 0, true),
+            // Stable can carry 100 − step-down: the smaller of step-down and recorded.
+            (aborted(Some(75), 3, 25), 25, false),
+            // Nothing recorded yet: max(expected, step-down).
+            (aborted(None, 1, 25), 75, false),
+            // Not dynamic: 0 at once.
+            (
+                WeightInput {
+                    dynamic: None,
+                    ..aborted(Some(75), 1, 25)
+                },
+                0,
+                true,
+            ),
+        ];
+        for (i, (case, weight, to_stable)) in cases.into_iter().enumerate() {
+            let got = desired_weight(&case);
+            assert_eq!(got.weight, weight, "case {i}");
+            assert_eq!(got.canary_service_to_stable, to_stable, "case {i}");
+            assert!(got.remove_managed_routes, "case {i}");
+        }
+        // S20 row 1: fully promoted back to stable, 3 of 4 ready → 25 on the recorded hash.
+        let rollback = WeightInput {
+            fully_promoted: true,
+            current_step_index: Some(4),
+            recorded_canary_weight: Some(25),
+            dynamic: Some(DynamicWeightInput {
+                rolling_back_to_stable: true,
+                ..dynamic(3, 0)
+            }),
+            ..input(&steps)
+        };
+        let got = desired_weight(&rollback);
+        assert_eq!((got.weight, got.keep_recorded_canary_hash), (25, true));
+        // Row 5 with dynamicStableScale: MAXW·newAvailable/R.
+        let full = WeightInput {
+            promote_full: true,
+            recorded_canary_weight: Some(25),
+            dynamic: Some(dynamic(1, 0)),
+            ..input(&steps)
+        };
+        assert_eq!(desired_weight(&full).weight, 75);
     }
 
     #[test]

@@ -309,6 +309,14 @@ fn running_status(
         )),
     };
     let running = phase == "Running";
+    // Readiness gates: the pod is Ready only once every gate's condition, written by someone
+    // else (a load balancer controller, or a test), is True; ContainersReady ignores them.
+    let gate_reason = (running && all_ready)
+        .then(|| readiness_gate_unmet(spec, old))
+        .flatten();
+    let pod_ready_reason = gate_reason
+        .map(|message| ("ReadinessGatesNotReady", message))
+        .or_else(|| ready_reason.clone());
 
     let mut status = old.clone();
     status.phase = Some(phase.to_owned());
@@ -320,7 +328,11 @@ fn running_status(
         &[
             ("PodReadyToStartContainers", running, None),
             ("Initialized", true, None),
-            ("Ready", running && all_ready, ready_reason.clone()),
+            (
+                "Ready",
+                running && all_ready && pod_ready_reason.is_none(),
+                pod_ready_reason,
+            ),
             ("ContainersReady", running && all_ready, ready_reason),
             ("PodScheduled", true, None),
         ],
@@ -593,11 +605,37 @@ type WantedCondition<'a> = (&'a str, bool, Option<(&'a str, String)>);
 
 /// Pod conditions in kubelet order; a condition keeps its `lastTransitionTime` while its
 /// status stays the same.
+/// The first `spec.readinessGates` entry whose condition is not True, as the kubelet's
+/// message for it; `None` when every gate passes (or there are none).
+fn readiness_gate_unmet(spec: &PodSpec, status: &PodStatus) -> Option<String> {
+    spec.readiness_gates.iter().flatten().find_map(|gate| {
+        let kind = gate.condition_type.as_str();
+        match status.conditions.iter().flatten().find(|c| c.type_ == kind) {
+            None => Some(format!(
+                "corresponding condition of pod readiness gate \"{kind}\" does not exist."
+            )),
+            Some(c) if c.status != "True" => Some(format!(
+                "the status of pod readiness gate \"{kind}\" is not \"True\", but {}",
+                c.status
+            )),
+            Some(_) => None,
+        }
+    })
+}
+
+/// The kubelet's own conditions, followed by any other condition already on the pod (readiness
+/// gate conditions belong to whoever wrote them and must survive the kubelet's writes).
 fn conditions(
     old: &PodStatus,
     now: Timestamp,
     wanted: &[WantedCondition<'_>],
 ) -> Vec<PodCondition> {
+    let foreign = old
+        .conditions
+        .iter()
+        .flatten()
+        .filter(|c| wanted.iter().all(|(kind, _, _)| c.type_ != *kind))
+        .cloned();
     wanted
         .iter()
         .map(|(kind, ok, reason)| {
@@ -628,6 +666,7 @@ fn conditions(
                 message,
             }
         })
+        .chain(foreign)
         .collect()
 }
 
@@ -836,6 +875,47 @@ mod tests {
         assert_eq!(step.status, None);
         assert_eq!(step.bind_to, None);
         assert_eq!(step.requeue_after, Some(Duration::from_millis(1600)));
+    }
+
+    /// `spec.readinessGates`: containers ready is not enough; the gate's condition, written
+    /// by someone else, makes the pod Ready and survives the kubelet's own writes.
+    #[test]
+    fn readiness_gate_holds_ready_until_its_condition_is_true() {
+        let mut gated = pod(None, &[], "Always");
+        gated.spec.as_mut().unwrap().readiness_gates =
+            Some(vec![k8s_openapi::api::core::v1::PodReadinessGate {
+                condition_type: "example.com/ready".into(),
+            }]);
+        let (held, _) = run_until(gated, &[0, 2000, 5000]);
+        assert!(container(&held).ready);
+        assert_eq!(condition(&held, "ContainersReady").status, "True");
+        let ready = condition(&held, "Ready");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_deref()),
+            ("False", Some("ReadinessGatesNotReady"))
+        );
+        assert_eq!(
+            ready.message.as_deref(),
+            Some(
+                "corresponding condition of pod readiness gate \"example.com/ready\" does not exist."
+            )
+        );
+        let mut opened = held.clone();
+        opened
+            .status
+            .as_mut()
+            .unwrap()
+            .conditions
+            .as_mut()
+            .unwrap()
+            .push(PodCondition {
+                type_: "example.com/ready".into(),
+                status: "True".into(),
+                ..PodCondition::default()
+            });
+        let (ready, _) = run_until(opened, &[6000]);
+        assert_eq!(condition(&ready, "Ready").status, "True");
+        assert_eq!(condition(&ready, "example.com/ready").status, "True");
     }
 
     #[test]
