@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 
 use crate::harness::{
     Cluster, canary_rollout, cluster, create_dynamic, create_rollout, create_service, eventually,
-    get_json, ingresses, open_readiness_gates, owned_replica_sets, rs_hash, rs_replicas, selector,
-    set_image, start_namespace_runner, status, virtual_services, wait_healthy, wait_phase,
-    wait_status,
+    get_json, ingresses, open_readiness_gates, owned_replica_sets, patch_status, rs_hash,
+    rs_replicas, selector, set_image, start_namespace_runner, status, virtual_services,
+    wait_healthy, wait_phase, wait_status,
 };
 
 const NS: &str = "scale";
@@ -660,7 +660,7 @@ async fn s20_dynamic_stable_scale_rollback_to_stable() {
 
 /// S23 TestIstioAbortUpdateDeleteAllCanaryPods (Istio VirtualService, R=5): abort at the
 /// second pause keeps the canary's 4 `setCanaryScale` pods with a `scale-down-deadline` (default
-/// 30 s) and the stable RS at 5.
+/// 30 s) and the stable RS at 5. First TestIstioAbortUpdate: an abort while Healthy is dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s23_abort_keeps_canary_pods_under_delay() {
     const APP: &str = "istioab";
@@ -699,6 +699,13 @@ async fn s23_abort_keeps_canary_pods_under_delay() {
     .await;
     let runner = start_namespace_runner(client, NS);
     let stable = hash_of(&wait_healthy(client, NS, APP).await, "stableRS");
+    // TestIstioAbortUpdate: an abort on a Healthy rollout is dropped and it stays Healthy. The
+    // CLI refuses to abort a rollout without an update, so the plugin's patch is sent raw.
+    patch_status(client, NS, APP, &json!({"status": {"abort": true}})).await;
+    wait_status(client, NS, APP, "abort dropped, still Healthy", |s| {
+        s["abort"].is_null() && s["phase"] == "Healthy"
+    })
+    .await;
     set_image(client, NS, APP, "nginx:2").await;
     let canary = hash_of(&wait_paused_at(client, APP, 2).await, "currentPodHash");
     let split = || async {

@@ -452,7 +452,8 @@ fn s20_dynamic_stable_scale_rollback_to_stable() {
 }
 
 /// §8 S23 TestIstioAbortUpdateDeleteAllCanaryPods (R=5): an abort keeps the canary's 4
-/// `setCanaryScale` pods under the default 30 s abort delay, with the stable RS at 5.
+/// `setCanaryScale` pods under the default 30 s abort delay, with the stable RS at 5; and
+/// TestIstioAbortUpdate: an abort on a Healthy rollout is dropped.
 #[test]
 fn s23_abort_keeps_canary_pods_under_delay() {
     let canary = json!({
@@ -481,6 +482,11 @@ fn s23_abort_keeps_canary_pods_under_delay() {
             .collect()
     };
     w.settle();
+    // TestIstioAbortUpdate: an abort on a Healthy rollout is dropped.
+    w.abort();
+    w.settle();
+    assert_eq!(w.phase(), ("Healthy".to_owned(), String::new()));
+    assert_eq!(w.status().abort, None);
     w.set_image("nginx:2");
     w.settle();
     assert_eq!((w.phase().0.as_str(), w.step()), ("Paused", Some(2)));
