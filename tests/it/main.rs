@@ -20,5 +20,6 @@ mod plugin_script;
 mod prometheus;
 mod sandbox_api;
 mod sim;
+mod tmux;
 mod traffic;
 mod triage;
