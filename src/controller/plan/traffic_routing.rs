@@ -182,8 +182,8 @@ impl Planner<'_> {
             return;
         };
         let canary_hash = self.new_hash();
-        let canary_service = canary.canary_service.clone().unwrap_or_default();
-        let stable_service = canary.stable_service.clone().unwrap_or_default();
+        let (stable_service, canary_service) =
+            crate::controller::traffic::router_services(self.rollout, false);
         let revision = self.new_rs.as_ref().map_or(0, |rs| rs.revision);
         let route_step = if revision > 1 && !decision.remove_managed_routes {
             self.managed_route_step()
