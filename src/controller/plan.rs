@@ -16,12 +16,12 @@ pub mod anti_affinity;
 mod blue_green;
 pub mod ephemeral_metadata;
 mod experiment;
+mod ping_pong;
 pub mod restart;
+mod router_release;
 mod step_analysis;
 mod traffic_routing;
 pub mod workload_ref;
-mod ping_pong;
-mod router_release;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

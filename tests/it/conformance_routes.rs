@@ -11,8 +11,7 @@ use serde_json::{Value, json};
 use crate::harness::{
     Cluster, canary_rollout, cluster, create_dynamic, create_rollout, create_service,
     destination_rules, eventually, get_json, ingresses, patch_spec, replicas_by_hash,
-    selector_hash, set_image, start_namespace_runner, wait_healthy, wait_status,
-    virtual_services,
+    selector_hash, set_image, start_namespace_runner, virtual_services, wait_healthy, wait_status,
 };
 
 const ROLLOUT: &str = "demo";
@@ -63,10 +62,13 @@ async fn wait_routes(
     name: &str,
     want: &[(String, Vec<(String, i64)>)],
 ) -> Value {
-    eventually(&format!("VirtualService {name} routes {want:?}"), || async {
-        let vs = get_json(api, name).await?;
-        (http_routes(&vs) == want).then_some(vs)
-    })
+    eventually(
+        &format!("VirtualService {name} routes {want:?}"),
+        || async {
+            let vs = get_json(api, name).await?;
+            (http_routes(&vs) == want).then_some(vs)
+        },
+    )
     .await
 }
 
@@ -161,7 +163,8 @@ async fn subset_split(ns: &str, route_name: Option<&str>) -> (Cluster, String, S
     .await;
     let runner = start_namespace_runner(client, ns);
     let name = route_name.unwrap_or_default();
-    let split = |stable: i64, canary: i64| vec![route(name, &[("stable", stable), ("canary", canary)])];
+    let split =
+        |stable: i64, canary: i64| vec![route(name, &[("stable", stable), ("canary", canary)])];
     let pair = |canary: &str, stable: &str| {
         vec![
             ("canary".to_owned(), Some(canary.to_owned())),
@@ -265,7 +268,12 @@ async fn host_level(ns: &str, replicas: i32, primary: &Value, canary: &Value) ->
         virtual_service("vs", &json!([primary])),
     )
     .await;
-    create_rollout(client, ns, &canary_rollout(ROLLOUT, replicas, "nginx:1", canary)).await;
+    create_rollout(
+        client,
+        ns,
+        &canary_rollout(ROLLOUT, replicas, "nginx:1", canary),
+    )
+    .await;
     cluster
 }
 
@@ -409,9 +417,7 @@ async fn s26_istio_header_route() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s27_istio_mirror_routes() {
     const NS: &str = "s27";
-    let mirror = |name: &str, percentage: i64, matches: &Value| {
-        json!({"setMirrorRoute": {"name": name, "percentage": percentage, "match": matches}})
-    };
+    let mirror = |name: &str, percentage: i64, matches: &Value| json!({"setMirrorRoute": {"name": name, "percentage": percentage, "match": matches}});
     let steps = json!([
         {"setWeight": 20},
         mirror("mirror-route-1", 100, &json!([{"path": {"prefix": "/"}}])),
@@ -621,8 +627,8 @@ async fn create_alb_ingress(api: &Api<DynamicObject>, root: &str) {
 
 /// (service, weight) of each target group of the forward action annotation `key`.
 fn target_groups(ingress: &Value, key: &str) -> Option<Vec<(String, i64)>> {
-    let action: Value = serde_json::from_str(ingress["metadata"]["annotations"][key].as_str()?)
-        .ok()?;
+    let action: Value =
+        serde_json::from_str(ingress["metadata"]["annotations"][key].as_str()?).ok()?;
     action["ForwardConfig"]["TargetGroups"]
         .as_array()?
         .iter()
@@ -644,8 +650,7 @@ async fn s28_alb_ping_pong() {
     play_ping_pong(&cluster, NS, || async {
         let ingress = get_json(&api, "ingress").await?;
         let groups = target_groups(&ingress, "alb.ingress.kubernetes.io/actions.root")?;
-        let weight =
-            |service: &str| groups.iter().find(|(s, _)| s == service).map(|(_, w)| *w);
+        let weight = |service: &str| groups.iter().find(|(s, _)| s == service).map(|(_, w)| *w);
         Some((weight("ping")?, weight("pong")?))
     })
     .await;
@@ -761,4 +766,3 @@ async fn s29_alb_header_route() {
     assert_eq!(target_groups(&ingress, action1), Some(split(20)));
     runner.stop().await;
 }
-

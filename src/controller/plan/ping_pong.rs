@@ -37,8 +37,7 @@ impl Planner<'_> {
             return;
         }
         let canary = self.status.canary.get_or_insert_with(Default::default);
-        canary.stable_ping_pong = Some(
-            swapped_stable_ping_pong(canary.stable_ping_pong.as_deref()).to_owned(),
-        );
+        canary.stable_ping_pong =
+            Some(swapped_stable_ping_pong(canary.stable_ping_pong.as_deref()).to_owned());
     }
 }

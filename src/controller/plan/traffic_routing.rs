@@ -7,8 +7,9 @@
 //! [`crate::controller::traffic`].
 //!
 //! Not done: the weight side of `dynamicStableScale` (abort step-down and dynamic rollback rows
-//! of §5.2 — its replica side is passed through), experiment destinations, ping-pong, and ALB
-//! weight verification.
+//! of §5.2 — its replica side is passed through), experiment destinations, and ALB weight
+//! verification. Ping-pong Services are in `plan::ping_pong`; the routers get the role names
+//! from [`crate::controller::traffic::router_services`].
 
 use chrono::Duration as ChronoDuration;
 

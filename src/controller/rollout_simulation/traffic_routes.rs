@@ -208,7 +208,10 @@ fn s22_istio_subset_split_and_traffic_routing_removal() {
         vec![("canary".to_owned(), None), ("stable".to_owned(), None)]
     );
     // Other labels and the subsets themselves stay.
-    assert_eq!(world.router(&dr)["spec"]["subsets"][0]["labels"]["app"], "demo");
+    assert_eq!(
+        world.router(&dr)["spec"]["subsets"][0]["labels"]["app"],
+        "demo"
+    );
     assert_eq!((world.pods("nginx:1"), world.pods("nginx:2")), (0, 1));
     assert!(world.status().canary.unwrap().weights.is_none());
 }
@@ -239,7 +242,10 @@ fn s24_istio_update_in_the_middle_with_zero_weight() {
             {"destination": {"host": "demo-stable"}, "weight": 100},
             {"destination": {"host": "demo-canary"}, "weight": 0}]}])),
     );
-    let at_zero = vec![route("primary", &[("demo-stable", 100), ("demo-canary", 0)])];
+    let at_zero = vec![route(
+        "primary",
+        &[("demo-stable", 100), ("demo-canary", 0)],
+    )];
     world.settle();
     assert_eq!(world.phase().0, "Healthy");
 
@@ -369,9 +375,7 @@ fn s26_istio_header_route() {
 /// the weighted split and follow it, and only `primary` is left after `promote --full`.
 #[test]
 fn s27_istio_mirror_routes() {
-    let mirror = |name: &str, percentage: i64, matches: &Value| {
-        json!({"setMirrorRoute": {"name": name, "percentage": percentage, "match": matches}})
-    };
+    let mirror = |name: &str, percentage: i64, matches: &Value| json!({"setMirrorRoute": {"name": name, "percentage": percentage, "match": matches}});
     let steps = json!([
         {"setWeight": 20},
         mirror("mirror-route-1", 100, &json!([{"path": {"prefix": "/"}}])),
@@ -645,7 +649,9 @@ fn s29_alb_header_route() {
         )
     );
     assert_eq!(
-        world.router_annotation(&ingress, &header_condition).as_deref(),
+        world
+            .router_annotation(&ingress, &header_condition)
+            .as_deref(),
         Some(
             "[{\"field\":\"http-header\",\"httpHeaderConfig\":{\"httpHeaderName\":\
              \"Custom-Header\",\"values\":[\"Mozilla*\"]}}]"

@@ -457,11 +457,13 @@ mod tests {
             .canary
             .as_mut()
             .unwrap()
-            .ping_pong = serde_json::from_value(json!({"pingService": "ping", "pongService": "pong"}))
-            .unwrap();
+            .ping_pong =
+            serde_json::from_value(json!({"pingService": "ping", "pongService": "pong"})).unwrap();
         let key = "alb.ingress.kubernetes.io/actions.tomozo-stable";
         let group = |service: &str, weight: i32| {
-            format!("{{\"ServiceName\":\"{service}\",\"ServicePort\":\"8080\",\"Weight\":{weight}}}")
+            format!(
+                "{{\"ServiceName\":\"{service}\",\"ServicePort\":\"8080\",\"Weight\":{weight}}}"
+            )
         };
         let action = |canary: &str, stable: &str, weight: i32| {
             format!(
@@ -478,10 +480,9 @@ mod tests {
             (Some("pong"), 75, ("ping", "pong")),
         ];
         for (stable_ping_pong, weight, (canary, stable)) in cases {
-            r.status = serde_json::from_value(
-                json!({"canary": {"stablePingPong": stable_ping_pong}}),
-            )
-            .unwrap();
+            r.status =
+                serde_json::from_value(json!({"canary": {"stablePingPong": stable_ping_pong}}))
+                    .unwrap();
             let patch = ingress_patch(&r2_ingress(), &desired(&r, weight)).unwrap();
             assert_eq!(
                 patch["metadata"]["annotations"][key],

@@ -954,8 +954,10 @@ mod tests {
             .unwrap()
             .steps = Some(steps);
         let mut vs = r1_virtual_service();
-        let route = |name: &str| json!({"name": name, "route": [
-            {"destination": {"host": "rollouts-demo-canary"}, "weight": 100}]});
+        let route = |name: &str| {
+            json!({"name": name, "route": [
+            {"destination": {"host": "rollouts-demo-canary"}, "weight": 100}]})
+        };
         let routes = vs["spec"]["http"].as_array_mut().unwrap();
         routes.insert(0, route("from-step"));
         routes.insert(0, route("listed"));
