@@ -121,7 +121,7 @@ fn subset_hashes(dr: &Value) -> Vec<(String, Option<String>)> {
 }
 
 /// S22 on one cluster: subsets follow the revisions through update and promotion; returns the
-/// cluster and the hash of the first revision.
+/// cluster and the hashes of the first and second revisions (the runner is stopped).
 async fn subset_split(ns: &str, route_name: Option<&str>) -> (Cluster, String, String) {
     let cluster = cluster(&[ns]).await;
     let client = &cluster.client;
