@@ -10,7 +10,9 @@
 //! steps down only as the stable RS gains available pods (§5.2 rows 1 and 3), and the canary
 //! Service stays on the canary until that weight reaches 0.
 //!
-//! Not done: experiment destinations, ping-pong, and ALB weight verification.
+//! Not done: experiment destinations, and ALB weight verification. Ping-pong Services are in
+//! `plan::ping_pong`; the routers get the role names from
+//! [`crate::controller::traffic::router_services`].
 
 use chrono::Duration as ChronoDuration;
 
@@ -275,8 +277,8 @@ impl Planner<'_> {
         } else {
             self.new_hash()
         };
-        let canary_service = canary.canary_service.clone().unwrap_or_default();
-        let stable_service = canary.stable_service.clone().unwrap_or_default();
+        let (stable_service, canary_service) =
+            crate::controller::traffic::router_services(self.rollout, false);
         let revision = self.new_rs.as_ref().map_or(0, |rs| rs.revision);
         let route_step = if revision > 1 && !decision.remove_managed_routes {
             self.managed_route_step()
