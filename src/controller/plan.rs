@@ -1725,8 +1725,14 @@ impl<'a> Planner<'a> {
         {
             return;
         }
-        if self.others.iter().any(|rs| rs.deadline.is_some()) {
-            // §2.3: a delayed scale-down still pending is not a stalled update (S16).
+        let new_rs_complete = self.fully_promoted()
+            && self
+                .new_rs
+                .as_ref()
+                .is_some_and(|rs| rs.size.available >= self.replicas);
+        if new_rs_complete || self.others.iter().any(|rs| rs.deadline.is_some()) {
+            // §2.3: a delayed scale-down still pending is not a stalled update (S16), nor are
+            // the last old pods terminating after a completed update.
             return;
         }
         let Some(last) = existing.last_update_time.as_deref().and_then(parse_time) else {
