@@ -238,16 +238,24 @@ pub fn validation_error(experiment: &Experiment) -> Option<String> {
             .iter()
             .flatten()
             .all(|(k, v)| labels.get(k) == Some(v));
-        if selector.match_labels.as_ref().is_none_or(BTreeMap::is_empty) || !matches {
+        if selector
+            .match_labels
+            .as_ref()
+            .is_none_or(BTreeMap::is_empty)
+            || !matches
+        {
             return Some(format!(
                 "spec.templates[{i}].selector: Invalid value: `selector` does not match template \
                  `labels`"
             ));
         }
     }
-    if experiment.spec.duration.as_deref().is_some_and(|d| {
-        !d.trim().is_empty() && crate::crd::parse_go_duration(d.trim()).is_err()
-    }) {
+    if experiment
+        .spec
+        .duration
+        .as_deref()
+        .is_some_and(|d| !d.trim().is_empty() && crate::crd::parse_go_duration(d.trim()).is_err())
+    {
         return Some(format!(
             "spec.duration: Invalid value: {:?}: not a duration",
             experiment.spec.duration.as_deref().unwrap_or_default()
@@ -301,7 +309,11 @@ pub fn plan(snap: &ExperimentSnapshot) -> ExperimentPlan {
             );
             pass.actions.push(ExperimentAction::RecordEvent {
                 reason: format!("Experiment{}", phase.as_str()),
-                message: format!("Experiment '{}' Status New: '{}'", pass.name, phase.as_str()),
+                message: format!(
+                    "Experiment '{}' Status New: '{}'",
+                    pass.name,
+                    phase.as_str()
+                ),
                 kind: if warning {
                     EventType::Warning
                 } else {
@@ -351,7 +363,10 @@ impl Pass<'_> {
             .filter_map(|rs| self.owned(rs))
             .find(|rs| {
                 rs.metadata.deletion_timestamp.is_none()
-                    && rs.annotations().get(TEMPLATE_NAME_ANNOTATION).map(String::as_str)
+                    && rs
+                        .annotations()
+                        .get(TEMPLATE_NAME_ANNOTATION)
+                        .map(String::as_str)
                         == Some(template)
             })
     }
@@ -573,12 +588,12 @@ impl Pass<'_> {
             if desired == 0 && delay > 0 {
                 match deadline {
                     Some(ScaleDownDeadline::At(at)) if at > now => self.wake_at(at),
-                    Some(ScaleDownDeadline::At(_)) => self.actions.push(
-                        ExperimentAction::PatchReplicaSet {
+                    Some(ScaleDownDeadline::At(_)) => {
+                        self.actions.push(ExperimentAction::PatchReplicaSet {
                             name: rs_name.clone(),
                             patch: json!({"spec": {"replicas": 0}}),
-                        },
-                    ),
+                        })
+                    }
                     _ => {
                         let at = now + chrono::TimeDelta::seconds(i64::from(delay));
                         self.wake_at(at);
@@ -805,9 +820,9 @@ impl Pass<'_> {
                         .flatten()
                         .find(|a| a.name == analysis.name)
                         .cloned();
-                    if let Some(recorded) = recorded.filter(|r| {
-                        is_final(r.phase.as_deref().and_then(AnalysisPhase::parse))
-                    }) {
+                    if let Some(recorded) = recorded
+                        .filter(|r| is_final(r.phase.as_deref().and_then(AnalysisPhase::parse)))
+                    {
                         // A finished run that was deleted (ttl) keeps its recorded result.
                         recorded
                     } else if terminating {

@@ -7,7 +7,7 @@
 //! [`crate::controller::traffic`].
 //!
 //! Not done: the weight side of `dynamicStableScale` (abort step-down and dynamic rollback rows
-//! of §5.2 — its replica side is passed through), experiment destinations, ping-pong, and ALB
+//! of §5.2 — its replica side is passed through), ping-pong, and ALB
 //! weight verification.
 
 use chrono::Duration as ChronoDuration;
@@ -31,7 +31,8 @@ use crate::controller::replicas::{
     CanaryResize, CanaryResizeInput, DEFAULT_MAX_TRAFFIC_WEIGHT, next_canary_resize,
 };
 use crate::controller::traffic::{
-    DesiredTraffic, ManagedRouteStep, WeightInput, desired_weight, router_changes, stable_can_carry,
+    DesiredTraffic, ManagedRouteStep, WeightInput, desired_weight, router_changes_with_experiments,
+    stable_can_carry,
 };
 use crate::crd::rollout::{TrafficWeights, WeightDestination};
 
@@ -201,7 +202,8 @@ impl Planner<'_> {
             canary_hash: &canary_hash,
             stable_hash: &stable.hash,
         };
-        match router_changes(&desired, &self.snap.traffic) {
+        let experiments = self.experiment_destinations();
+        match router_changes_with_experiments(&desired, &experiments, &self.snap.traffic) {
             Ok(changes) => self
                 .actions
                 .extend(changes.into_iter().map(Action::Traffic)),
@@ -218,8 +220,17 @@ impl Planner<'_> {
         };
         let weights = TrafficWeights {
             canary: destination(&canary_service, &canary_hash, decision.weight),
-            stable: destination(&stable_service, &stable.hash, max_weight - decision.weight),
-            additional: None,
+            stable: destination(
+                &stable_service,
+                &stable.hash,
+                max_weight - decision.weight - experiments.iter().map(|e| e.weight).sum::<i32>(),
+            ),
+            additional: (!experiments.is_empty()).then(|| {
+                experiments
+                    .iter()
+                    .map(|e| destination(&e.service, &e.pod_template_hash, e.weight))
+                    .collect()
+            }),
             verified: None,
             extra: std::collections::BTreeMap::default(),
         };
