@@ -1123,3 +1123,466 @@ impl Pass<'_> {
         }
     }
 }
+
+/// The cluster side of a pass for pure tests and simulations: applies `actions` to in-memory
+/// objects the way the API server and the shell would (creates, merge patches, deletes).
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn apply_to_objects(
+    actions: &[ExperimentAction],
+    experiment: &mut Experiment,
+    replica_sets: &mut Vec<ReplicaSet>,
+    services: &mut Vec<Service>,
+    runs: &mut Vec<AnalysisRun>,
+) {
+    fn merge<T: serde::Serialize + serde::de::DeserializeOwned>(target: &mut T, patch: &Value) {
+        let mut value = serde_json::to_value(&*target).unwrap();
+        json_patch::merge(&mut value, patch);
+        *target = serde_json::from_value(value).unwrap();
+    }
+    for action in actions {
+        match action {
+            ExperimentAction::CreateReplicaSet(rs) => {
+                assert!(replica_sets.iter().all(|r| r.name_any() != rs.name_any()));
+                let mut rs = (**rs).clone();
+                rs.metadata.uid = Some(format!("uid-{}", rs.name_any()));
+                replica_sets.push(rs);
+            }
+            ExperimentAction::PatchReplicaSet { name, patch } => {
+                merge(
+                    replica_sets
+                        .iter_mut()
+                        .find(|r| r.name_any() == *name)
+                        .unwrap(),
+                    patch,
+                );
+            }
+            ExperimentAction::CreateService(service) => {
+                assert!(services.iter().all(|s| s.name_any() != service.name_any()));
+                services.push((**service).clone());
+            }
+            ExperimentAction::DeleteService { name } => services.retain(|s| s.name_any() != *name),
+            ExperimentAction::CreateAnalysisRun(run) => {
+                assert!(runs.iter().all(|r| r.name_any() != run.name_any()));
+                runs.push((**run).clone());
+            }
+            ExperimentAction::PatchAnalysisRun { name, patch } => {
+                merge(
+                    runs.iter_mut().find(|r| r.name_any() == *name).unwrap(),
+                    patch,
+                );
+            }
+            ExperimentAction::PatchStatus(patch) => {
+                let mut status = serde_json::to_value(&experiment.status).unwrap();
+                if status.is_null() {
+                    status = json!({});
+                }
+                json_patch::merge(&mut status, patch);
+                experiment.status = serde_json::from_value(status).unwrap();
+            }
+            ExperimentAction::RecordEvent { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::apps::v1::ReplicaSetStatus;
+
+    fn experiment(spec: &Value) -> Experiment {
+        serde_json::from_value(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Experiment",
+            "metadata": {"name": "exp", "namespace": "shop", "uid": "uid-exp",
+                         "labels": {"team": "a"}},
+            "spec": spec,
+        }))
+        .unwrap()
+    }
+
+    fn template(name: &str, image: &str) -> Value {
+        json!({
+            "name": name,
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web", "role": name}},
+            "template": {
+                "metadata": {"labels": {"app": "web", "role": name}},
+                "spec": {"containers": [{"name": "app", "image": image,
+                                          "ports": [{"containerPort": 8080, "name": "http"}]}]}
+            }
+        })
+    }
+
+    fn analysis_template(name: &str) -> AnalysisTemplate {
+        serde_json::from_value(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"args": [{"name": "hash"}],
+                     "metrics": [{"name": "m", "provider": {"web": {"url": "http://x/"}}}]}
+        }))
+        .unwrap()
+    }
+
+    /// The Experiment and the objects it owns, advanced pass by pass.
+    struct Bench {
+        snap: ExperimentSnapshot,
+        /// The kubelet makes pods available.
+        ready: bool,
+        events: Vec<String>,
+        last: ExperimentPlan,
+    }
+
+    impl Bench {
+        fn new(spec: &Value) -> Self {
+            Bench {
+                snap: ExperimentSnapshot {
+                    experiment: experiment(spec),
+                    replica_sets: Vec::new(),
+                    services: Vec::new(),
+                    analysis_runs: Vec::new(),
+                    analysis_templates: vec![analysis_template("probe")],
+                    cluster_analysis_templates: Vec::new(),
+                    now: DateTime::from_timestamp(1_750_000_000, 0).unwrap(),
+                },
+                ready: true,
+                events: Vec::new(),
+                last: ExperimentPlan::default(),
+            }
+        }
+
+        fn kubelet(&mut self) {
+            for rs in &mut self.snap.replica_sets {
+                let spec = rs.spec.replicas.unwrap_or(0);
+                let available = if self.ready {
+                    spec
+                } else {
+                    rs.status
+                        .as_ref()
+                        .and_then(|s| s.available_replicas)
+                        .unwrap_or(0)
+                        .min(spec)
+                };
+                rs.status = Some(ReplicaSetStatus {
+                    replicas: spec,
+                    ready_replicas: Some(available),
+                    available_replicas: Some(available),
+                    ..ReplicaSetStatus::default()
+                });
+            }
+        }
+
+        fn settle(&mut self) {
+            for _ in 0..50 {
+                self.kubelet();
+                let plan = plan(&self.snap);
+                for action in &plan.actions {
+                    if let ExperimentAction::RecordEvent { reason, .. } = action {
+                        self.events.push(reason.clone());
+                    }
+                }
+                let done = plan.actions.is_empty();
+                apply_to_objects(
+                    &plan.actions,
+                    &mut self.snap.experiment,
+                    &mut self.snap.replica_sets,
+                    &mut self.snap.services,
+                    &mut self.snap.analysis_runs,
+                );
+                self.last = plan;
+                if done {
+                    return;
+                }
+            }
+            panic!("no fixed point");
+        }
+
+        fn advance(&mut self, seconds: i64) {
+            self.snap.now += chrono::TimeDelta::seconds(seconds);
+        }
+
+        fn status(&self) -> ExperimentStatus {
+            self.snap.experiment.status.clone().unwrap_or_default()
+        }
+
+        fn phase(&self) -> (String, String) {
+            let s = self.status();
+            (
+                s.phase_text.unwrap_or_default(),
+                s.message.unwrap_or_default(),
+            )
+        }
+
+        fn template_states(&self) -> Vec<String> {
+            self.status()
+                .template_statuses
+                .unwrap_or_default()
+                .iter()
+                .map(|t| t.status.clone().unwrap_or_default())
+                .collect()
+        }
+
+        fn sizes(&self) -> Vec<i32> {
+            self.snap
+                .replica_sets
+                .iter()
+                .map(|rs| rs.spec.replicas.unwrap_or(0))
+                .collect()
+        }
+
+        fn finish_run(&mut self, phase: &str, message: &str) {
+            for run in &mut self.snap.analysis_runs {
+                run.status = Some(
+                    serde_json::from_value(json!({"phase": phase, "message": message})).unwrap(),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn templates_run_then_duration_scales_them_away_after_the_delay() {
+        let mut bench = Bench::new(&json!({
+            "duration": "60s",
+            "templates": [template("baseline", "app:v1"), template("canary", "app:v2")],
+        }));
+        bench.ready = false;
+        bench.settle();
+        assert_eq!(bench.phase().0, "Pending");
+        assert_eq!(bench.template_states(), ["Progressing", "Progressing"]);
+        let rs = &bench.snap.replica_sets[0];
+        let hash = rs.labels()[POD_TEMPLATE_HASH_LABEL].clone();
+        assert_eq!(rs.name_any(), format!("exp-baseline-{hash}"));
+        assert_eq!(rs.owner_references()[0].kind, "Experiment");
+        assert_eq!(rs.owner_references()[0].uid, "uid-exp");
+        assert_eq!(rs.labels()["role"], "baseline");
+        assert_eq!(
+            rs.spec.selector.match_labels.as_ref().unwrap()[POD_TEMPLATE_HASH_LABEL],
+            hash
+        );
+        assert_eq!(bench.sizes(), [2, 2]);
+        assert_eq!(bench.status().available_at, None);
+
+        bench.ready = true;
+        bench.advance(5);
+        bench.settle();
+        assert_eq!(bench.phase().0, "Running");
+        assert_eq!(bench.template_states(), ["Running", "Running"]);
+        assert_eq!(
+            bench.status().available_at.as_deref(),
+            Some("2025-06-15T15:06:45Z")
+        );
+        // The duration ends 60 s after availableAt: the plan asks to be woken then.
+        assert_eq!(bench.last.requeue_after, Some(Duration::from_secs(60)));
+        assert!(bench.events.contains(&"ExperimentRunning".to_owned()));
+
+        bench.advance(60);
+        bench.settle();
+        // Default 30 s scale-down delay: still running, deadline recorded.
+        assert_eq!(bench.sizes(), [2, 2]);
+        assert_eq!(bench.phase().0, "Running");
+        assert_eq!(
+            bench.snap.replica_sets[0].annotations()[SCALE_DOWN_DEADLINE_ANNOTATION],
+            "2025-06-15T15:08:15Z"
+        );
+        bench.advance(30);
+        bench.settle();
+        assert_eq!(bench.sizes(), [0, 0]);
+        assert_eq!(bench.template_states(), ["Successful", "Successful"]);
+        assert_eq!(bench.phase().0, "Successful");
+        let condition = &bench.status().conditions.unwrap()[0];
+        assert_eq!(condition["reason"], "ExperimentCompleted");
+        assert_eq!(condition["status"], "False");
+    }
+
+    #[test]
+    fn progress_deadline_fails_a_template_and_the_experiment() {
+        let mut bench = Bench::new(&json!({
+            "progressDeadlineSeconds": 30, "scaleDownDelaySeconds": 0,
+            "templates": [template("canary", "app:v2")],
+        }));
+        bench.ready = false;
+        bench.settle();
+        assert_eq!(bench.last.requeue_after, Some(Duration::from_secs(30)));
+        bench.advance(29);
+        bench.settle();
+        assert_eq!(bench.phase().0, "Pending");
+        bench.advance(1);
+        bench.settle();
+        assert_eq!(
+            bench.phase(),
+            (
+                "Failed".to_owned(),
+                "Template 'canary' exceeded its progressDeadlineSeconds (30)".to_owned()
+            )
+        );
+        assert_eq!(bench.sizes(), [0]);
+        assert_eq!(bench.template_states(), ["Failed"]);
+    }
+
+    #[test]
+    fn analyses_start_once_available_and_decide_the_phase() {
+        // (run phase, run message, experiment phase, experiment message)
+        let cases = [
+            ("Successful", "", "Successful", ""),
+            (
+                "Failed",
+                "metric m failed",
+                "Failed",
+                "Analysis 'check' Failed: metric m failed",
+            ),
+            (
+                "Inconclusive",
+                "",
+                "Inconclusive",
+                "Analysis 'check' Inconclusive",
+            ),
+        ];
+        for (run_phase, run_message, phase, message) in cases {
+            let mut bench = Bench::new(&json!({
+                "scaleDownDelaySeconds": 0,
+                "templates": [template("canary", "app:v2")],
+                "analyses": [{"name": "check", "templateName": "probe", "requiredForCompletion": true,
+                              "args": [{"name": "hash", "value": "{{templates.canary.podTemplateHash}}"}]}],
+            }));
+            bench.ready = false;
+            bench.settle();
+            assert!(
+                bench.snap.analysis_runs.is_empty(),
+                "no run before availableAt"
+            );
+            bench.ready = true;
+            bench.settle();
+            assert_eq!(bench.snap.analysis_runs.len(), 1);
+            let run = &bench.snap.analysis_runs[0];
+            assert_eq!(run.name_any(), "exp-check");
+            assert_eq!(run.owner_references()[0].kind, "Experiment");
+            let hash = bench.status().template_statuses.unwrap()[0]
+                .pod_template_hash
+                .clone()
+                .unwrap();
+            assert_eq!(
+                run.spec.args.as_ref().unwrap()[0].value.as_deref(),
+                Some(hash.as_str())
+            );
+            assert_eq!(bench.phase().0, "Running");
+            bench.finish_run(run_phase, run_message);
+            bench.settle();
+            assert_eq!(
+                bench.phase(),
+                (phase.to_owned(), message.to_owned()),
+                "{run_phase}"
+            );
+            assert_eq!(bench.sizes(), [0], "{run_phase}");
+        }
+    }
+
+    #[test]
+    fn terminate_stops_runs_scales_down_and_takes_the_analysis_phase() {
+        let mut bench = Bench::new(&json!({
+            "scaleDownDelaySeconds": 0,
+            "templates": [template("canary", "app:v2")],
+            "analyses": [{"name": "check", "templateName": "probe"}],
+        }));
+        bench.settle();
+        assert_eq!(bench.phase().0, "Running");
+        bench.snap.experiment.spec.terminate = Some(true);
+        bench.settle();
+        assert_eq!(bench.snap.analysis_runs[0].spec.terminate, Some(true));
+        assert_eq!(bench.sizes(), [0]);
+        // Scaled away, but the terminated run has not reported yet.
+        assert_eq!(bench.phase().0, "Running");
+        bench.finish_run("Successful", "");
+        bench.settle();
+        assert_eq!(bench.phase().0, "Successful");
+    }
+
+    #[test]
+    fn a_template_service_follows_the_running_template() {
+        let mut spec = template("canary", "app:v2");
+        spec["service"] = json!({});
+        let mut bench = Bench::new(&json!({
+            "scaleDownDelaySeconds": 0, "templates": [spec],
+        }));
+        bench.settle();
+        let rs_name = bench.snap.replica_sets[0].name_any();
+        assert_eq!(bench.snap.services.len(), 1);
+        let service = &bench.snap.services[0];
+        assert_eq!(service.name_any(), rs_name);
+        let service_spec = service.spec.clone().unwrap();
+        assert_eq!(
+            service_spec.selector.unwrap()[POD_TEMPLATE_HASH_LABEL],
+            bench.snap.replica_sets[0].labels()[POD_TEMPLATE_HASH_LABEL]
+        );
+        assert_eq!(service_spec.ports.unwrap()[0].port, 8080);
+        assert_eq!(
+            bench.status().template_statuses.unwrap()[0]
+                .service_name
+                .as_deref(),
+            Some(rs_name.as_str())
+        );
+        bench.snap.experiment.spec.terminate = Some(true);
+        bench.settle();
+        assert!(bench.snap.services.is_empty());
+        assert_eq!(
+            bench.status().template_statuses.unwrap()[0].service_name,
+            None
+        );
+        assert_eq!(bench.phase().0, "Successful");
+    }
+
+    #[test]
+    fn invalid_specs_error_without_creating_anything() {
+        let mut unmatched = template("a", "app:v1");
+        unmatched["selector"] = json!({"matchLabels": {"app": "other"}});
+        let cases = [
+            (json!({"templates": []}), "spec.templates: Required value"),
+            (
+                json!({"templates": [template("a", "x"), template("a", "y")]}),
+                "spec.templates[1].name: Duplicate value: \"a\"",
+            ),
+            (
+                json!({"templates": [unmatched]}),
+                "spec.templates[0].selector: Invalid value",
+            ),
+            (
+                json!({"duration": "soon", "templates": [template("a", "x")]}),
+                "spec.duration: Invalid value",
+            ),
+        ];
+        for (spec, want) in cases {
+            let mut bench = Bench::new(&spec);
+            bench.settle();
+            let (phase, message) = bench.phase();
+            assert_eq!(phase, "Error", "{spec}");
+            assert!(message.starts_with(want), "{message}");
+            assert!(bench.snap.replica_sets.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_final_phase_is_kept_and_foreign_objects_are_ignored() {
+        let mut bench = Bench::new(&json!({
+            "scaleDownDelaySeconds": 0, "templates": [template("canary", "app:v2")],
+        }));
+        // Someone else's ReplicaSet with the same template annotation is not ours.
+        let mut foreign = bench.snap.replica_sets.clone();
+        let mut other: ReplicaSet = serde_json::from_value(json!({
+            "metadata": {"name": "other", "annotations": {TEMPLATE_NAME_ANNOTATION: "canary"},
+                         "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1",
+                             "kind": "Experiment", "name": "exp", "uid": "someone-else"}]},
+            "spec": {"replicas": 5, "selector": {}}
+        }))
+        .unwrap();
+        other.status = None;
+        foreign.push(other);
+        bench.snap.replica_sets = foreign;
+        bench.settle();
+        assert_eq!(bench.sizes(), [5, 2]);
+        assert_eq!(bench.phase().0, "Running");
+        // A user marks it Failed: the controller keeps the phase and scales down.
+        bench.snap.experiment.status.as_mut().unwrap().phase_text = Some("Failed".into());
+        bench.settle();
+        assert_eq!(bench.phase().0, "Failed");
+        assert_eq!(bench.sizes(), [5, 0]);
+    }
+}
