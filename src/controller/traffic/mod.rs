@@ -9,6 +9,8 @@
 
 pub mod alb;
 pub mod crds;
+#[cfg(test)]
+mod experiment_destination_tests;
 pub mod istio;
 pub mod nginx;
 pub mod read;
