@@ -214,7 +214,8 @@ pub async fn run_with(
         },
         shutdown.clone(),
     );
-    let experiments = crate::controller::experiment::reconciler::run_with(
+    // Boxed: the Experiment loop's future is large, and every caller of `run_with` carries it.
+    let experiments = Box::pin(crate::controller::experiment::reconciler::run_with(
         client.clone(),
         scope.namespace().map(str::to_owned),
         match scope {
@@ -222,7 +223,7 @@ pub async fn run_with(
             Scope::Namespace(_) => None,
         },
         shutdown.clone(),
-    );
+    ));
     let context = Arc::new(Context {
         client: client.clone(),
         skip_held_namespaces_as: match scope {

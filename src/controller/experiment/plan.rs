@@ -592,7 +592,7 @@ impl Pass<'_> {
                         self.actions.push(ExperimentAction::PatchReplicaSet {
                             name: rs_name.clone(),
                             patch: json!({"spec": {"replicas": 0}}),
-                        })
+                        });
                     }
                     _ => {
                         let at = now + chrono::TimeDelta::seconds(i64::from(delay));
@@ -677,7 +677,7 @@ impl Pass<'_> {
             }
         }
         if next != previous {
-            status.status = next.clone();
+            status.status.clone_from(&next);
             status.last_transition_time = Some(rfc3339(now));
             status.message = message;
         }

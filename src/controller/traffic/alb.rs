@@ -169,9 +169,7 @@ pub fn ingress_patch_with_experiments(
         .and_then(|a| a.get(&key))
         .and_then(Value::as_str);
     let mut patch = base.unwrap_or_else(|| json!({}));
-    let Some(out) = patch.as_object_mut() else {
-        return None;
-    };
+    let out = patch.as_object_mut()?;
     let metadata = out.entry("metadata").or_insert_with(|| json!({}));
     if let Some(metadata) = metadata.as_object_mut() {
         let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
