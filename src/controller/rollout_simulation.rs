@@ -2079,3 +2079,4 @@ fn anti_affinity_and_ephemeral_metadata_on_templates() {
     assert!(old["metadata"]["labels"].get("role").is_none(), "{old}");
 }
 mod experiment_controller;
+mod traffic_routes;
