@@ -36,7 +36,7 @@ const R5_QUERY: &str = r#"delta(http_requests_total{code="500",namespace="kubota
 
 /// The shared sandbox with rolltop's controller driving `NS` (stopped when dropped).
 struct Cluster {
-    cluster: harness::Cluster,
+    sandbox: harness::Cluster,
     client: Client,
     _runner: Runner,
 }
@@ -46,7 +46,7 @@ async fn cluster() -> Cluster {
     let client = cluster.client.clone();
     let runner = start_namespace_runner(&client, NS);
     Cluster {
-        cluster,
+        sandbox: cluster,
         client,
         _runner: runner,
     }
@@ -63,7 +63,7 @@ where
 impl Cluster {
     /// `kubectl argo rollouts`-style action by the rolltop binary; fails the test on error.
     async fn plugin(&self, args: &[&str]) {
-        self.cluster.plugin(NS, args).await;
+        self.sandbox.plugin(NS, args).await;
     }
 
     async fn rollout_status(&self) -> Value {
