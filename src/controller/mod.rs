@@ -5,6 +5,7 @@ pub mod analysis;
 pub mod apply;
 pub mod canary_steps;
 pub mod embedded;
+pub mod experiment;
 pub mod fenceposts;
 pub mod hash;
 pub mod lease;

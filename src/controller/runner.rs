@@ -1,7 +1,7 @@
 //! The controller loop: a kube-runtime `Controller` over Rollouts that owns ReplicaSets and
 //! AnalysisRuns and watches the Services rollouts reference. Each reconcile is
 //! [`read_snapshot`] → [`plan`] → [`apply`], requeued at the plan's `requeue_after`; the
-//! AnalysisRun reconciler runs alongside in the same scope. Leadership is the caller's job
+//! AnalysisRun and Experiment reconcilers run alongside in the same scope. Leadership is the caller's job
 //! ([`crate::controller::lease`]); a cluster-wide runner only consults per-namespace Leases to
 //! skip namespaces another driver holds.
 
@@ -150,6 +150,8 @@ pub enum RunControllerError {
     NotServed(kube::Error),
     #[error(transparent)]
     Analysis(#[from] crate::controller::analysis::reconciler::RunControllerError),
+    #[error(transparent)]
+    Experiment(#[from] crate::controller::experiment::reconciler::RunControllerError),
 }
 
 struct Context {
@@ -212,6 +214,16 @@ pub async fn run_with(
         },
         shutdown.clone(),
     );
+    // Boxed: the Experiment loop's future is large, and every caller of `run_with` carries it.
+    let experiments = Box::pin(crate::controller::experiment::reconciler::run_with(
+        client.clone(),
+        scope.namespace().map(str::to_owned),
+        match scope {
+            Scope::AllNamespaces => options.identity.clone(),
+            Scope::Namespace(_) => None,
+        },
+        shutdown.clone(),
+    ));
     let context = Arc::new(Context {
         client: client.clone(),
         skip_held_namespaces_as: match scope {
@@ -303,7 +315,7 @@ pub async fn run_with(
             }
         });
     tracing::info!(?scope, "controller running");
-    let loops = async { tokio::join!(rollouts_loop, analysis, router_watch) };
+    let loops = async { tokio::join!(rollouts_loop, analysis, router_watch, experiments) };
     // A graceful stop waits for reconciles in flight; one stuck on a slow or vanished API server
     // must not keep the caller (and its Lease) forever, so the loops get a bounded grace.
     let grace = async {
@@ -311,7 +323,10 @@ pub async fn run_with(
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {
-        ((), analysis, ()) = loops => analysis?,
+        ((), analysis, (), experiments) = loops => {
+            analysis?;
+            experiments?;
+        }
         () = grace => tracing::warn!("controller loops still busy {SHUTDOWN_GRACE:?} after shutdown; dropping them"),
     }
     tracing::info!("controller stopped");

@@ -1,9 +1,11 @@
 //! The controller's restart, experiment-step and Lease-skipping behaviour end to end: an
 //! in-process sandbox with the simulated ReplicaSet/kubelet controllers, rolltop's CRDs and the
 //! runner started in-process, driven the way operators drive Argo Rollouts (`restart` as a
-//! `spec.restartAt` patch, `set image`). rolltop has no Experiment controller yet, so the
-//! experiment test plays that controller by writing the Experiment's phase. Every wait polls the
-//! API server until a predicate holds and fails after a generous deadline.
+//! `spec.restartAt` patch, `set image`). The experiment test forces the Experiment's final
+//! phase by hand (the Experiment controller, which runs in the same runner, keeps a final phase
+//! someone else wrote: its status writes carry a resourceVersion precondition), so it tests the
+//! rollout side of the step on its own; `conformance_experiment` runs Experiments for real.
+//! Every wait polls the API server until a predicate holds and fails after a generous deadline.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -238,7 +240,7 @@ async fn experiment(client: &Client, name: &str) -> Option<Experiment> {
         .unwrap()
 }
 
-/// Plays the Experiment controller rolltop does not have yet: writes the phase.
+/// Writes the Experiment's phase over whatever the Experiment controller recorded.
 async fn set_experiment_phase(client: &Client, name: &str, phase: &str, message: &str) {
     Api::<Experiment>::namespaced(client.clone(), NS)
         .patch(

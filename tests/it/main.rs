@@ -9,6 +9,7 @@ mod cli;
 mod cli_cluster;
 mod cockpit;
 mod cockpit_ops;
+mod conformance_experiment;
 mod conformance_routes;
 mod conformance_traffic_scale;
 mod controller;

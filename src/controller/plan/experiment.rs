@@ -4,9 +4,9 @@
 //! record it in `status.canary.currentExperiment`, and follow its phase: Successful completes the
 //! step, Inconclusive pauses with `InconclusiveExperiment`, Failed/Error abort. Experiments that
 //! are no longer current (step left, abort, promote --full, template change) get
-//! `spec.terminate`. Running the Experiment's ReplicaSets and analyses is an Experiment
-//! controller's job, which rolltop does not have yet: the phase is whatever that controller (or
-//! a user) writes.
+//! `spec.terminate`. Running the Experiment's ReplicaSets and analyses is the Experiment
+//! controller's job (`controller::experiment`). While the Experiment runs, its weighted
+//! templates' Services are traffic destinations ([`Planner::experiment_destinations`]).
 
 use std::collections::BTreeMap;
 
@@ -143,7 +143,11 @@ pub fn experiment_template(
         min_ready_seconds: None,
         selector: Some(selector),
         template: Some(template),
-        service: step.service.clone(),
+        // A weighted template needs a Service to be a traffic destination (§3.11).
+        service: step.service.clone().or_else(|| {
+            step.weight
+                .map(|_| crate::crd::rollout::TemplateService::default())
+        }),
         extra: BTreeMap::default(),
     }
 }
@@ -193,6 +197,67 @@ impl Planner<'_> {
             .live_experiment(&name)
             .and_then(Experiment::phase)
             .is_some_and(|p| p == AnalysisPhase::Successful)
+    }
+
+    /// The weighted templates of the current step's Experiment while it is Running (spec §5.2
+    /// "additional destinations", §5.7): each template with a `weight` whose Service the
+    /// Experiment controller has recorded. None when aborted, promoted or promoting fully.
+    pub(super) fn experiment_destinations(
+        &self,
+    ) -> Vec<crate::controller::traffic::ExperimentDestination> {
+        if self.aborted() || self.promote_full() || self.fully_promoted() {
+            return Vec::new();
+        }
+        let Some(name) = self.current_experiment_name() else {
+            return Vec::new();
+        };
+        let Some((index, CanaryStep::Experiment)) =
+            canary_steps::current_step(&self.steps, self.status.current_step_index)
+        else {
+            return Vec::new();
+        };
+        let Some(new) = self.new_rs.as_ref() else {
+            return Vec::new();
+        };
+        if !is_step_experiment(
+            &name,
+            &self.rollout.name_any(),
+            &new.hash,
+            new.revision,
+            index,
+        ) {
+            return Vec::new();
+        }
+        let Some(experiment) = self
+            .live_experiment(&name)
+            .filter(|e| e.phase() == Some(AnalysisPhase::Running))
+        else {
+            return Vec::new();
+        };
+        let Some(step) = self
+            .rollout
+            .steps()
+            .get(index)
+            .and_then(|s| s.experiment.as_ref())
+        else {
+            return Vec::new();
+        };
+        let statuses = experiment
+            .status
+            .as_ref()
+            .and_then(|s| s.template_statuses.as_ref());
+        step.templates
+            .iter()
+            .filter_map(|template| {
+                let weight = template.weight?;
+                let status = statuses?.iter().find(|s| s.name == template.name)?;
+                Some(crate::controller::traffic::ExperimentDestination {
+                    service: status.service_name.clone().filter(|s| !s.is_empty())?,
+                    pod_template_hash: status.pod_template_hash.clone().unwrap_or_default(),
+                    weight,
+                })
+            })
+            .collect()
     }
 
     /// §3.11 for the current step. Returns true when an inconclusive pause was added (the pass

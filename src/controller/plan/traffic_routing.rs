@@ -10,9 +10,9 @@
 //! steps down only as the stable RS gains available pods (§5.2 rows 1 and 3), and the canary
 //! Service stays on the canary until that weight reaches 0.
 //!
-//! Not done: experiment destinations, and ALB weight verification. Ping-pong Services are in
-//! `plan::ping_pong`; the routers get the role names from
-//! [`crate::controller::traffic::router_services`].
+//! Not done: ALB weight verification. Ping-pong Services are in `plan::ping_pong`; the routers
+//! get the role names from [`crate::controller::traffic::router_services`]. Experiment
+//! destinations come from [`Planner::experiment_destinations`].
 
 use chrono::Duration as ChronoDuration;
 
@@ -37,7 +37,7 @@ use crate::controller::replicas::{
 };
 use crate::controller::traffic::{
     DesiredTraffic, DynamicWeightInput, ManagedRouteStep, WeightInput, desired_weight,
-    router_changes, stable_can_carry,
+    router_changes_with_experiments, stable_can_carry,
 };
 use crate::crd::rollout::{TrafficWeights, WeightDestination};
 
@@ -296,7 +296,8 @@ impl Planner<'_> {
             canary_hash: &canary_hash,
             stable_hash: &stable.hash,
         };
-        match router_changes(&desired, &self.snap.traffic) {
+        let experiments = self.experiment_destinations();
+        match router_changes_with_experiments(&desired, &experiments, &self.snap.traffic) {
             Ok(changes) => self
                 .actions
                 .extend(changes.into_iter().map(Action::Traffic)),
@@ -313,8 +314,17 @@ impl Planner<'_> {
         };
         let weights = TrafficWeights {
             canary: destination(&canary_service, &canary_hash, decision.weight),
-            stable: destination(&stable_service, &stable.hash, max_weight - decision.weight),
-            additional: None,
+            stable: destination(
+                &stable_service,
+                &stable.hash,
+                max_weight - decision.weight - experiments.iter().map(|e| e.weight).sum::<i32>(),
+            ),
+            additional: (!experiments.is_empty()).then(|| {
+                experiments
+                    .iter()
+                    .map(|e| destination(&e.service, &e.pod_template_hash, e.weight))
+                    .collect()
+            }),
             verified: None,
             extra: std::collections::BTreeMap::default(),
         };

@@ -11,6 +11,8 @@
 //! With `pingPong` the target groups are the ping and pong Services in their current roles
 //! (`status.canary.stablePingPong`), never the stable/canary Service fields.
 //!
+//! While a weighted experiment runs, [`ingress_patch_with_experiments`] adds its target groups.
+//!
 //! Not done: target-group verification, and the Ingress controller's reset of actions after the
 //! Rollout is deleted.
 
@@ -86,6 +88,111 @@ pub fn forward_action(
         },
     };
     serde_json::to_string(&action).unwrap_or_default()
+}
+
+/// [`forward_action`] with experiment target groups between the canary and the stable one
+/// (spec §5.5, §5.7): stable weight `100 − canary − Σ experiment`.
+pub fn forward_action_with_experiments(
+    canary_service: &str,
+    stable_service: &str,
+    port: i32,
+    canary_weight: i32,
+    experiments: &[super::ExperimentDestination],
+    stickiness: Option<(bool, i64)>,
+) -> String {
+    let group = |service: &str, weight: i64| TargetGroup {
+        service_name: service.to_owned(),
+        service_port: port.to_string(),
+        weight,
+    };
+    let extra: i64 = experiments.iter().map(|e| i64::from(e.weight)).sum();
+    let mut target_groups = vec![group(canary_service, i64::from(canary_weight))];
+    target_groups.extend(
+        experiments
+            .iter()
+            .map(|e| group(&e.service, i64::from(e.weight))),
+    );
+    target_groups.push(group(
+        stable_service,
+        100 - i64::from(canary_weight) - extra,
+    ));
+    let action = ForwardAction {
+        kind: "forward",
+        forward_config: ForwardConfig {
+            target_groups,
+            target_group_stickiness_config: stickiness.map(|(enabled, duration_seconds)| {
+                Stickiness {
+                    enabled,
+                    duration_seconds,
+                }
+            }),
+        },
+    };
+    serde_json::to_string(&action).unwrap_or_default()
+}
+
+/// [`ingress_patch`] while a weighted experiment runs: the forward action also carries the
+/// experiment target groups.
+pub fn ingress_patch_with_experiments(
+    ingress: &Value,
+    desired: &DesiredTraffic<'_>,
+    experiments: &[super::ExperimentDestination],
+) -> Option<Value> {
+    let base = ingress_patch(ingress, desired);
+    if experiments.is_empty() {
+        return base;
+    }
+    let alb = desired.rollout.traffic_routing()?.alb.as_ref()?;
+    let prefix = alb
+        .annotation_prefix
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .unwrap_or(DEFAULT_PREFIX);
+    let root = alb
+        .root_service
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(desired.stable_service);
+    let key = format!("{prefix}/actions.{root}");
+    let stickiness = alb
+        .stickiness_config
+        .as_ref()
+        .filter(|s| s.enabled == Some(true))
+        .map(|s| (true, s.duration_seconds.unwrap_or(0)));
+    let (stable_service, canary_service) = super::ping_pong_services(desired.rollout)
+        .unwrap_or((desired.stable_service, desired.canary_service));
+    let value = forward_action_with_experiments(
+        canary_service,
+        stable_service,
+        alb.service_port.unwrap_or(0),
+        desired.canary_weight,
+        experiments,
+        stickiness,
+    );
+    let live = ingress
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(&key))
+        .and_then(Value::as_str);
+    let mut patch = base.unwrap_or_else(|| json!({}));
+    let out = patch.as_object_mut()?;
+    let metadata = out.entry("metadata").or_insert_with(|| json!({}));
+    if let Some(metadata) = metadata.as_object_mut() {
+        let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+        if let Some(annotations) = annotations.as_object_mut() {
+            if live == Some(value.as_str()) {
+                annotations.remove(&key);
+            } else {
+                annotations.insert(key, Value::String(value));
+            }
+            if annotations.is_empty() {
+                metadata.remove("annotations");
+            }
+        }
+        if metadata.is_empty() {
+            out.remove("metadata");
+        }
+    }
+    (!out.is_empty()).then_some(patch)
 }
 
 #[derive(Serialize)]

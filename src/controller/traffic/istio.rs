@@ -9,11 +9,14 @@
 //! subsets get `rollouts-pod-template-hash` labels. Deviation: the reference rebuilds the subset
 //! list and so drops every other subset (pitfall §9.7); rolltop leaves other subsets as they are.
 //!
+//! Weighted experiment destinations (§5.7) are added by
+//! [`virtual_service_patch_with_experiments`] for host-level routing.
+//!
 //! A DestinationRule the Rollout marked but no longer references (`trafficRouting` removed) is
 //! handed back: [`released_destination_rule_patch`] strips the annotation and the hash labels.
 //!
-//! Not done: experiment destinations, the delay of the DestinationRule update while a
-//! subset's ReplicaSet is not fully available (reference behaviour without canary/stable
+//! Not done: experiment destinations with subset-level routing, the delay of the
+//! DestinationRule update while a subset's ReplicaSet is not fully available (reference behaviour without canary/stable
 //! Services), and releasing the rule when the Rollout itself is deleted.
 
 use serde_json::{Map, Value, json};
@@ -475,6 +478,101 @@ pub fn virtual_service_patch(
         patch["metadata"] = json!({"resourceVersion": version});
     }
     Ok(Some(patch))
+}
+
+/// [`virtual_service_patch`] while a weighted experiment runs (spec §5.3, §5.7): each selected
+/// http route also gets one `{destination: {host: <experiment Service>}, weight}` per
+/// experiment destination (appended, sorted by host) and the stable destination gives up their
+/// weight (`100 − canary − Σ experiment`, floored at 0). Host-level routing only: with a
+/// DestinationRule (subset-level) the experiment destinations are not implemented yet and the
+/// plain patch is returned. TLS/TCP routes keep the plain weights.
+pub fn virtual_service_patch_with_experiments(
+    object: &Value,
+    reference: &IstioVirtualService,
+    subsets: Option<&IstioDestinationRule>,
+    desired: &DesiredTraffic<'_>,
+    experiments: &[super::ExperimentDestination],
+) -> Result<Option<Value>, TrafficRoutingError> {
+    let base = virtual_service_patch(object, reference, subsets, desired)?;
+    if experiments.is_empty() || subsets.is_some() {
+        return Ok(base);
+    }
+    let old_http = routes_of(object, "http");
+    let mut http = base
+        .as_ref()
+        .and_then(|p| p.pointer("/spec/http"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_else(|| old_http.clone());
+    let managed = desired.managed_routes();
+    let path = "spec.strategy.canary.trafficRouting.istio.virtualService";
+    for index in select_http(&http, reference, &managed, path)? {
+        if let Some(route) = http.get_mut(index) {
+            add_experiment_destinations(route, desired, experiments);
+        }
+    }
+    let mut patch = base.unwrap_or_else(|| json!({"spec": {}}));
+    if let Some(spec) = patch.get_mut("spec").and_then(Value::as_object_mut) {
+        if http == old_http {
+            spec.remove("http");
+        } else {
+            spec.insert("http".to_owned(), Value::Array(http));
+        }
+    }
+    if patch
+        .get("spec")
+        .and_then(Value::as_object)
+        .is_none_or(Map::is_empty)
+    {
+        return Ok(None);
+    }
+    if let Some(version) = object.pointer("/metadata/resourceVersion") {
+        patch["metadata"] = json!({"resourceVersion": version});
+    }
+    Ok(Some(patch))
+}
+
+/// Appends the experiment destinations to one host-level route and lowers the stable weight.
+fn add_experiment_destinations(
+    route: &mut Value,
+    desired: &DesiredTraffic<'_>,
+    experiments: &[super::ExperimentDestination],
+) {
+    let Some(destinations) = route.get_mut("route").and_then(Value::as_array_mut) else {
+        return;
+    };
+    let is_experiment = |d: &Value| {
+        let host = d
+            .pointer("/destination/host")
+            .and_then(Value::as_str)
+            .map(short_host)
+            .unwrap_or_default();
+        experiments.iter().any(|e| e.service == host)
+    };
+    destinations.retain(|d| !is_experiment(d));
+    let mut sorted: Vec<&super::ExperimentDestination> = experiments.iter().collect();
+    sorted.sort_by(|a, b| a.service.cmp(&b.service));
+    for experiment in &sorted {
+        destinations.push(json!({
+            "destination": {"host": experiment.service},
+            "weight": experiment.weight,
+        }));
+    }
+    let extra: i64 = experiments.iter().map(|e| i64::from(e.weight)).sum();
+    let stable_weight = (100 - i64::from(desired.canary_weight) - extra).max(0);
+    for destination in destinations.iter_mut() {
+        let host = destination
+            .pointer("/destination/host")
+            .and_then(Value::as_str)
+            .map(short_host)
+            .unwrap_or_default();
+        if !host.is_empty()
+            && host == desired.stable_service
+            && let Some(map) = destination.as_object_mut()
+        {
+            map.insert("weight".to_owned(), json!(stable_weight));
+        }
+    }
 }
 
 /// The http routes `RemoveManagedRoutes` deletes (spec §5.3): every route named in

@@ -9,6 +9,8 @@
 
 pub mod alb;
 pub mod crds;
+#[cfg(test)]
+mod experiment_destination_tests;
 pub mod istio;
 pub mod nginx;
 pub mod read;
@@ -1007,6 +1009,123 @@ pub fn owned_by(object: &Value, rollout: &Rollout) -> bool {
                             .is_none_or(|u| u == uid))
             })
         })
+}
+
+/// A weighted experiment template's Service that takes a share of the traffic while the
+/// experiment step's Experiment runs (spec §5.2 "additional destinations", §5.7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExperimentDestination {
+    /// The template's Service.
+    pub service: String,
+    /// Pod-template hash of the template's ReplicaSet.
+    pub pod_template_hash: String,
+    /// The template's weight.
+    pub weight: i32,
+}
+
+/// [`router_changes`] with experiment destinations: the Istio VirtualService routes, the ALB
+/// forward action and the SMI TrafficSplit also carry each experiment Service (the stable share
+/// shrinks by their weights). Nginx has no experiment destinations (as the reference). Without
+/// experiments this is exactly [`router_changes`], so the destinations disappear again when the
+/// experiment ends.
+pub fn router_changes_with_experiments(
+    desired: &DesiredTraffic<'_>,
+    experiments: &[ExperimentDestination],
+    objects: &TrafficObjects,
+) -> Result<Vec<TrafficChange>, TrafficRoutingError> {
+    let mut changes = router_changes(desired, objects)?;
+    if experiments.is_empty() {
+        return Ok(changes);
+    }
+    let Some(routing) = desired.rollout.traffic_routing() else {
+        return Ok(changes);
+    };
+    let namespace = desired.namespace();
+    let mut replace = |key: ObjectKey, change: Option<TrafficChange>| {
+        let at = changes.iter().position(|c| {
+            let (TrafficChange::Patch { key: k, .. } | TrafficChange::Create { key: k, .. }) = c;
+            *k == key
+        });
+        match (at, change) {
+            (Some(i), Some(change)) => changes[i] = change,
+            (Some(i), None) => {
+                changes.remove(i);
+            }
+            (None, Some(change)) => changes.push(change),
+            (None, None) => {}
+        }
+    };
+    if let Some(istio) = routing.istio.as_ref() {
+        let api_version = objects
+            .served
+            .get(&RouterKind::VirtualService)
+            .cloned()
+            .unwrap_or_default();
+        for reference in istio.all_virtual_services() {
+            let (name, ns) = split_namespaced_name(&reference.name, &namespace);
+            let key = ObjectKey {
+                kind: RouterKind::VirtualService,
+                namespace: ns,
+                name,
+            };
+            let Some(object) = objects.get(&key) else {
+                continue;
+            };
+            let patch = istio::virtual_service_patch_with_experiments(
+                object,
+                reference,
+                istio.destination_rule.as_ref(),
+                desired,
+                experiments,
+            )?;
+            let change = patch.map(|patch| TrafficChange::Patch {
+                key: key.clone(),
+                api_version: api_version.clone(),
+                patch,
+            });
+            replace(key, change);
+        }
+    }
+    if routing.alb.is_some() {
+        for name in alb_ingresses(routing) {
+            let key = ObjectKey {
+                kind: RouterKind::Ingress,
+                namespace: namespace.clone(),
+                name: name.to_owned(),
+            };
+            let Some(object) = objects.get(&key) else {
+                continue;
+            };
+            let change =
+                alb::ingress_patch_with_experiments(object, desired, experiments).map(|patch| {
+                    TrafficChange::Patch {
+                        key: key.clone(),
+                        api_version: "networking.k8s.io/v1".to_owned(),
+                        patch,
+                    }
+                });
+            replace(key, change);
+        }
+    }
+    if let Some(name) = smi_traffic_split_name(routing, &stable_key_rollout(desired))
+        && let Some(api_version) = objects.served.get(&RouterKind::TrafficSplit)
+    {
+        let key = ObjectKey {
+            kind: RouterKind::TrafficSplit,
+            namespace,
+            name,
+        };
+        let change = smi::traffic_split_change_with_experiments(
+            objects.get(&key),
+            api_version,
+            &key.name,
+            desired,
+            experiments,
+        )?
+        .map(|write| write.into_change(key.clone(), api_version));
+        replace(key, change);
+    }
+    Ok(changes)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! SMI TrafficSplit routing (spec §5.6), pure: the TrafficSplit (`trafficSplitName`, default the
 //! rollout name) that rolltop creates and owns, with `spec.service` = the root Service and two
-//! backends, canary `w` and stable `100 − w`. `split.smi-spec.io/v1alpha1` writes weights as
+//! backends, canary `w` and stable `100 − w` (plus one backend per weighted experiment
+//! destination while an experiment step runs). `split.smi-spec.io/v1alpha1` writes weights as
 //! quantities (strings), later versions as integers.
 
 use serde_json::{Value, json};
@@ -32,6 +33,56 @@ pub fn desired_spec(api_version: &str, desired: &DesiredTraffic<'_>) -> Value {
             {"service": desired.stable_service, "weight": weight(api_version, 100 - canary)},
         ]
     })
+}
+
+/// [`desired_spec`] with one backend per experiment destination between the canary and the
+/// stable backend (spec §5.6, §5.7): stable weight `100 − canary − Σ experiment`.
+pub fn desired_spec_with_experiments(
+    api_version: &str,
+    desired: &DesiredTraffic<'_>,
+    experiments: &[super::ExperimentDestination],
+) -> Value {
+    let mut spec = desired_spec(api_version, desired);
+    if experiments.is_empty() {
+        return spec;
+    }
+    let canary = i64::from(desired.canary_weight);
+    let extra: i64 = experiments.iter().map(|e| i64::from(e.weight)).sum();
+    let mut backends = vec![json!({
+        "service": desired.canary_service, "weight": weight(api_version, canary)
+    })];
+    backends.extend(experiments.iter().map(
+        |e| json!({"service": e.service, "weight": weight(api_version, i64::from(e.weight))}),
+    ));
+    backends.push(json!({
+        "service": desired.stable_service,
+        "weight": weight(api_version, 100 - canary - extra),
+    }));
+    spec["backends"] = Value::Array(backends);
+    spec
+}
+
+/// [`traffic_split_change`] while a weighted experiment runs (three or more backends).
+pub fn traffic_split_change_with_experiments(
+    live: Option<&Value>,
+    api_version: &str,
+    name: &str,
+    desired: &DesiredTraffic<'_>,
+    experiments: &[super::ExperimentDestination],
+) -> Result<Option<ObjectWrite>, TrafficRoutingError> {
+    let base = traffic_split_change(live, api_version, name, desired)?;
+    if experiments.is_empty() {
+        return Ok(base);
+    }
+    let spec = desired_spec_with_experiments(api_version, desired, experiments);
+    match (base, live) {
+        (Some(ObjectWrite::Create(mut object)), _) => {
+            object["spec"] = spec;
+            Ok(Some(ObjectWrite::Create(object)))
+        }
+        (_, Some(live)) if live.get("spec") == Some(&spec) => Ok(None),
+        _ => Ok(Some(ObjectWrite::Patch(json!({"spec": spec})))),
+    }
 }
 
 /// Create the TrafficSplit, or merge-patch its spec when it differs; `None` when it matches.
