@@ -15,6 +15,7 @@ pub mod replicas;
 mod rollout_simulation;
 pub mod rollout_status;
 pub mod runner;
+pub mod services;
 pub mod snapshot;
 pub mod traffic;
 pub mod validation;

@@ -220,6 +220,14 @@ pub async fn run_with(
         },
         failures: Mutex::new(HashMap::new()),
     });
+    // The companion Service controller: strips the injected selector from Services no Rollout
+    // names any more (spec §5.1, `controller::services`).
+    let service_loop = crate::controller::services::run(
+        client.clone(),
+        scope.clone(),
+        context.skip_held_namespaces_as.clone(),
+        shutdown.clone(),
+    );
     let controller = Controller::new(rollouts, watcher::Config::default());
     let store = controller.store();
     // Router objects: Ingresses are built in; Istio/SMI kinds are watched once discovered.
@@ -303,7 +311,7 @@ pub async fn run_with(
             }
         });
     tracing::info!(?scope, "controller running");
-    let loops = async { tokio::join!(rollouts_loop, analysis, router_watch) };
+    let loops = async { tokio::join!(rollouts_loop, analysis, router_watch, service_loop) };
     // A graceful stop waits for reconciles in flight; one stuck on a slow or vanished API server
     // must not keep the caller (and its Lease) forever, so the loops get a bounded grace.
     let grace = async {
@@ -311,19 +319,24 @@ pub async fn run_with(
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {
-        ((), analysis, ()) = loops => analysis?,
+        ((), analysis, (), ()) = loops => analysis?,
         () = grace => tracing::warn!("controller loops still busy {SHUTDOWN_GRACE:?} after shutdown; dropping them"),
     }
     tracing::info!("controller stopped");
     Ok(())
 }
 
-/// The Services a Rollout's strategy names (canary stable/canary, blue-green active/preview).
+/// The Services a Rollout's strategy names (canary stable/canary and ping/pong, blue-green
+/// active/preview).
 pub fn referenced_services(rollout: &Rollout) -> Vec<&str> {
     let mut names = Vec::new();
     if let Some(canary) = rollout.canary() {
         names.extend(canary.stable_service.as_deref());
         names.extend(canary.canary_service.as_deref());
+        if let Some(ping_pong) = canary.ping_pong.as_ref() {
+            names.push(&ping_pong.ping_service);
+            names.push(&ping_pong.pong_service);
+        }
     }
     if let Some(blue_green) = rollout.blue_green() {
         names.extend(blue_green.active_service.as_deref());
