@@ -1343,7 +1343,12 @@ impl<'a> Planner<'a> {
             self.status.current_step_index = canary_steps::step_index_on_promotion(steps_len);
             self.status.stable_rs = Some(new.hash.clone());
             if let Some(stable) = self.stable_rs.as_mut() {
-                *stable = new.clone();
+                // The old stable RS becomes an "other" RS; it still counts in this pass's
+                // `status.replicas`, or the phase would read Healthy once, before its pods go.
+                let old = std::mem::replace(stable, new.clone());
+                if old.name != new.name {
+                    self.others.push(old);
+                }
             }
         } else if self.aborted() {
             self.status.current_step_index =

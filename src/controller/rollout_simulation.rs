@@ -2078,4 +2078,5 @@ fn anti_affinity_and_ephemeral_metadata_on_templates() {
     let old = w.template_of("nginx:1");
     assert!(old["metadata"]["labels"].get("role").is_none(), "{old}");
 }
+mod phase;
 mod services;

@@ -12,6 +12,7 @@ use kube::ResourceExt;
 
 use crate::controller::fenceposts::{IntOrPercent, Rounding, both_fenceposts_literally_zero};
 use crate::controller::snapshot::{MANAGED_BY_ANNOTATION, Snapshot};
+use crate::crd::rollout::RolloutAnalysis;
 use crate::crd::{CanaryStrategy, Rollout};
 
 /// `MissingFieldMessage`.
@@ -118,9 +119,14 @@ fn first_error(snapshot: &Snapshot) -> Option<String> {
     if let Some(err) = strategy_error(rollout) {
         return Some(err);
     }
-    referenced_service_error(snapshot).or_else(|| {
-        crate::controller::traffic::validation_error(&snapshot.rollout, &snapshot.traffic)
-    })
+    // The reference reads every referenced object first (Services, then analysis templates)
+    // and validates their contents afterwards.
+    referenced_service_error(snapshot)
+        .or_else(|| missing_analysis_template_error(snapshot))
+        .or_else(|| service_selector_error(snapshot))
+        .or_else(|| {
+            crate::controller::traffic::validation_error(&snapshot.rollout, &snapshot.traffic)
+        })
 }
 
 fn spec_error(rollout: &Rollout) -> Option<String> {
@@ -398,34 +404,88 @@ fn canary_error(canary: &CanaryStrategy) -> Option<String> {
     None
 }
 
-/// Referenced Services must exist and must not be managed by another Rollout (pitfall §9.13).
+/// The Services the strategy names, with the field path each is named at.
+fn referenced_service_fields(rollout: &Rollout) -> Vec<(&'static str, &str)> {
+    let mut fields = Vec::new();
+    if let Some(canary) = rollout.canary() {
+        fields.extend(
+            [
+                ("canary.stableService", canary.stable_service.as_deref()),
+                ("canary.canaryService", canary.canary_service.as_deref()),
+            ]
+            .into_iter()
+            .filter_map(|(field, svc)| svc.map(|svc| (field, svc))),
+        );
+        if let Some(ping_pong) = canary.ping_pong.as_ref() {
+            fields.push((
+                "canary.pingPong.pingService",
+                ping_pong.ping_service.as_str(),
+            ));
+            fields.push((
+                "canary.pingPong.pongService",
+                ping_pong.pong_service.as_str(),
+            ));
+        }
+    } else if let Some(bg) = rollout.blue_green() {
+        fields.extend(
+            [
+                ("blueGreen.activeService", bg.active_service.as_deref()),
+                ("blueGreen.previewService", bg.preview_service.as_deref()),
+            ]
+            .into_iter()
+            .filter_map(|(field, svc)| svc.map(|svc| (field, svc))),
+        );
+    }
+    fields.retain(|(_, svc)| !svc.is_empty());
+    fields
+}
+
+/// Referenced Services must exist.
 fn referenced_service_error(snapshot: &Snapshot) -> Option<String> {
+    referenced_service_fields(&snapshot.rollout)
+        .into_iter()
+        .find(|(_, service)| snapshot.service(service).is_none())
+        .map(|(field, service)| {
+            invalid(
+                &format!("spec.strategy.{field}"),
+                &quoted(service),
+                &format!("services {} not found", quoted(service)),
+            )
+        })
+}
+
+/// Every non-hash key of a referenced Service's selector must equal the pod template's label
+/// (`Service "<name>" has unmatch label "<key>" in rollout`, keys in sorted order), and the
+/// Service must not be managed by another Rollout (pitfall §9.13).
+fn service_selector_error(snapshot: &Snapshot) -> Option<String> {
     let rollout = &snapshot.rollout;
     let name = rollout.name_any();
-    let referenced = if let Some(canary) = rollout.canary() {
-        [
-            ("canary.stableService", canary.stable_service.as_deref()),
-            ("canary.canaryService", canary.canary_service.as_deref()),
-        ]
-    } else {
-        let bg = rollout.blue_green()?;
-        [
-            ("blueGreen.activeService", bg.active_service.as_deref()),
-            ("blueGreen.previewService", bg.preview_service.as_deref()),
-        ]
-    };
-    for (field, service) in referenced {
-        let Some(service) = service.filter(|s| !s.is_empty()) else {
-            continue;
-        };
+    let template_labels: BTreeMap<String, String> = rollout
+        .spec
+        .template
+        .as_ref()
+        .and_then(|t| t.pointer("/metadata/labels"))
+        .and_then(|l| serde_json::from_value(l.clone()).ok())
+        .unwrap_or_default();
+    for (field, service) in referenced_service_fields(rollout) {
         let path = format!("spec.strategy.{field}");
-        let Some(svc) = snapshot.service(service) else {
+        let svc = snapshot.service(service)?;
+        let selector = svc.spec.as_ref().and_then(|spec| spec.selector.as_ref());
+        let unmatched = selector.into_iter().flatten().find(|(key, value)| {
+            key.as_str() != crate::controller::hash::POD_TEMPLATE_HASH_LABEL
+                && template_labels.get(*key) != Some(*value)
+        });
+        if let Some((key, _)) = unmatched {
             return Some(invalid(
                 &path,
                 &quoted(service),
-                &format!("services {} not found", quoted(service)),
+                &format!(
+                    "Service {} has unmatch label {} in rollout",
+                    quoted(service),
+                    quoted(key)
+                ),
             ));
-        };
+        }
         if let Some(owner) = svc.annotations().get(MANAGED_BY_ANNOTATION)
             && *owner != name
         {
@@ -434,6 +494,74 @@ fn referenced_service_error(snapshot: &Snapshot) -> Option<String> {
                 &quoted(service),
                 &format!("Service {} is managed by another Rollout", quoted(service)),
             ));
+        }
+    }
+    None
+}
+
+/// The analysis references of the strategy with the field path of their `templates` list, in
+/// the reference's order: blue-green pre then post; canary steps then background.
+fn analysis_references(rollout: &Rollout) -> Vec<(String, &RolloutAnalysis)> {
+    let mut refs = Vec::new();
+    if let Some(bg) = rollout.blue_green() {
+        if let Some(pre) = bg.pre_promotion_analysis.as_ref() {
+            refs.push((
+                "spec.strategy.blueGreen.prePromotionAnalysis.templates".to_owned(),
+                pre,
+            ));
+        }
+        if let Some(post) = bg.post_promotion_analysis.as_ref() {
+            refs.push((
+                "spec.strategy.blueGreen.postPromotionAnalysis.templates".to_owned(),
+                post,
+            ));
+        }
+    } else if let Some(canary) = rollout.canary() {
+        for (i, step) in rollout.steps().iter().enumerate() {
+            if let Some(analysis) = step.analysis.as_ref() {
+                refs.push((
+                    format!("spec.strategy.canary.steps[{i}].analysis.templates"),
+                    analysis,
+                ));
+            }
+        }
+        if let Some(background) = canary.analysis.as_ref() {
+            refs.push((
+                "spec.strategy.canary.analysis.templates".to_owned(),
+                &background.analysis,
+            ));
+        }
+    }
+    refs
+}
+
+/// Every (Cluster)AnalysisTemplate the strategy references must exist:
+/// `<path>: Invalid value: "<name>": AnalysisTemplate '<name>' not found` (or
+/// `ClusterAnalysisTemplate '<name>' not found`).
+fn missing_analysis_template_error(snapshot: &Snapshot) -> Option<String> {
+    for (path, analysis) in analysis_references(&snapshot.rollout) {
+        for template in analysis.templates() {
+            let name = template.template_name.as_str();
+            let (kind, found) = if template.cluster_scope == Some(true) {
+                let found = snapshot
+                    .cluster_analysis_templates
+                    .iter()
+                    .any(|t| t.name_any() == name);
+                ("ClusterAnalysisTemplate", found)
+            } else {
+                let found = snapshot
+                    .analysis_templates
+                    .iter()
+                    .any(|t| t.name_any() == name);
+                ("AnalysisTemplate", found)
+            };
+            if !found {
+                return Some(invalid(
+                    &path,
+                    &quoted(name),
+                    &format!("{kind} '{name}' not found"),
+                ));
+            }
         }
     }
     None
