@@ -566,3 +566,241 @@ fn missing_analysis_template_error(snapshot: &Snapshot) -> Option<String> {
     }
     None
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn snapshot(
+        strategy: &Value,
+        services: &[Value],
+        templates: &[&str],
+        cluster: &[&str],
+    ) -> Snapshot {
+        let rollout: Rollout = serde_json::from_value(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+            "metadata": {"name": "demo", "namespace": "ns"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "demo"}},
+                "template": {
+                    "metadata": {"labels": {"app": "demo", "tier": "web"}},
+                    "spec": {"containers": [{"name": "app", "image": "nginx"}]}
+                },
+                "strategy": strategy
+            }
+        }))
+        .unwrap();
+        let template = |kind: &str, name: &str| {
+            json!({
+                "apiVersion": "argoproj.io/v1alpha1", "kind": kind,
+                "metadata": {"name": name, "namespace": "ns"},
+                "spec": {"metrics": [{"name": "m", "provider": {"job": {"spec": {}}}}]}
+            })
+        };
+        Snapshot {
+            rollout,
+            replica_sets: Vec::new(),
+            analysis_runs: Vec::new(),
+            analysis_templates: templates
+                .iter()
+                .map(|n| serde_json::from_value(template("AnalysisTemplate", n)).unwrap())
+                .collect(),
+            cluster_analysis_templates: cluster
+                .iter()
+                .map(|n| serde_json::from_value(template("ClusterAnalysisTemplate", n)).unwrap())
+                .collect(),
+            services: services
+                .iter()
+                .map(|s| serde_json::from_value(s.clone()).unwrap())
+                .collect(),
+            now: chrono::DateTime::from_timestamp(1_750_000_000, 0).unwrap(),
+            traffic: crate::controller::traffic::TrafficObjects::default(),
+            pods: Vec::new(),
+            experiments: Vec::new(),
+            workload: None,
+        }
+    }
+
+    fn svc(name: &str, selector: &Value, managed_by: Option<&str>) -> Value {
+        let mut s =
+            json!({"metadata": {"name": name, "namespace": "ns"}, "spec": {"selector": selector}});
+        if let Some(owner) = managed_by {
+            s["metadata"]["annotations"] = json!({MANAGED_BY_ANNOTATION: owner});
+        }
+        s
+    }
+
+    fn analysis(name: &str, cluster: bool) -> Value {
+        json!({"templates": [{"templateName": name, "clusterScope": cluster}]})
+    }
+
+    #[test]
+    fn referenced_resources_table() {
+        let ok_svc = |name: &str| {
+            svc(
+                name,
+                &json!({"app": "demo", "rollouts-pod-template-hash": "abc"}),
+                Some("demo"),
+            )
+        };
+        let canary = |extra: Value| {
+            let mut c = json!({"canary": {"stableService": "stable", "canaryService": "canary"}});
+            json_patch::merge(&mut c["canary"], &extra);
+            c
+        };
+        let both = [ok_svc("stable"), ok_svc("canary")];
+        let cases: Vec<(&str, Value, Vec<Value>, Vec<&str>, Vec<&str>, Option<&str>)> = vec![
+            (
+                "all present",
+                canary(json!({})),
+                both.to_vec(),
+                vec![],
+                vec![],
+                None,
+            ),
+            (
+                "selector key the template lacks",
+                canary(json!({})),
+                vec![
+                    ok_svc("stable"),
+                    svc("canary", &json!({"app": "demo", "version": "v1"}), None),
+                ],
+                vec![],
+                vec![],
+                Some(
+                    "spec.strategy.canary.canaryService: Invalid value: \"canary\": Service \"canary\" has unmatch label \"version\" in rollout",
+                ),
+            ),
+            (
+                "selector value differs from the template label",
+                json!({"blueGreen": {"activeService": "active"}}),
+                vec![svc("active", &json!({"app": "other", "tier": "web"}), None)],
+                vec![],
+                vec![],
+                Some(
+                    "spec.strategy.blueGreen.activeService: Invalid value: \"active\": Service \"active\" has unmatch label \"app\" in rollout",
+                ),
+            ),
+            (
+                "the hash key and matching labels are fine",
+                json!({"blueGreen": {"activeService": "active"}}),
+                vec![svc(
+                    "active",
+                    &json!({"app": "demo", "tier": "web", "rollouts-pod-template-hash": "x"}),
+                    None,
+                )],
+                vec![],
+                vec![],
+                None,
+            ),
+            (
+                "managed by another Rollout",
+                json!({"blueGreen": {"activeService": "active"}}),
+                vec![svc("active", &json!({"app": "demo"}), Some("other"))],
+                vec![],
+                vec![],
+                Some(
+                    "spec.strategy.blueGreen.activeService: Invalid value: \"active\": Service \"active\" is managed by another Rollout",
+                ),
+            ),
+            (
+                "missing ping Service",
+                json!({"canary": {"pingPong": {"pingService": "ping", "pongService": "pong"}}}),
+                vec![svc("pong", &json!({"app": "demo"}), None)],
+                vec![],
+                vec![],
+                Some(
+                    "spec.strategy.canary.pingPong.pingService: Invalid value: \"ping\": services \"ping\" not found",
+                ),
+            ),
+            (
+                "step template present",
+                canary(json!({"steps": [{"setWeight": 20}, {"analysis": analysis("t", false)}]})),
+                both.to_vec(),
+                vec!["t"],
+                vec![],
+                None,
+            ),
+            (
+                "step template missing",
+                canary(
+                    json!({"steps": [{"setWeight": 20}, {"analysis": analysis("gone", false)}]}),
+                ),
+                both.to_vec(),
+                vec!["t"],
+                vec![],
+                Some(
+                    "spec.strategy.canary.steps[1].analysis.templates: Invalid value: \"gone\": AnalysisTemplate 'gone' not found",
+                ),
+            ),
+            (
+                "a namespaced template does not satisfy a cluster reference",
+                canary(json!({"analysis": analysis("t", true)})),
+                both.to_vec(),
+                vec!["t"],
+                vec![],
+                Some(
+                    "spec.strategy.canary.analysis.templates: Invalid value: \"t\": ClusterAnalysisTemplate 't' not found",
+                ),
+            ),
+            (
+                "cluster template present",
+                canary(json!({"analysis": analysis("t", true)})),
+                both.to_vec(),
+                vec![],
+                vec!["t"],
+                None,
+            ),
+            (
+                "pre-promotion template missing",
+                json!({"blueGreen": {"activeService": "active", "prePromotionAnalysis": analysis("pre", false)}}),
+                vec![svc("active", &json!({"app": "demo"}), None)],
+                vec![],
+                vec![],
+                Some(
+                    "spec.strategy.blueGreen.prePromotionAnalysis.templates: Invalid value: \"pre\": AnalysisTemplate 'pre' not found",
+                ),
+            ),
+            (
+                "post-promotion template missing",
+                json!({"blueGreen": {"activeService": "active", "postPromotionAnalysis": analysis("post", true)}}),
+                vec![svc("active", &json!({"app": "demo"}), None)],
+                vec![],
+                vec![],
+                Some(
+                    "spec.strategy.blueGreen.postPromotionAnalysis.templates: Invalid value: \"post\": ClusterAnalysisTemplate 'post' not found",
+                ),
+            ),
+            (
+                "a missing Service is reported before a missing template",
+                json!({"blueGreen": {"activeService": "active", "prePromotionAnalysis": analysis("pre", false)}}),
+                vec![],
+                vec![],
+                vec![],
+                Some(
+                    "spec.strategy.blueGreen.activeService: Invalid value: \"active\": services \"active\" not found",
+                ),
+            ),
+            (
+                "a missing template is reported before a selector mismatch",
+                json!({"blueGreen": {"activeService": "active", "prePromotionAnalysis": analysis("pre", false)}}),
+                vec![svc("active", &json!({"app": "other"}), None)],
+                vec![],
+                vec![],
+                Some(
+                    "spec.strategy.blueGreen.prePromotionAnalysis.templates: Invalid value: \"pre\": AnalysisTemplate 'pre' not found",
+                ),
+            ),
+        ];
+        for (what, strategy, services, templates, cluster, want) in cases {
+            let snap = snapshot(&strategy, &services, &templates, &cluster);
+            let got = invalid_spec_message(&snap);
+            let want = want.map(|err| format!("The Rollout \"demo\" is invalid: {err}"));
+            assert_eq!(got, want, "{what}");
+        }
+    }
+}
