@@ -203,10 +203,25 @@ pub fn plan(snapshot: &Snapshot) -> Plan {
             return planner.finish();
         }
     };
-    let mut planner = Planner::new(resolved.as_ref().unwrap_or(snapshot));
+    let resolved = resolved.as_ref().unwrap_or(snapshot);
+    // §3.1 step 3: adopt orphans and release what no longer matches, then plan with the
+    // claimed set; the claims go first.
+    let claims =
+        crate::controller::adoption::replica_set_claims(&resolved.rollout, &resolved.replica_sets);
+    let claimed =
+        (!claims.is_empty()).then(|| crate::controller::adoption::claimed(resolved, &claims));
+    let mut planner = Planner::new(claimed.as_ref().unwrap_or(resolved));
     planner.run();
     planner.scale_down_workload();
-    planner.finish()
+    let mut decided = planner.finish();
+    decided.actions.splice(
+        0..0,
+        claims.iter().map(|claim| Action::PatchReplicaSet {
+            name: claim.name().to_owned(),
+            patch: claim.patch(),
+        }),
+    );
+    decided
 }
 
 /// What the planner knows about one owned ReplicaSet.

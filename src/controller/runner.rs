@@ -240,6 +240,7 @@ pub async fn run_with(
         shutdown.clone(),
     );
     let ingress_store = store.clone();
+    let orphan_store = store.clone();
     let workload_store = controller.store();
     let rollouts_loop = controller
         .owns(
@@ -270,6 +271,11 @@ pub async fn run_with(
                     .map(|rollout| ObjectRef::from_obj(&*rollout))
                     .collect::<Vec<_>>()
             },
+        )
+        .watches(
+            api::<ReplicaSet>(&client, &scope),
+            watcher::Config::default(),
+            move |replica_set| orphan_claimants(&orphan_store.state(), &replica_set),
         )
         .watches(
             api::<Ingress>(&client, &scope),
@@ -324,6 +330,34 @@ pub async fn run_with(
     }
     tracing::info!("controller stopped");
     Ok(())
+}
+
+/// The Rollouts an orphan ReplicaSet (no controller owner) should wake: those of its namespace
+/// whose selector matches its labels, so one of them adopts it (`controller::adoption`). Owned
+/// ReplicaSets are left to `.owns()`.
+fn orphan_claimants(
+    rollouts: &[Arc<Rollout>],
+    replica_set: &ReplicaSet,
+) -> Vec<ObjectRef<Rollout>> {
+    if replica_set
+        .owner_references()
+        .iter()
+        .any(|o| o.controller == Some(true))
+    {
+        return Vec::new();
+    }
+    let namespace = replica_set.namespace();
+    rollouts
+        .iter()
+        .filter(|rollout| {
+            rollout.namespace() == namespace
+                && rollout.spec.selector.as_ref().is_some_and(|selector| {
+                    !crate::sandbox::sim::selector::is_empty(selector)
+                        && crate::sandbox::sim::selector::matches(selector, replica_set.labels())
+                })
+        })
+        .map(|rollout| ObjectRef::from_obj(&**rollout))
+        .collect()
 }
 
 /// The Services a Rollout's strategy names (canary stable/canary and ping/pong, blue-green
