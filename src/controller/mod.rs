@@ -12,6 +12,7 @@ pub mod lease;
 pub mod new_replica_set;
 pub mod plan;
 pub mod replicas;
+pub mod retention;
 #[cfg(test)]
 mod rollout_simulation;
 pub mod rollout_status;

@@ -171,6 +171,18 @@ pub enum Action {
         /// Merge patch.
         patch: Value,
     },
+    /// Delete a completed AnalysisRun beyond the history limits, or one whose ReplicaSet is
+    /// gone (`controller::retention`).
+    DeleteAnalysisRun {
+        /// AnalysisRun name.
+        name: String,
+    },
+    /// Delete a completed Experiment beyond the history limits, or one whose ReplicaSet is
+    /// gone (`controller::retention`).
+    DeleteExperiment {
+        /// Experiment name.
+        name: String,
+    },
     /// Record a Kubernetes Event on the Rollout.
     RecordEvent {
         /// Reason (spec §2.4).
@@ -214,6 +226,18 @@ pub fn plan(snapshot: &Snapshot) -> Plan {
     planner.run();
     planner.scale_down_workload();
     let mut decided = planner.finish();
+    // Retention of completed runs and Experiments (§3.12), after the pass's own actions.
+    let (runs, experiments) =
+        crate::controller::retention::deletions(claimed.as_ref().unwrap_or(resolved));
+    decided.actions.extend(
+        runs.into_iter()
+            .map(|name| Action::DeleteAnalysisRun { name })
+            .chain(
+                experiments
+                    .into_iter()
+                    .map(|name| Action::DeleteExperiment { name }),
+            ),
+    );
     decided.actions.splice(
         0..0,
         claims.iter().map(|claim| Action::PatchReplicaSet {

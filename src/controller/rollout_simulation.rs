@@ -197,6 +197,12 @@ impl World {
                         .unwrap();
                     merge_into(experiment, patch);
                 }
+                Action::DeleteAnalysisRun { name } => {
+                    self.analysis_runs.retain(|r| r.name_any() != *name);
+                }
+                Action::DeleteExperiment { name } => {
+                    self.experiments.retain(|e| e.name_any() != *name);
+                }
                 Action::EvictPod { name }
                 | Action::PatchPod { name, .. }
                 | Action::ScaleDeployment { name, .. } => {
