@@ -27,7 +27,7 @@ use crate::controller::lease::{
     AcquireLeaseError, LEASE_NAME, acquire, cluster_driver_skips, detect_argo_operator, identity,
 };
 use crate::controller::plan::plan;
-use crate::crd::{AnalysisRun, Experiment, Rollout};
+use crate::crd::{AnalysisRun, AnalysisTemplate, Experiment, Rollout};
 
 /// First retry delay after a failed reconcile; doubles per consecutive failure.
 const RETRY_BASE: Duration = Duration::from_millis(500);
@@ -241,6 +241,7 @@ pub async fn run_with(
     );
     let ingress_store = store.clone();
     let orphan_store = store.clone();
+    let template_store = store.clone();
     let workload_store = controller.store();
     let rollouts_loop = controller
         .owns(
@@ -276,6 +277,25 @@ pub async fn run_with(
             api::<ReplicaSet>(&client, &scope),
             watcher::Config::default(),
             move |replica_set| orphan_claimants(&orphan_store.state(), &replica_set),
+        )
+        .watches(
+            api::<AnalysisTemplate>(&client, &scope),
+            watcher::Config::default(),
+            move |template| {
+                // A template created after the Rollout clears its InvalidSpec (spec §1.5).
+                let namespace = template.namespace();
+                let name = template.name_any();
+                template_store
+                    .state()
+                    .into_iter()
+                    .filter(|rollout| {
+                        rollout.namespace() == namespace
+                            && crate::controller::validation::referenced_analysis_templates(rollout)
+                                .contains(&(name.clone(), false))
+                    })
+                    .map(|rollout| ObjectRef::from_obj(&*rollout))
+                    .collect::<Vec<_>>()
+            },
         )
         .watches(
             api::<Ingress>(&client, &scope),

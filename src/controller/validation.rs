@@ -535,6 +535,15 @@ fn analysis_references(rollout: &Rollout) -> Vec<(String, &RolloutAnalysis)> {
     refs
 }
 
+/// The `(templateName, clusterScope)` pairs the strategy's analyses reference, in order.
+pub fn referenced_analysis_templates(rollout: &Rollout) -> Vec<(String, bool)> {
+    analysis_references(rollout)
+        .into_iter()
+        .flat_map(|(_, analysis)| analysis.templates())
+        .map(|t| (t.template_name.clone(), t.cluster_scope == Some(true)))
+        .collect()
+}
+
 /// Every (Cluster)AnalysisTemplate the strategy references must exist:
 /// `<path>: Invalid value: "<name>": AnalysisTemplate '<name>' not found` (or
 /// `ClusterAnalysisTemplate '<name>' not found`).

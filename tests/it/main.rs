@@ -9,6 +9,7 @@ mod cli;
 mod cli_cluster;
 mod cockpit;
 mod cockpit_ops;
+mod conformance_services;
 mod controller;
 mod controller_extras;
 mod crd;
