@@ -206,7 +206,7 @@ mod tests {
             (
                 "non-controller owners are kept on adoption",
                 live.clone(),
-                rs("a", "demo", &[garbage.clone()], false),
+                rs("a", "demo", std::slice::from_ref(&garbage), false),
                 Some(json!([garbage, ours])),
             ),
             (
@@ -224,7 +224,7 @@ mod tests {
             (
                 "another controller's RS is never taken",
                 live.clone(),
-                rs("a", "demo", &[deployment.clone()], false),
+                rs("a", "demo", std::slice::from_ref(&deployment), false),
                 None,
             ),
             (
@@ -236,13 +236,13 @@ mod tests {
             (
                 "our matching RS stays",
                 live.clone(),
-                rs("a", "demo", &[ours.clone()], false),
+                rs("a", "demo", std::slice::from_ref(&ours), false),
                 None,
             ),
             (
                 "our RS whose labels changed is released",
                 live.clone(),
-                rs("a", "other", &[ours.clone()], false),
+                rs("a", "other", std::slice::from_ref(&ours), false),
                 Some(Value::Null),
             ),
             (

@@ -205,6 +205,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn retention_table() {
         let hashes: BTreeMap<&str, bool> = [("h1", false), ("h2", false), ("gc", true)].into();
         let item = |name: &'static str,

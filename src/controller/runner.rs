@@ -227,7 +227,8 @@ pub async fn run_with(
         scope.clone(),
         context.skip_held_namespaces_as.clone(),
         shutdown.clone(),
-    );
+    )
+    .boxed();
     let controller = Controller::new(rollouts, watcher::Config::default());
     let store = controller.store();
     // Router objects: Ingresses are built in; Istio/SMI kinds are watched once discovered.

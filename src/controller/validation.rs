@@ -648,6 +648,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn referenced_resources_table() {
         let ok_svc = |name: &str| {
             svc(
