@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::controller::snapshot::Snapshot;
 use crate::crd::Rollout;
-use crate::sandbox::sim::selector;
+use crate::crd::label_selector as selector;
 
 /// What happens to one ReplicaSet's ownership.
 #[derive(Debug, Clone, PartialEq)]

@@ -373,8 +373,8 @@ fn orphan_claimants(
         .filter(|rollout| {
             rollout.namespace() == namespace
                 && rollout.spec.selector.as_ref().is_some_and(|selector| {
-                    !crate::sandbox::sim::selector::is_empty(selector)
-                        && crate::sandbox::sim::selector::matches(selector, replica_set.labels())
+                    !crate::crd::label_selector::is_empty(selector)
+                        && crate::crd::label_selector::matches(selector, replica_set.labels())
                 })
         })
         .map(|rollout| ObjectRef::from_obj(&**rollout))
