@@ -281,3 +281,85 @@ async fn completed_runs_beyond_the_history_limit_are_deleted() {
     );
     runner.stop().await;
 }
+
+/// The phase never flickers: a watch records every status the controller writes during a
+/// canary update promoted by the plugin; after the first Healthy every status stays Healthy
+/// (the reference reports Healthy only once the old ReplicaSet's pods are gone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthy_is_reported_once_and_stays() {
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+
+    let ns = "steady";
+    let c = cluster(&[ns]).await;
+    let client = &c.client;
+    let runner = start_namespace_runner(client, ns);
+    create_rollout(
+        client,
+        ns,
+        &canary_rollout(
+            "steady",
+            2,
+            "nginx:1",
+            &json!({"steps": [{"setWeight": 50}, {"pause": {}}]}),
+        ),
+    )
+    .await;
+    wait_healthy(client, ns, "steady").await;
+    let rollouts = Api::<rolltop::crd::Rollout>::namespaced(client.clone(), ns);
+    let mut stream = watcher(
+        rollouts,
+        watcher::Config::default().fields("metadata.name=steady"),
+    )
+    .applied_objects()
+    .boxed();
+    crate::harness::set_image(client, ns, "steady", "nginx:2").await;
+    wait_phase(client, ns, "steady", "Paused").await;
+    c.plugin(ns, &["promote", "steady"]).await;
+    // Record (phase, message, replicas) of every status on revision 2 until it is Healthy with
+    // the old ReplicaSet's pods gone.
+    let mut seen: Vec<(String, String, i64)> = Vec::new();
+    let record = async {
+        while let Some(Ok(rollout)) = stream.next().await {
+            let status = serde_json::to_value(rollout.status.clone().unwrap_or_default()).unwrap();
+            let revision = rollout
+                .annotations()
+                .get("rollout.argoproj.io/revision")
+                .cloned();
+            if revision.as_deref() != Some("2") {
+                continue;
+            }
+            let entry = (
+                status["phase"].as_str().unwrap_or_default().to_owned(),
+                status["message"].as_str().unwrap_or_default().to_owned(),
+                status["replicas"].as_i64().unwrap_or(0),
+            );
+            if seen.last() != Some(&entry) {
+                seen.push(entry.clone());
+            }
+            let old_pods = crate::harness::replicas_of_revision(client, ns, "steady", 1).await;
+            if entry.0 == "Healthy" && entry.2 == 2 && old_pods == 0 {
+                let rs_status: i32 = crate::harness::owned_replica_sets(client, ns, "steady")
+                    .await
+                    .iter()
+                    .map(|rs| rs.status.as_ref().map_or(0, |s| s.replicas))
+                    .sum();
+                if rs_status == 2 {
+                    return;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(crate::harness::DEADLINE, record)
+        .await
+        .expect("Healthy on revision 2 with the old pods gone");
+    let first = seen
+        .iter()
+        .position(|(phase, ..)| phase == "Healthy")
+        .unwrap();
+    assert!(
+        seen[first..].iter().all(|(phase, ..)| phase == "Healthy"),
+        "left Healthy after reporting it: {seen:?}"
+    );
+    runner.stop().await;
+}
