@@ -27,7 +27,7 @@ use crate::controller::lease::{
     AcquireLeaseError, LEASE_NAME, acquire, cluster_driver_skips, detect_argo_operator, identity,
 };
 use crate::controller::plan::plan;
-use crate::crd::{AnalysisRun, AnalysisTemplate, Experiment, Rollout};
+use crate::crd::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Experiment, Rollout};
 
 /// First retry delay after a failed reconcile; doubles per consecutive failure.
 const RETRY_BASE: Duration = Duration::from_millis(500);
@@ -243,6 +243,7 @@ pub async fn run_with(
     let ingress_store = store.clone();
     let orphan_store = store.clone();
     let template_store = store.clone();
+    let cluster_template_store = store.clone();
     let workload_store = controller.store();
     let rollouts_loop = controller
         .owns(
@@ -293,6 +294,23 @@ pub async fn run_with(
                         rollout.namespace() == namespace
                             && crate::controller::validation::referenced_analysis_templates(rollout)
                                 .contains(&(name.clone(), false))
+                    })
+                    .map(|rollout| ObjectRef::from_obj(&*rollout))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            // Cluster-scoped; `read_snapshot` lists these cluster-wide already.
+            Api::<ClusterAnalysisTemplate>::all(client.clone()),
+            watcher::Config::default(),
+            move |template| {
+                let name = template.name_any();
+                cluster_template_store
+                    .state()
+                    .into_iter()
+                    .filter(|rollout| {
+                        crate::controller::validation::referenced_analysis_templates(rollout)
+                            .contains(&(name.clone(), true))
                     })
                     .map(|rollout| ObjectRef::from_obj(&*rollout))
                     .collect::<Vec<_>>()

@@ -8,7 +8,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Service;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use rolltop::crd::{AnalysisRun, AnalysisTemplate};
+use rolltop::crd::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate};
 use serde_json::{Value, json};
 
 use crate::harness::{
@@ -211,6 +211,39 @@ async fn referenced_resources_invalid_spec() {
         .await
         .unwrap();
     wait_healthy(client, ns, "refs").await;
+
+    // A ClusterAnalysisTemplate that appears later clears the InvalidSpec the same way.
+    patch_spec(
+        client,
+        ns,
+        "refs",
+        json!({"strategy": {"canary": {"analysis": {"templates": [{"templateName": "refs-cluster", "clusterScope": true}]}}}}),
+    )
+    .await;
+    let degraded = wait_phase(client, ns, "refs", "Degraded").await;
+    assert_eq!(
+        degraded["message"],
+        "InvalidSpec: The Rollout \"refs\" is invalid: spec.strategy.canary.analysis.templates: Invalid value: \"refs-cluster\": ClusterAnalysisTemplate 'refs-cluster' not found"
+    );
+    let cluster_template: ClusterAnalysisTemplate = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "ClusterAnalysisTemplate",
+        "metadata": {"name": "refs-cluster"},
+        "spec": serde_json::to_value(&sleep_template("x").spec).unwrap()
+    }))
+    .unwrap();
+    Api::<ClusterAnalysisTemplate>::all(client.clone())
+        .create(&PostParams::default(), &cluster_template)
+        .await
+        .unwrap();
+    wait_healthy(client, ns, "refs").await;
+    patch_spec(
+        client,
+        ns,
+        "refs",
+        json!({"strategy": {"canary": {"analysis": null}}}),
+    )
+    .await;
 
     let mismatched: Service = serde_json::from_value(json!({
         "metadata": {"name": "refs-stable"},
