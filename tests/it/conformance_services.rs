@@ -396,3 +396,49 @@ async fn healthy_is_reported_once_and_stays() {
     );
     runner.stop().await;
 }
+
+/// Deleting a Rollout hands its stable and canary Services back: the hash selector and the
+/// managed-by annotation go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_the_rollout_strips_its_services() {
+    let ns = "gone";
+    let c = cluster(&[ns]).await;
+    let client = &c.client;
+    create_service(client, ns, "gone-stable", "gone", 80).await;
+    create_service(client, ns, "gone-canary", "gone", 80).await;
+    let runner = start_namespace_runner(client, ns);
+    create_rollout(
+        client,
+        ns,
+        &canary_rollout(
+            "gone",
+            1,
+            "nginx:1",
+            &json!({"stableService": "gone-stable", "canaryService": "gone-canary"}),
+        ),
+    )
+    .await;
+    wait_healthy(client, ns, "gone").await;
+    for svc in ["gone-stable", "gone-canary"] {
+        eventually("the Service is pointed and marked", || async {
+            let sel = selector(client, ns, svc).await;
+            (sel.contains_key("rollouts-pod-template-hash")
+                && managed_by(client, ns, svc).await.as_deref() == Some("gone"))
+            .then_some(())
+        })
+        .await;
+    }
+    Api::<rolltop::crd::Rollout>::namespaced(client.clone(), ns)
+        .delete("gone", &kube::api::DeleteParams::default())
+        .await
+        .unwrap();
+    let want: BTreeMap<String, String> = [("app".to_owned(), "gone".to_owned())].into();
+    for svc in ["gone-stable", "gone-canary"] {
+        eventually("the Service is handed back", || async {
+            let sel = selector(client, ns, svc).await;
+            (sel == want && managed_by(client, ns, svc).await.is_none()).then_some(())
+        })
+        .await;
+    }
+    runner.stop().await;
+}
