@@ -226,9 +226,14 @@ pub fn plan(snapshot: &Snapshot) -> Plan {
     planner.run();
     planner.scale_down_workload();
     let mut decided = planner.finish();
-    // Retention of completed runs and Experiments (§3.12), after the pass's own actions.
-    let (runs, experiments) =
-        crate::controller::retention::deletions(claimed.as_ref().unwrap_or(resolved));
+    // Retention of completed runs and Experiments (§3.12), after the pass's own actions; an
+    // invalid spec stops the whole reconcile, retention included.
+    let claimed_or_resolved = claimed.as_ref().unwrap_or(resolved);
+    let (runs, experiments) = if invalid_spec_message(claimed_or_resolved).is_some() {
+        (Vec::new(), Vec::new())
+    } else {
+        crate::controller::retention::deletions(claimed_or_resolved)
+    };
     decided.actions.extend(
         runs.into_iter()
             .map(|name| Action::DeleteAnalysisRun { name })

@@ -2086,4 +2086,5 @@ fn anti_affinity_and_ephemeral_metadata_on_templates() {
 }
 mod adoption;
 mod phase;
+mod retention;
 mod services;
