@@ -250,6 +250,26 @@ pub async fn apply(client: &Client, rollout: &Rollout, plan: &Plan) -> Result<()
             Action::Traffic(change) => apply_traffic_change(client, change)
                 .await
                 .map_err(fail("write traffic router object", &traffic_target(change)))?,
+            Action::DeleteAnalysisRun { name: run } => {
+                match Api::<AnalysisRun>::namespaced(client.clone(), &namespace)
+                    .delete(run, &DeleteParams::default())
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(status)) if status.code == 404 => {}
+                    Err(source) => return Err(fail("delete AnalysisRun", run)(source)),
+                }
+            }
+            Action::DeleteExperiment { name: experiment } => {
+                match Api::<Experiment>::namespaced(client.clone(), &namespace)
+                    .delete(experiment, &DeleteParams::default())
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(status)) if status.code == 404 => {}
+                    Err(source) => return Err(fail("delete Experiment", experiment)(source)),
+                }
+            }
             Action::ScaleDeployment {
                 name: deployment,
                 replicas,

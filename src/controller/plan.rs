@@ -173,6 +173,18 @@ pub enum Action {
         /// Merge patch.
         patch: Value,
     },
+    /// Delete a completed AnalysisRun beyond the history limits, or one whose ReplicaSet is
+    /// gone (`controller::retention`).
+    DeleteAnalysisRun {
+        /// AnalysisRun name.
+        name: String,
+    },
+    /// Delete a completed Experiment beyond the history limits, or one whose ReplicaSet is
+    /// gone (`controller::retention`).
+    DeleteExperiment {
+        /// Experiment name.
+        name: String,
+    },
     /// Record a Kubernetes Event on the Rollout.
     RecordEvent {
         /// Reason (spec §2.4).
@@ -205,10 +217,42 @@ pub fn plan(snapshot: &Snapshot) -> Plan {
             return planner.finish();
         }
     };
-    let mut planner = Planner::new(resolved.as_ref().unwrap_or(snapshot));
+    let resolved = resolved.as_ref().unwrap_or(snapshot);
+    // §3.1 step 3: adopt orphans and release what no longer matches, then plan with the
+    // claimed set; the claims go first.
+    let claims =
+        crate::controller::adoption::replica_set_claims(&resolved.rollout, &resolved.replica_sets);
+    let claimed =
+        (!claims.is_empty()).then(|| crate::controller::adoption::claimed(resolved, &claims));
+    let mut planner = Planner::new(claimed.as_ref().unwrap_or(resolved));
     planner.run();
     planner.scale_down_workload();
-    planner.finish()
+    let mut decided = planner.finish();
+    // Retention of completed runs and Experiments (§3.12), after the pass's own actions; an
+    // invalid spec stops the whole reconcile, retention included.
+    let claimed_or_resolved = claimed.as_ref().unwrap_or(resolved);
+    let (runs, experiments) = if invalid_spec_message(claimed_or_resolved).is_some() {
+        (Vec::new(), Vec::new())
+    } else {
+        crate::controller::retention::deletions(claimed_or_resolved)
+    };
+    decided.actions.extend(
+        runs.into_iter()
+            .map(|name| Action::DeleteAnalysisRun { name })
+            .chain(
+                experiments
+                    .into_iter()
+                    .map(|name| Action::DeleteExperiment { name }),
+            ),
+    );
+    decided.actions.splice(
+        0..0,
+        claims.iter().map(|claim| Action::PatchReplicaSet {
+            name: claim.name().to_owned(),
+            patch: claim.patch(),
+        }),
+    );
+    decided
 }
 
 /// What the planner knows about one owned ReplicaSet.
@@ -1353,7 +1397,12 @@ impl<'a> Planner<'a> {
             self.status.current_step_index = canary_steps::step_index_on_promotion(steps_len);
             self.status.stable_rs = Some(new.hash.clone());
             if let Some(stable) = self.stable_rs.as_mut() {
-                *stable = new.clone();
+                // The old stable RS becomes an "other" RS; it still counts in this pass's
+                // `status.replicas`, or the phase would read Healthy once, before its pods go.
+                let old = std::mem::replace(stable, new.clone());
+                if old.name != new.name {
+                    self.others.push(old);
+                }
             }
         } else if self.aborted() {
             self.status.current_step_index =

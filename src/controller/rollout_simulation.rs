@@ -197,6 +197,12 @@ impl World {
                         .unwrap();
                     merge_into(experiment, patch);
                 }
+                Action::DeleteAnalysisRun { name } => {
+                    self.analysis_runs.retain(|r| r.name_any() != *name);
+                }
+                Action::DeleteExperiment { name } => {
+                    self.experiments.retain(|e| e.name_any() != *name);
+                }
                 Action::EvictPod { name }
                 | Action::PatchPod { name, .. }
                 | Action::ScaleDeployment { name, .. } => {
@@ -2081,3 +2087,7 @@ fn anti_affinity_and_ephemeral_metadata_on_templates() {
 mod experiment_controller;
 mod traffic_routes;
 mod traffic_scale;
+mod adoption;
+mod phase;
+mod retention;
+mod services;

@@ -27,7 +27,7 @@ use crate::controller::lease::{
     AcquireLeaseError, LEASE_NAME, acquire, cluster_driver_skips, detect_argo_operator, identity,
 };
 use crate::controller::plan::plan;
-use crate::crd::{AnalysisRun, Experiment, Rollout};
+use crate::crd::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Experiment, Rollout};
 
 /// First retry delay after a failed reconcile; doubles per consecutive failure.
 const RETRY_BASE: Duration = Duration::from_millis(500);
@@ -232,6 +232,15 @@ pub async fn run_with(
         },
         failures: Mutex::new(HashMap::new()),
     });
+    // The companion Service controller: strips the injected selector from Services no Rollout
+    // names any more (spec §5.1, `controller::services`).
+    let service_loop = crate::controller::services::run(
+        client.clone(),
+        scope.clone(),
+        context.skip_held_namespaces_as.clone(),
+        shutdown.clone(),
+    )
+    .boxed();
     let controller = Controller::new(rollouts, watcher::Config::default());
     let store = controller.store();
     // Router objects: Ingresses are built in; Istio/SMI kinds are watched once discovered.
@@ -244,6 +253,9 @@ pub async fn run_with(
         shutdown.clone(),
     );
     let ingress_store = store.clone();
+    let orphan_store = store.clone();
+    let template_store = store.clone();
+    let cluster_template_store = store.clone();
     let workload_store = controller.store();
     let rollouts_loop = controller
         .owns(
@@ -270,6 +282,47 @@ pub async fn run_with(
                     .filter(|rollout| {
                         rollout.namespace() == namespace
                             && referenced_services(rollout).contains(&name.as_str())
+                    })
+                    .map(|rollout| ObjectRef::from_obj(&*rollout))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            api::<ReplicaSet>(&client, &scope),
+            watcher::Config::default(),
+            move |replica_set| orphan_claimants(&orphan_store.state(), &replica_set),
+        )
+        .watches(
+            api::<AnalysisTemplate>(&client, &scope),
+            watcher::Config::default(),
+            move |template| {
+                // A template created after the Rollout clears its InvalidSpec (spec §1.5).
+                let namespace = template.namespace();
+                let name = template.name_any();
+                template_store
+                    .state()
+                    .into_iter()
+                    .filter(|rollout| {
+                        rollout.namespace() == namespace
+                            && crate::controller::validation::referenced_analysis_templates(rollout)
+                                .contains(&(name.clone(), false))
+                    })
+                    .map(|rollout| ObjectRef::from_obj(&*rollout))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            // Cluster-scoped; `read_snapshot` lists these cluster-wide already.
+            Api::<ClusterAnalysisTemplate>::all(client.clone()),
+            watcher::Config::default(),
+            move |template| {
+                let name = template.name_any();
+                cluster_template_store
+                    .state()
+                    .into_iter()
+                    .filter(|rollout| {
+                        crate::controller::validation::referenced_analysis_templates(rollout)
+                            .contains(&(name.clone(), true))
                     })
                     .map(|rollout| ObjectRef::from_obj(&*rollout))
                     .collect::<Vec<_>>()
@@ -315,7 +368,8 @@ pub async fn run_with(
             }
         });
     tracing::info!(?scope, "controller running");
-    let loops = async { tokio::join!(rollouts_loop, analysis, router_watch, experiments) };
+    let loops =
+        async { tokio::join!(rollouts_loop, analysis, router_watch, experiments, service_loop) };
     // A graceful stop waits for reconciles in flight; one stuck on a slow or vanished API server
     // must not keep the caller (and its Lease) forever, so the loops get a bounded grace.
     let grace = async {
@@ -323,7 +377,7 @@ pub async fn run_with(
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {
-        ((), analysis, (), experiments) = loops => {
+        ((), analysis, (), experiments, ()) = loops => {
             analysis?;
             experiments?;
         }
@@ -333,12 +387,45 @@ pub async fn run_with(
     Ok(())
 }
 
-/// The Services a Rollout's strategy names (canary stable/canary, blue-green active/preview).
+/// The Rollouts an orphan ReplicaSet (no controller owner) should wake: those of its namespace
+/// whose selector matches its labels, so one of them adopts it (`controller::adoption`). Owned
+/// ReplicaSets are left to `.owns()`.
+fn orphan_claimants(
+    rollouts: &[Arc<Rollout>],
+    replica_set: &ReplicaSet,
+) -> Vec<ObjectRef<Rollout>> {
+    if replica_set
+        .owner_references()
+        .iter()
+        .any(|o| o.controller == Some(true))
+    {
+        return Vec::new();
+    }
+    let namespace = replica_set.namespace();
+    rollouts
+        .iter()
+        .filter(|rollout| {
+            rollout.namespace() == namespace
+                && rollout.spec.selector.as_ref().is_some_and(|selector| {
+                    !crate::crd::label_selector::is_empty(selector)
+                        && crate::crd::label_selector::matches(selector, replica_set.labels())
+                })
+        })
+        .map(|rollout| ObjectRef::from_obj(&**rollout))
+        .collect()
+}
+
+/// The Services a Rollout's strategy names (canary stable/canary and ping/pong, blue-green
+/// active/preview).
 pub fn referenced_services(rollout: &Rollout) -> Vec<&str> {
     let mut names = Vec::new();
     if let Some(canary) = rollout.canary() {
         names.extend(canary.stable_service.as_deref());
         names.extend(canary.canary_service.as_deref());
+        if let Some(ping_pong) = canary.ping_pong.as_ref() {
+            names.push(&ping_pong.ping_service);
+            names.push(&ping_pong.pong_service);
+        }
     }
     if let Some(blue_green) = rollout.blue_green() {
         names.extend(blue_green.active_service.as_deref());

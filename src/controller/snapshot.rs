@@ -103,7 +103,8 @@ impl Snapshot {
     }
 
     /// ReplicaSets controlled by this Rollout: an ownerReference of kind `Rollout` with its name
-    /// (and its uid when both sides carry one). Adoption and release (§3.1 step 3) are not done.
+    /// (and its uid when both sides carry one). `plan` applies adoption and release
+    /// (§3.1 step 3, `controller::adoption`) to the snapshot before it reads this.
     pub fn owned_replica_sets(&self) -> Vec<&ReplicaSet> {
         let name = self.rollout.name_any();
         let uid = self.rollout.metadata.uid.as_deref();

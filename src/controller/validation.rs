@@ -12,6 +12,7 @@ use kube::ResourceExt;
 
 use crate::controller::fenceposts::{IntOrPercent, Rounding, both_fenceposts_literally_zero};
 use crate::controller::snapshot::{MANAGED_BY_ANNOTATION, Snapshot};
+use crate::crd::rollout::RolloutAnalysis;
 use crate::crd::{CanaryStrategy, Rollout};
 
 /// `MissingFieldMessage`.
@@ -118,9 +119,14 @@ fn first_error(snapshot: &Snapshot) -> Option<String> {
     if let Some(err) = strategy_error(rollout) {
         return Some(err);
     }
-    referenced_service_error(snapshot).or_else(|| {
-        crate::controller::traffic::validation_error(&snapshot.rollout, &snapshot.traffic)
-    })
+    // The reference reads every referenced object first (Services, then analysis templates)
+    // and validates their contents afterwards.
+    referenced_service_error(snapshot)
+        .or_else(|| missing_analysis_template_error(snapshot))
+        .or_else(|| service_selector_error(snapshot))
+        .or_else(|| {
+            crate::controller::traffic::validation_error(&snapshot.rollout, &snapshot.traffic)
+        })
 }
 
 fn spec_error(rollout: &Rollout) -> Option<String> {
@@ -398,34 +404,88 @@ fn canary_error(canary: &CanaryStrategy) -> Option<String> {
     None
 }
 
-/// Referenced Services must exist and must not be managed by another Rollout (pitfall §9.13).
+/// The Services the strategy names, with the field path each is named at.
+fn referenced_service_fields(rollout: &Rollout) -> Vec<(&'static str, &str)> {
+    let mut fields = Vec::new();
+    if let Some(canary) = rollout.canary() {
+        fields.extend(
+            [
+                ("canary.stableService", canary.stable_service.as_deref()),
+                ("canary.canaryService", canary.canary_service.as_deref()),
+            ]
+            .into_iter()
+            .filter_map(|(field, svc)| svc.map(|svc| (field, svc))),
+        );
+        if let Some(ping_pong) = canary.ping_pong.as_ref() {
+            fields.push((
+                "canary.pingPong.pingService",
+                ping_pong.ping_service.as_str(),
+            ));
+            fields.push((
+                "canary.pingPong.pongService",
+                ping_pong.pong_service.as_str(),
+            ));
+        }
+    } else if let Some(bg) = rollout.blue_green() {
+        fields.extend(
+            [
+                ("blueGreen.activeService", bg.active_service.as_deref()),
+                ("blueGreen.previewService", bg.preview_service.as_deref()),
+            ]
+            .into_iter()
+            .filter_map(|(field, svc)| svc.map(|svc| (field, svc))),
+        );
+    }
+    fields.retain(|(_, svc)| !svc.is_empty());
+    fields
+}
+
+/// Referenced Services must exist.
 fn referenced_service_error(snapshot: &Snapshot) -> Option<String> {
+    referenced_service_fields(&snapshot.rollout)
+        .into_iter()
+        .find(|(_, service)| snapshot.service(service).is_none())
+        .map(|(field, service)| {
+            invalid(
+                &format!("spec.strategy.{field}"),
+                &quoted(service),
+                &format!("services {} not found", quoted(service)),
+            )
+        })
+}
+
+/// Every non-hash key of a referenced Service's selector must equal the pod template's label
+/// (`Service "<name>" has unmatch label "<key>" in rollout`, keys in sorted order), and the
+/// Service must not be managed by another Rollout (pitfall §9.13).
+fn service_selector_error(snapshot: &Snapshot) -> Option<String> {
     let rollout = &snapshot.rollout;
     let name = rollout.name_any();
-    let referenced = if let Some(canary) = rollout.canary() {
-        [
-            ("canary.stableService", canary.stable_service.as_deref()),
-            ("canary.canaryService", canary.canary_service.as_deref()),
-        ]
-    } else {
-        let bg = rollout.blue_green()?;
-        [
-            ("blueGreen.activeService", bg.active_service.as_deref()),
-            ("blueGreen.previewService", bg.preview_service.as_deref()),
-        ]
-    };
-    for (field, service) in referenced {
-        let Some(service) = service.filter(|s| !s.is_empty()) else {
-            continue;
-        };
+    let template_labels: BTreeMap<String, String> = rollout
+        .spec
+        .template
+        .as_ref()
+        .and_then(|t| t.pointer("/metadata/labels"))
+        .and_then(|l| serde_json::from_value(l.clone()).ok())
+        .unwrap_or_default();
+    for (field, service) in referenced_service_fields(rollout) {
         let path = format!("spec.strategy.{field}");
-        let Some(svc) = snapshot.service(service) else {
+        let svc = snapshot.service(service)?;
+        let selector = svc.spec.as_ref().and_then(|spec| spec.selector.as_ref());
+        let unmatched = selector.into_iter().flatten().find(|(key, value)| {
+            key.as_str() != crate::controller::hash::POD_TEMPLATE_HASH_LABEL
+                && template_labels.get(*key) != Some(*value)
+        });
+        if let Some((key, _)) = unmatched {
             return Some(invalid(
                 &path,
                 &quoted(service),
-                &format!("services {} not found", quoted(service)),
+                &format!(
+                    "Service {} has unmatch label {} in rollout",
+                    quoted(service),
+                    quoted(key)
+                ),
             ));
-        };
+        }
         if let Some(owner) = svc.annotations().get(MANAGED_BY_ANNOTATION)
             && *owner != name
         {
@@ -437,4 +497,320 @@ fn referenced_service_error(snapshot: &Snapshot) -> Option<String> {
         }
     }
     None
+}
+
+/// The analysis references of the strategy with the field path of their `templates` list, in
+/// the reference's order: blue-green pre then post; canary steps then background.
+fn analysis_references(rollout: &Rollout) -> Vec<(String, &RolloutAnalysis)> {
+    let mut refs = Vec::new();
+    if let Some(bg) = rollout.blue_green() {
+        if let Some(pre) = bg.pre_promotion_analysis.as_ref() {
+            refs.push((
+                "spec.strategy.blueGreen.prePromotionAnalysis.templates".to_owned(),
+                pre,
+            ));
+        }
+        if let Some(post) = bg.post_promotion_analysis.as_ref() {
+            refs.push((
+                "spec.strategy.blueGreen.postPromotionAnalysis.templates".to_owned(),
+                post,
+            ));
+        }
+    } else if let Some(canary) = rollout.canary() {
+        for (i, step) in rollout.steps().iter().enumerate() {
+            if let Some(analysis) = step.analysis.as_ref() {
+                refs.push((
+                    format!("spec.strategy.canary.steps[{i}].analysis.templates"),
+                    analysis,
+                ));
+            }
+        }
+        if let Some(background) = canary.analysis.as_ref() {
+            refs.push((
+                "spec.strategy.canary.analysis.templates".to_owned(),
+                &background.analysis,
+            ));
+        }
+    }
+    refs
+}
+
+/// The `(templateName, clusterScope)` pairs the strategy's analyses reference, in order.
+pub fn referenced_analysis_templates(rollout: &Rollout) -> Vec<(String, bool)> {
+    analysis_references(rollout)
+        .into_iter()
+        .flat_map(|(_, analysis)| analysis.templates())
+        .map(|t| (t.template_name.clone(), t.cluster_scope == Some(true)))
+        .collect()
+}
+
+/// Every (Cluster)AnalysisTemplate the strategy references must exist:
+/// `<path>: Invalid value: "<name>": AnalysisTemplate '<name>' not found` (or
+/// `ClusterAnalysisTemplate '<name>' not found`).
+fn missing_analysis_template_error(snapshot: &Snapshot) -> Option<String> {
+    for (path, analysis) in analysis_references(&snapshot.rollout) {
+        for template in analysis.templates() {
+            let name = template.template_name.as_str();
+            let (kind, found) = if template.cluster_scope == Some(true) {
+                let found = snapshot
+                    .cluster_analysis_templates
+                    .iter()
+                    .any(|t| t.name_any() == name);
+                ("ClusterAnalysisTemplate", found)
+            } else {
+                let found = snapshot
+                    .analysis_templates
+                    .iter()
+                    .any(|t| t.name_any() == name);
+                ("AnalysisTemplate", found)
+            };
+            if !found {
+                return Some(invalid(
+                    &path,
+                    &quoted(name),
+                    &format!("{kind} '{name}' not found"),
+                ));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn snapshot(
+        strategy: &Value,
+        services: &[Value],
+        templates: &[&str],
+        cluster: &[&str],
+    ) -> Snapshot {
+        let rollout: Rollout = serde_json::from_value(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+            "metadata": {"name": "demo", "namespace": "ns"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "demo"}},
+                "template": {
+                    "metadata": {"labels": {"app": "demo", "tier": "web"}},
+                    "spec": {"containers": [{"name": "app", "image": "nginx"}]}
+                },
+                "strategy": strategy
+            }
+        }))
+        .unwrap();
+        let template = |kind: &str, name: &str| {
+            json!({
+                "apiVersion": "argoproj.io/v1alpha1", "kind": kind,
+                "metadata": {"name": name, "namespace": "ns"},
+                "spec": {"metrics": [{"name": "m", "provider": {"job": {"spec": {}}}}]}
+            })
+        };
+        Snapshot {
+            rollout,
+            replica_sets: Vec::new(),
+            analysis_runs: Vec::new(),
+            analysis_templates: templates
+                .iter()
+                .map(|n| serde_json::from_value(template("AnalysisTemplate", n)).unwrap())
+                .collect(),
+            cluster_analysis_templates: cluster
+                .iter()
+                .map(|n| serde_json::from_value(template("ClusterAnalysisTemplate", n)).unwrap())
+                .collect(),
+            services: services
+                .iter()
+                .map(|s| serde_json::from_value(s.clone()).unwrap())
+                .collect(),
+            now: chrono::DateTime::from_timestamp(1_750_000_000, 0).unwrap(),
+            traffic: crate::controller::traffic::TrafficObjects::default(),
+            pods: Vec::new(),
+            experiments: Vec::new(),
+            workload: None,
+        }
+    }
+
+    fn svc(name: &str, selector: &Value, managed_by: Option<&str>) -> Value {
+        let mut s =
+            json!({"metadata": {"name": name, "namespace": "ns"}, "spec": {"selector": selector}});
+        if let Some(owner) = managed_by {
+            s["metadata"]["annotations"] = json!({MANAGED_BY_ANNOTATION: owner});
+        }
+        s
+    }
+
+    fn analysis(name: &str, cluster: bool) -> Value {
+        json!({"templates": [{"templateName": name, "clusterScope": cluster}]})
+    }
+
+    #[test]
+    #[allow(clippy::type_complexity)]
+    fn referenced_resources_table() {
+        let ok_svc = |name: &str| {
+            svc(
+                name,
+                &json!({"app": "demo", "rollouts-pod-template-hash": "abc"}),
+                Some("demo"),
+            )
+        };
+        let canary = |extra: Value| {
+            let mut c = json!({"canary": {"stableService": "stable", "canaryService": "canary"}});
+            json_patch::merge(&mut c["canary"], &extra);
+            c
+        };
+        let both = [ok_svc("stable"), ok_svc("canary")];
+        let cases: Vec<(&str, Value, Vec<Value>, Vec<&str>, Vec<&str>, Option<&str>)> = vec![
+            (
+                "all present",
+                canary(json!({})),
+                both.to_vec(),
+                vec![],
+                vec![],
+                None,
+            ),
+            (
+                "selector key the template lacks",
+                canary(json!({})),
+                vec![
+                    ok_svc("stable"),
+                    svc("canary", &json!({"app": "demo", "version": "v1"}), None),
+                ],
+                vec![],
+                vec![],
+                Some(
+                    "spec.strategy.canary.canaryService: Invalid value: \"canary\": Service \"canary\" has unmatch label \"version\" in rollout",
+                ),
+            ),
+            (
+                "selector value differs from the template label",
+                json!({"blueGreen": {"activeService": "active"}}),
+                vec![svc("active", &json!({"app": "other", "tier": "web"}), None)],
+                vec![],
+                vec![],
+                Some(
+                    "spec.strategy.blueGreen.activeService: Invalid value: \"active\": Service \"active\" has unmatch label \"app\" in rollout",
+                ),
+            ),
+            (
+                "the hash key and matching labels are fine",
+                json!({"blueGreen": {"activeService": "active"}}),
+                vec![svc(
+                    "active",
+                    &json!({"app": "demo", "tier": "web", "rollouts-pod-template-hash": "x"}),
+                    None,
+                )],
+                vec![],
+                vec![],
+                None,
+            ),
+            (
+                "managed by another Rollout",
+                json!({"blueGreen": {"activeService": "active"}}),
+                vec![svc("active", &json!({"app": "demo"}), Some("other"))],
+                vec![],
+                vec![],
+                Some(
+                    "spec.strategy.blueGreen.activeService: Invalid value: \"active\": Service \"active\" is managed by another Rollout",
+                ),
+            ),
+            (
+                "missing ping Service",
+                json!({"canary": {"pingPong": {"pingService": "ping", "pongService": "pong"}}}),
+                vec![svc("pong", &json!({"app": "demo"}), None)],
+                vec![],
+                vec![],
+                Some(
+                    "spec.strategy.canary.pingPong.pingService: Invalid value: \"ping\": services \"ping\" not found",
+                ),
+            ),
+            (
+                "step template present",
+                canary(json!({"steps": [{"setWeight": 20}, {"analysis": analysis("t", false)}]})),
+                both.to_vec(),
+                vec!["t"],
+                vec![],
+                None,
+            ),
+            (
+                "step template missing",
+                canary(
+                    json!({"steps": [{"setWeight": 20}, {"analysis": analysis("gone", false)}]}),
+                ),
+                both.to_vec(),
+                vec!["t"],
+                vec![],
+                Some(
+                    "spec.strategy.canary.steps[1].analysis.templates: Invalid value: \"gone\": AnalysisTemplate 'gone' not found",
+                ),
+            ),
+            (
+                "a namespaced template does not satisfy a cluster reference",
+                canary(json!({"analysis": analysis("t", true)})),
+                both.to_vec(),
+                vec!["t"],
+                vec![],
+                Some(
+                    "spec.strategy.canary.analysis.templates: Invalid value: \"t\": ClusterAnalysisTemplate 't' not found",
+                ),
+            ),
+            (
+                "cluster template present",
+                canary(json!({"analysis": analysis("t", true)})),
+                both.to_vec(),
+                vec![],
+                vec!["t"],
+                None,
+            ),
+            (
+                "pre-promotion template missing",
+                json!({"blueGreen": {"activeService": "active", "prePromotionAnalysis": analysis("pre", false)}}),
+                vec![svc("active", &json!({"app": "demo"}), None)],
+                vec![],
+                vec![],
+                Some(
+                    "spec.strategy.blueGreen.prePromotionAnalysis.templates: Invalid value: \"pre\": AnalysisTemplate 'pre' not found",
+                ),
+            ),
+            (
+                "post-promotion template missing",
+                json!({"blueGreen": {"activeService": "active", "postPromotionAnalysis": analysis("post", true)}}),
+                vec![svc("active", &json!({"app": "demo"}), None)],
+                vec![],
+                vec![],
+                Some(
+                    "spec.strategy.blueGreen.postPromotionAnalysis.templates: Invalid value: \"post\": ClusterAnalysisTemplate 'post' not found",
+                ),
+            ),
+            (
+                "a missing Service is reported before a missing template",
+                json!({"blueGreen": {"activeService": "active", "prePromotionAnalysis": analysis("pre", false)}}),
+                vec![],
+                vec![],
+                vec![],
+                Some(
+                    "spec.strategy.blueGreen.activeService: Invalid value: \"active\": services \"active\" not found",
+                ),
+            ),
+            (
+                "a missing template is reported before a selector mismatch",
+                json!({"blueGreen": {"activeService": "active", "prePromotionAnalysis": analysis("pre", false)}}),
+                vec![svc("active", &json!({"app": "other"}), None)],
+                vec![],
+                vec![],
+                Some(
+                    "spec.strategy.blueGreen.prePromotionAnalysis.templates: Invalid value: \"pre\": AnalysisTemplate 'pre' not found",
+                ),
+            ),
+        ];
+        for (what, strategy, services, templates, cluster, want) in cases {
+            let snap = snapshot(&strategy, &services, &templates, &cluster);
+            let got = invalid_spec_message(&snap);
+            let want = want.map(|err| format!("The Rollout \"demo\" is invalid: {err}"));
+            assert_eq!(got, want, "{what}");
+        }
+    }
 }

@@ -13,6 +13,7 @@ pub mod analysis;
 pub mod definition;
 pub mod duration;
 pub mod experiment;
+pub mod label_selector;
 pub mod rollout;
 pub mod time;
 pub mod unknown;

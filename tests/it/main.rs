@@ -12,6 +12,7 @@ mod cockpit_ops;
 mod conformance_experiment;
 mod conformance_routes;
 mod conformance_traffic_scale;
+mod conformance_services;
 mod controller;
 mod controller_extras;
 mod crd;

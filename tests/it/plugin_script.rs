@@ -141,13 +141,13 @@ $RO status demo --timeout 60s
         }),
         "no `list rollouts` header\n{text}"
     );
-    // `status` returned at the first Healthy it saw; the old ReplicaSet's pods may still be
-    // going away (Progressing "old replicas are pending termination"), so wait for the end.
-    let status = eventually("Healthy with old replicas gone", || async {
-        let status = rollout_status(&client).await;
-        (status["phase"] == "Healthy").then_some(status)
-    })
-    .await;
+    // `status` returned at the first Healthy it saw. The controller reports Healthy only once
+    // the old ReplicaSet's pods are gone, and then stays Healthy (it once read Healthy for one
+    // pass before falling back to "old replicas are pending termination"), so this read is
+    // already the final state.
+    let status = rollout_status(&client).await;
+    assert_eq!(status["phase"], "Healthy", "{status}");
+    assert_eq!(status["replicas"], 2, "{status}");
     assert_eq!(status["stableRS"], status["currentPodHash"], "{status}");
     assert_eq!(stable_image(&client).await, "nginx:1.26");
 
