@@ -411,6 +411,8 @@ fn apply_intent(state: &mut State, intent: Intent) -> Vec<Effect> {
         Intent::Input(edit) => edit_input(state, edit),
         // Only the triage layer re-checks; it handled the key above.
         Intent::Recheck => Vec::new(),
+        // The detail view's charts panel; `triage::apply_intent` handled it above.
+        Intent::Charts => Vec::new(),
     }
 }
 
@@ -491,6 +493,7 @@ fn open_detail(state: &mut State) -> Vec<Effect> {
         events: Vec::new(),
         unfold: false,
         scroll: 0,
+        charts: super::triage_detail::DetailCharts::default(),
     });
     state.dirty = true;
     vec![Effect::WatchDetail(key)]

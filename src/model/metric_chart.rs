@@ -214,7 +214,10 @@ pub fn side_values(arg: &Argument, ctx: &SideContext) -> SideValues {
 
 /// The arguments of a run built from `templates` and the rollout's `args`: template defaults
 /// first, the rollout's values override (as the controller merges them).
-pub fn merged_arguments(templates: &[&AnalysisTemplateSpec], overrides: &[Argument]) -> Vec<Argument> {
+pub fn merged_arguments(
+    templates: &[&AnalysisTemplateSpec],
+    overrides: &[Argument],
+) -> Vec<Argument> {
     let mut args: Vec<Argument> = Vec::new();
     for spec in templates {
         for arg in spec.args.iter().flatten() {
@@ -455,10 +458,9 @@ fn chart_of(
 /// The same metric used by several analyses with the same queries is one chart; a different
 /// metric with a repeated name gets the template in its id.
 fn merge_chart(charts: &mut Vec<MetricChartSpec>, chart: MetricChartSpec) {
-    if let Some(existing) = charts
-        .iter_mut()
-        .find(|c| c.metric == chart.metric && c.queries == chart.queries && c.address == chart.address)
-    {
+    if let Some(existing) = charts.iter_mut().find(|c| {
+        c.metric == chart.metric && c.queries == chart.queries && c.address == chart.address
+    }) {
         for source in chart.sources {
             if !existing.sources.contains(&source) {
                 existing.sources.push(source);
@@ -671,7 +673,8 @@ mod tests {
         serde_json::from_value(value).unwrap()
     }
 
-    const ERRORS: &str = r#"sum(rate(http_requests_total{code="500",service="{{args.service}}"}[5m]))"#;
+    const ERRORS: &str =
+        r#"sum(rate(http_requests_total{code="500",service="{{args.service}}"}[5m]))"#;
 
     fn templates() -> BTreeMap<TemplateKey, Result<AnalysisTemplateSpec, String>> {
         BTreeMap::from([
@@ -731,13 +734,19 @@ mod tests {
             ]
         );
         let charts = rollout_charts(&rollout, &templates());
-        assert_eq!(charts.problems, ["AnalysisTemplate gone: not found in shop"]);
+        assert_eq!(
+            charts.problems,
+            ["AnalysisTemplate gone: not found in shop"]
+        );
         let names: Vec<&str> = charts.charts.iter().map(|c| c.metric.as_str()).collect();
         assert_eq!(names, ["restarts", "error-rate", "with-token"]);
 
         let restarts = &charts.charts[0];
         assert_eq!(restarts.sources, ["background"]);
-        assert_eq!(restarts.split.as_deref(), Some("hash: 6cf78c66c5 | 5f9d8b7c44"));
+        assert_eq!(
+            restarts.split.as_deref(),
+            Some("hash: 6cf78c66c5 | 5f9d8b7c44")
+        );
         assert_eq!(
             restarts.queries,
             [
@@ -804,7 +813,11 @@ mod tests {
         let errors = &charts.charts[0];
         assert!(errors.queries.is_empty());
         assert!(
-            errors.not_charted.as_deref().unwrap().contains("\"service\""),
+            errors
+                .not_charted
+                .as_deref()
+                .unwrap()
+                .contains("\"service\""),
             "{errors:?}"
         );
         // A template not read yet is a problem in words, never silence.
@@ -897,7 +910,10 @@ mod tests {
             ),
             // Two marks in one column: the update wins.
             (
-                vec![mark(-850, StepMarkKind::Step), mark(-900, StepMarkKind::Update)],
+                vec![
+                    mark(-850, StepMarkKind::Step),
+                    mark(-900, StepMarkKind::Update),
+                ],
                 10,
                 vec![(5, StepMarkKind::Update)],
             ),

@@ -13,6 +13,7 @@ use crate::app::state::State;
 use crate::app::triage::{RunsState, TriageState};
 use crate::controller::analysis::AnalysisPhase;
 use crate::model::age;
+use crate::model::metric_chart::{StepMark, StepMarkKind, step_mark_columns};
 use crate::model::triage::{ChartView, TriageMetric, TriageRun, mark_columns};
 
 use super::sparkline::{legend, render_sparkline};
@@ -421,6 +422,7 @@ fn render_metric(
             w,
             triage.charts.get(&metric.name),
             metric,
+            &triage.step_marks,
             chart_rows,
             theme,
         );
@@ -431,6 +433,7 @@ fn render_live_chart(
     w: &mut Writer<'_>,
     chart: Option<&ChartView>,
     metric: &TriageMetric,
+    step_marks: &[StepMark],
     rows: u16,
     theme: &Theme,
 ) {
@@ -501,6 +504,27 @@ fn render_live_chart(
                         glyph,
                         1,
                         theme.style(Role::Accent),
+                    );
+                }
+            }
+            // The rollout's step boundaries on the same axis (◆ update, │ step).
+            let steps = step_mark_columns(step_marks, chart.fetched_at, chart.window, columns);
+            if !steps.is_empty() && w.left() > 0 {
+                let y = w.y;
+                w.line(&[("steps", label)]);
+                let ascii = theme.symbols.ascii;
+                for (column, kind) in steps {
+                    let (glyph, role) = match kind {
+                        StepMarkKind::Update => (if ascii { "*" } else { "◆" }, Role::Accent),
+                        StepMarkKind::Step => (if ascii { "|" } else { "│" }, Role::Notice),
+                    };
+                    put(
+                        w.buf,
+                        w.area.x + LABEL + column,
+                        y,
+                        glyph,
+                        1,
+                        theme.style(role),
                     );
                 }
             }
