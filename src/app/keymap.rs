@@ -162,7 +162,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "m",
-        what: "detail: metric charts on/off",
+        what: "detail: charts on/off",
     },
     Binding {
         keys: "l",

@@ -82,8 +82,10 @@ fn bodies<'a>(spec: &MetricChartSpec, charts: &'a DetailCharts) -> (Vec<Body<'a>
                 }),
                 None => {
                     for s in series.iter().take(2) {
+                        // A query without labels (`sum(...)`) is just the value.
+                        let label = if s.label == "{}" { "value" } else { &s.label };
                         out.push(Body::Series {
-                            label: s.label.clone(),
+                            label: label.to_owned(),
                             role: Role::Spark,
                             values: &s.values,
                         });
@@ -400,10 +402,11 @@ fn render_full(
                     label_w,
                     theme.style(*role),
                 );
+                // The bars (and the threshold line) end where the window ends.
                 let rect = Rect {
                     x: area.x + label_w,
                     y,
-                    width: bars_w,
+                    width: bars_w.min(slots as u16),
                     height: rows,
                 };
                 render_scaled(
@@ -562,4 +565,277 @@ fn render_compact(
         }
     }
     1
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::BTreeMap;
+
+    use chrono::TimeDelta;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use serde_json::json;
+
+    use crate::app::msg::{Msg, RolloutEvent};
+    use crate::app::state::{Scope, StartOptions, State};
+    use crate::app::triage::TriageEvent;
+    use crate::app::update;
+    use crate::crd::Rollout;
+    use crate::crd::analysis::AnalysisTemplateSpec;
+    use crate::model::ResourceKey;
+    use crate::model::field_reports::{events_for, field_reports, fixed_now, revisions_for};
+    use crate::model::metric_chart::{RolloutCharts, Side, TemplateKey, rollout_charts};
+    use crate::model::triage::{ChartView, SeriesView, ValuePoint};
+    use crate::ui::{Symbols, Theme, render};
+
+    const ERRORS: &str =
+        r#"sum(rate(http_requests_total{code=~"5..",service="{{args.service}}"}[5m]))"#;
+    const RESTARTS: &str =
+        "sum(kube_pod_container_status_restarts_total{namespace=\"kubota-test\"})";
+
+    fn key() -> ResourceKey {
+        ResourceKey::new("kubota-test", "rollouts-demo")
+    }
+
+    /// The R5 rollout's detail view, its tree and events arrived.
+    fn detail(width: u16, height: u16) -> State {
+        let mut state = State::new(StartOptions {
+            context: "kind-rolltop".into(),
+            cluster: "kind-rolltop".into(),
+            scope: Scope::AllNamespaces,
+            readonly: false,
+            now: fixed_now(),
+        });
+        update(&mut state, Msg::Resize { width, height });
+        update(
+            &mut state,
+            Msg::Rollouts(RolloutEvent::Resynced(field_reports(fixed_now()))),
+        );
+        update(&mut state, Msg::Tick(fixed_now() + TimeDelta::seconds(3)));
+        state.selected = state.visible.iter().position(|k| *k == key()).unwrap();
+        update(
+            &mut state,
+            Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        );
+        let summary = state.rollouts[&key()].summary.clone();
+        update(
+            &mut state,
+            Msg::Detail {
+                key: key(),
+                revisions: revisions_for(&summary, fixed_now()),
+                events: events_for(&summary, fixed_now()),
+            },
+        );
+        state
+    }
+
+    /// R5's analysis as templates: error-rate by service (split canary/stable) at step 1, and
+    /// restarts (one query) in the background; `missing` adds a template that is not there.
+    fn specs(with_restarts: bool, missing: bool) -> RolloutCharts {
+        let mut steps = vec![
+            json!({"setWeight": 20}),
+            json!({"analysis": {"templates": [{"templateName": "error-rate"}],
+                "args": [{"name": "service", "value": "rollouts-demo-canary"}]}}),
+        ];
+        if missing {
+            steps.push(json!({"analysis": {"templates": [{"templateName": "latency"}]}}));
+        }
+        let mut canary = json!({"canaryService": "rollouts-demo-canary",
+            "stableService": "rollouts-demo-stable", "steps": steps});
+        if with_restarts {
+            canary["analysis"] = json!({"templates": [{"templateName": "restarts"}]});
+        }
+        let rollout: Rollout = serde_json::from_value(json!({
+            "metadata": {"name": "rollouts-demo", "namespace": "kubota-test"},
+            "spec": {"strategy": {"canary": canary}},
+            "status": {"currentPodHash": "6cf78c66c5", "stableRS": "5f9d8b7c44"}
+        }))
+        .unwrap();
+        let template =
+            |v: serde_json::Value| -> AnalysisTemplateSpec { serde_json::from_value(v).unwrap() };
+        let templates: BTreeMap<TemplateKey, Result<AnalysisTemplateSpec, String>> =
+            BTreeMap::from([
+                (
+                    (false, "error-rate".to_owned()),
+                    Ok(template(json!({"args": [{"name": "service"}],
+                        "metrics": [{"name": "error-rate", "successCondition": "result[0] <= 5",
+                            "provider": {"prometheus": {
+                                "address": "http://prometheus.monitoring.svc:9090",
+                                "query": ERRORS}}}]}))),
+                ),
+                (
+                    (false, "restarts".to_owned()),
+                    Ok(template(json!({"metrics": [{"name": "restarts",
+                        "provider": {"prometheus": {"query": RESTARTS}}}]}))),
+                ),
+                (
+                    (false, "latency".to_owned()),
+                    Err("AnalysisTemplate latency in kubota-test: not found".to_owned()),
+                ),
+            ]);
+        rollout_charts(&rollout, &templates)
+    }
+
+    fn view(series: Result<Vec<SeriesView>, String>) -> ChartView {
+        ChartView {
+            metric: String::new(),
+            route: "API proxy monitoring/prometheus:9090".into(),
+            window: std::time::Duration::from_secs(1800),
+            fetched_at: fixed_now(),
+            series,
+        }
+    }
+
+    /// 61 steps over 30 minutes: the canary degrades after the update, the stable stays low.
+    fn series(label: &str, canary: bool) -> Vec<SeriesView> {
+        let values = (0..61)
+            .map(|i| {
+                if i < 10 {
+                    ValuePoint::Gap
+                } else if canary && i >= 40 {
+                    ValuePoint::Number(f64::from(i - 38))
+                } else {
+                    ValuePoint::Number(f64::from(i % 3))
+                }
+            })
+            .collect();
+        vec![SeriesView {
+            label: label.into(),
+            values,
+        }]
+    }
+
+    fn arrive(state: &mut State, charts: RolloutCharts) {
+        update(
+            state,
+            Msg::Triage(TriageEvent::DetailSpecs {
+                rollout: key(),
+                charts: Ok(charts),
+            }),
+        );
+    }
+
+    fn answer(state: &mut State, id: &str, side: Option<Side>, view: ChartView) {
+        update(
+            state,
+            Msg::Triage(TriageEvent::DetailChart {
+                rollout: key(),
+                id: id.into(),
+                side,
+                view,
+            }),
+        );
+    }
+
+    fn screen(state: &State, theme: &Theme) -> TestBackend {
+        let mut terminal = Terminal::new(TestBackend::new(state.width, state.height)).unwrap();
+        terminal.draw(|frame| render(frame, state, theme)).unwrap();
+        terminal.backend().clone()
+    }
+
+    fn dark() -> Theme {
+        Theme::built_in("dark").unwrap()
+    }
+
+    fn case(name: &str, width: u16, height: u16) -> State {
+        let mut state = detail(width, height);
+        match name {
+            "split" | "two" => {
+                arrive(&mut state, specs(name == "two", false));
+                answer(
+                    &mut state,
+                    "error-rate",
+                    Some(Side::Canary),
+                    view(Ok(series("{}", true))),
+                );
+                answer(
+                    &mut state,
+                    "error-rate",
+                    Some(Side::Stable),
+                    view(Ok(series("{}", false))),
+                );
+                answer(&mut state, "restarts", None, view(Ok(series("{}", false))));
+            }
+            "unreachable" => {
+                arrive(&mut state, specs(false, true));
+                let reason = "Prometheus via API proxy monitoring/prometheus:9090: 503 Service \
+                              Unavailable: no endpoints available for service \"prometheus\"";
+                for side in [Side::Canary, Side::Stable] {
+                    answer(
+                        &mut state,
+                        "error-rate",
+                        Some(side),
+                        view(Err(reason.into())),
+                    );
+                }
+            }
+            "empty" => {
+                arrive(&mut state, specs(false, false));
+                answer(
+                    &mut state,
+                    "error-rate",
+                    Some(Side::Canary),
+                    view(Ok(Vec::new())),
+                );
+                answer(
+                    &mut state,
+                    "error-rate",
+                    Some(Side::Stable),
+                    view(Ok(series("{}", false))),
+                );
+            }
+            _ => unreachable!(),
+        }
+        state
+    }
+
+    #[test]
+    fn detail_chart_snapshots() {
+        for (w, h) in [(80, 24), (160, 48)] {
+            for name in ["split", "two", "unreachable", "empty"] {
+                let state = case(name, w, h);
+                insta::assert_snapshot!(
+                    format!("detail_charts_{name}_{w}x{h}"),
+                    screen(&state, &dark())
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_chart_says_its_name_query_sides_and_reasons() {
+        let text = format!("{}", screen(&case("split", 160, 48), &dark()));
+        assert!(text.contains("error-rate"), "{text}");
+        assert!(text.contains(r#"service="rollouts-demo-canary""#), "{text}");
+        assert!(text.contains("canary") && text.contains("stable"), "{text}");
+        assert!(text.contains("split service: rollouts-demo-canary | rollouts-demo-stable"));
+        assert!(text.contains("steps"), "{text}");
+        let text = format!("{}", screen(&case("two", 80, 24), &dark()));
+        assert!(
+            text.contains("one line per chart (short of space)"),
+            "{text}"
+        );
+        let text = format!("{}", screen(&case("unreachable", 80, 24), &dark()));
+        assert!(text.contains("Prometheus unreachable"), "{text}");
+        assert!(text.contains("latency in kubota-test: not found"), "{text}");
+        let text = format!("{}", screen(&case("empty", 160, 48), &dark()));
+        assert!(text.contains("canary: empty result"), "{text}");
+    }
+
+    #[test]
+    fn ascii_charts_draw_only_ascii_and_tiny_terminals_never_panic() {
+        let theme = Theme::built_in("mono")
+            .unwrap()
+            .with_symbols(Symbols::ASCII);
+        let text = format!("{}", screen(&case("split", 160, 48), &theme));
+        assert!(text.lines().all(str::is_ascii), "{text}");
+        for (w, h) in [(20, 8), (40, 12), (80, 10), (1, 1)] {
+            for name in ["split", "two", "unreachable", "empty"] {
+                let _ = screen(&case(name, w, h), &dark());
+            }
+        }
+    }
 }

@@ -88,7 +88,7 @@ pub fn render_detail(
     y += 2;
 
     let events_rows = if area.height >= 30 { 7 } else { 4 };
-    // The metric charts sit between the tree and the events; the tree keeps at least 6 rows.
+    // The metric charts sit between the tree and the events; the tree keeps at least 5 rows.
     let marks = step_marks(
         &detail.events,
         summary.pause.as_ref().and_then(|p| p.started),
@@ -97,7 +97,7 @@ pub fn render_detail(
     let cap = if room >= 30 {
         room / 2
     } else {
-        room.saturating_sub(6)
+        room.saturating_sub(5)
     };
     let charts_rows = panel_rows(detail, &marks, cap, area.height);
     let body_bottom = area.bottom().saturating_sub(events_rows + charts_rows);
