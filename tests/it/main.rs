@@ -22,3 +22,4 @@ mod sandbox_api;
 mod sim;
 mod traffic;
 mod triage;
+mod triage_detail;

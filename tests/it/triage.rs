@@ -22,28 +22,37 @@ use crate::sandbox_api::start;
 const R5_QUERY: &str = r#"delta(http_requests_total{code="500",namespace="kubota-test",service="{{args.service}}"}[5m])"#;
 
 /// A private tmux server running one pane, killed when dropped.
-struct Pane {
+pub(crate) struct Pane {
     socket: String,
     config: PathBuf,
 }
 
+/// Tests of this binary run in parallel: each pane gets its own tmux server.
+static PANES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 impl Pane {
-    fn start(dir: &Path, command: &str) -> Self {
+    pub(crate) fn start(dir: &Path, command: &str) -> Self {
+        Self::start_sized(dir, command, 120, 40)
+    }
+
+    pub(crate) fn start_sized(dir: &Path, command: &str, width: u16, height: u16) -> Self {
         let config = dir.join("tmux.conf");
         std::fs::write(&config, "set -g status off\nset -g remain-on-exit on\n").unwrap();
+        let n = PANES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let pane = Self {
-            socket: format!("rolltop-triage-{}", std::process::id()),
+            socket: format!("rolltop-triage-{}-{n}", std::process::id()),
             config,
         };
+        let (width, height) = (width.to_string(), height.to_string());
         let out = pane.tmux(&[
             "new-session",
             "-d",
             "-s",
             "app",
             "-x",
-            "120",
+            &width,
             "-y",
-            "40",
+            &height,
             "-e",
             "TERM=xterm-256color",
             command,
@@ -63,17 +72,17 @@ impl Pane {
             .unwrap()
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "app"]).stdout)
             .into_owned()
     }
 
-    fn key(&self, key: &str) {
+    pub(crate) fn key(&self, key: &str) {
         assert!(self.tmux(&["send-keys", "-t", "app", key]).status.success());
     }
 
     /// Polls until `done` holds; fails with the last screen after 60 s.
-    async fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+    pub(crate) async fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let screen = self.screen();
@@ -96,7 +105,7 @@ impl Drop for Pane {
 }
 
 /// A Service `prometheus` (port 9090) in `default` whose Endpoints are the real Prometheus.
-async fn expose_prometheus(client: &kube::Client, url: &str) {
+pub(crate) async fn expose_prometheus(client: &kube::Client, url: &str) {
     let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
     let services: Api<Service> = Api::namespaced(client.clone(), "default");
     services
@@ -122,7 +131,7 @@ async fn expose_prometheus(client: &kube::Client, url: &str) {
 }
 
 /// The rollout `checkout` and an AnalysisRun it owns, measuring R5's canary error count.
-async fn failing_analysis(client: &kube::Client, prometheus_url: &str) {
+pub(crate) async fn failing_analysis(client: &kube::Client, prometheus_url: &str) {
     let rollouts: Api<Rollout> = Api::namespaced(client.clone(), "default");
     let rollout: Rollout = serde_json::from_value(json!({
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
@@ -168,7 +177,7 @@ async fn failing_analysis(client: &kube::Client, prometheus_url: &str) {
     runs.create(&PostParams::default(), &run).await.unwrap();
 }
 
-async fn wait_run_phase(client: &kube::Client, phase: &str) {
+pub(crate) async fn wait_run_phase(client: &kube::Client, phase: &str) {
     let runs: Api<AnalysisRun> = Api::namespaced(client.clone(), "default");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
