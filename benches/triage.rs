@@ -147,7 +147,7 @@ async fn detail_view(client: &PrometheusClient, route: &Route) {
             if let Some(at) = last_answer.get(query)
                 && now.as_secs() >= 120
             {
-                oldest = oldest.max(now - *at);
+                oldest = oldest.max(now.saturating_sub(*at));
             }
         }
     }

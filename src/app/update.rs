@@ -409,10 +409,9 @@ fn apply_intent(state: &mut State, intent: Intent) -> Vec<Effect> {
             Vec::new()
         }
         Intent::Input(edit) => edit_input(state, edit),
-        // Only the triage layer re-checks; it handled the key above.
-        Intent::Recheck => Vec::new(),
-        // The detail view's charts panel; `triage::apply_intent` handled it above.
-        Intent::Charts => Vec::new(),
+        // Only the triage layer re-checks, and `triage::apply_intent` toggles the detail view's
+        // charts panel; both were handled above.
+        Intent::Recheck | Intent::Charts => Vec::new(),
     }
 }
 

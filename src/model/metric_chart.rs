@@ -659,7 +659,7 @@ mod tests {
         assert_eq!(latest.stable, None);
     }
 
-    fn rollout(canary: serde_json::Value, status: serde_json::Value) -> Rollout {
+    fn rollout(canary: &serde_json::Value, status: &serde_json::Value) -> Rollout {
         serde_json::from_value(json!({
             "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
             "metadata": {"name": "checkout", "namespace": "shop"},
@@ -711,7 +711,7 @@ mod tests {
     #[test]
     fn charts_resolve_split_mask_and_say_what_is_missing() {
         let rollout = rollout(
-            json!({
+            &json!({
                 "canaryService": "checkout-canary", "stableService": "checkout-stable",
                 "analysis": {"templates": [{"templateName": "pods", "clusterScope": true}],
                     "args": [{"name": "hash", "valueFrom": {"podTemplateHashValue": "Latest"}}]},
@@ -723,7 +723,7 @@ mod tests {
                         "args": [{"name": "service", "value": "checkout-canary"}]}}
                 ]
             }),
-            json!({"currentPodHash": "6cf78c66c5", "stableRS": "5f9d8b7c44"}),
+            &json!({"currentPodHash": "6cf78c66c5", "stableRS": "5f9d8b7c44"}),
         );
         assert_eq!(
             referenced_templates(&rollout),
@@ -773,7 +773,7 @@ mod tests {
             errors.address.as_deref(),
             Some("http://prometheus.monitoring.svc:9090")
         );
-        assert_eq!(errors.threshold.unwrap().limit, 5.0);
+        assert!((errors.threshold.unwrap().limit - 5.0).abs() < f64::EPSILON);
 
         let token = &charts.charts[2];
         assert!(token.queries.is_empty());
@@ -785,9 +785,9 @@ mod tests {
     fn no_split_when_both_sides_are_the_same_and_missing_args_are_said() {
         // Fully promoted: the current hash is the stable hash, so one query.
         let promoted = rollout(
-            json!({"analysis": {"templates": [{"templateName": "pods", "clusterScope": true}],
+            &json!({"analysis": {"templates": [{"templateName": "pods", "clusterScope": true}],
                 "args": [{"name": "hash", "valueFrom": {"podTemplateHashValue": "Latest"}}]}}),
-            json!({"currentPodHash": "5f9d8b7c44", "stableRS": "5f9d8b7c44"}),
+            &json!({"currentPodHash": "5f9d8b7c44", "stableRS": "5f9d8b7c44"}),
         );
         let charts = rollout_charts(&promoted, &templates());
         assert_eq!(charts.charts[0].split, None);
@@ -796,9 +796,9 @@ mod tests {
 
         // A first rollout has no stable hash: the canary alone.
         let first = rollout(
-            json!({"analysis": {"templates": [{"templateName": "pods", "clusterScope": true}],
+            &json!({"analysis": {"templates": [{"templateName": "pods", "clusterScope": true}],
                 "args": [{"name": "hash", "valueFrom": {"podTemplateHashValue": "Latest"}}]}}),
-            json!({"currentPodHash": "6cf78c66c5"}),
+            &json!({"currentPodHash": "6cf78c66c5"}),
         );
         let charts = rollout_charts(&first, &templates());
         assert_eq!(charts.charts[0].queries.len(), 1);
@@ -806,8 +806,8 @@ mod tests {
 
         // An argument nobody supplies: not charted, said why.
         let unsupplied = rollout(
-            json!({"steps": [{"analysis": {"templates": [{"templateName": "errors"}]}}]}),
-            json!({}),
+            &json!({"steps": [{"analysis": {"templates": [{"templateName": "errors"}]}}]}),
+            &json!({}),
         );
         let charts = rollout_charts(&unsupplied, &templates());
         let errors = &charts.charts[0];
@@ -882,12 +882,14 @@ mod tests {
         );
     }
 
+    type MarkCase = (Vec<StepMark>, u16, Vec<(u16, StepMarkKind)>);
+
     #[test]
     fn step_mark_columns_on_the_time_axis() {
         let window = std::time::Duration::from_secs(1800);
         let end = at(0);
         let mark = |s: i64, kind| StepMark { at: at(s), kind };
-        let cases: [(Vec<StepMark>, u16, Vec<(u16, StepMarkKind)>); 5] = [
+        let cases: [MarkCase; 5] = [
             // Start, middle and end of a 60-column window.
             (
                 vec![

@@ -1157,12 +1157,14 @@ mod align_tests {
     use super::{ValuePoint, align_points};
     use chrono::{TimeDelta, TimeZone, Utc};
 
+    type AlignCase = (Vec<(f64, f64)>, Vec<ValuePoint>);
+
     #[test]
     fn samples_land_on_their_step_and_the_rest_are_gaps() {
         let start = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
         let step = std::time::Duration::from_secs(30);
         let at = |s: i64| (start + TimeDelta::seconds(s)).timestamp() as f64;
-        let cases: [(Vec<(f64, f64)>, Vec<ValuePoint>); 4] = [
+        let cases: [AlignCase; 4] = [
             (vec![], vec![ValuePoint::Gap; 3]),
             (
                 vec![(at(0), 1.0), (at(30), 2.0), (at(60), 3.0)],
