@@ -195,9 +195,27 @@ fn open(state: &mut State, target: TriageTarget) -> Vec<Effect> {
         TriageTarget::NewestOf(key) => Effect::OpenTriage(key.clone()),
         TriageTarget::Run(key) => Effect::OpenTriageRun(key.clone()),
     };
+    // Triage covers the detail view: its charts are not on screen, so they stop querying.
+    let covered = detail_charts_shown(state).map(|_| Effect::StopDetailCharts);
     state.triage = Some(TriageState::new(target));
     state.dirty = true;
-    vec![effect]
+    covered.into_iter().chain([effect]).collect()
+}
+
+/// The detail view's key when its charts panel is shown (not hidden with `m`).
+fn detail_charts_shown(state: &State) -> Option<ResourceKey> {
+    match &state.view {
+        View::Detail(detail) if !detail.charts.hidden => Some(detail.key.clone()),
+        _ => None,
+    }
+}
+
+/// When the triage layers are gone and the detail view is on screen again, its charts resume.
+fn uncovered(state: &State) -> Option<Effect> {
+    if state.triage.is_some() || state.runs.is_some() {
+        return None;
+    }
+    detail_charts_shown(state).map(Effect::WatchDetailCharts)
 }
 
 /// Enter on an AnalysisRun line of the detail tree opens that run.
@@ -222,6 +240,9 @@ pub fn close_layers(state: &mut State) -> Vec<Effect> {
     if state.runs.take().is_some() {
         effects.push(Effect::StopAnalysisRuns);
     }
+    if effects.contains(&Effect::StopTriage) {
+        effects.extend(uncovered(state));
+    }
     state.dirty = true;
     effects
 }
@@ -230,8 +251,10 @@ pub fn close_layers(state: &mut State) -> Vec<Effect> {
 pub fn open_runs(state: &mut State) -> Vec<Effect> {
     let mut effects: Vec<Effect> = close_layers(state)
         .into_iter()
-        .filter(|e| *e != Effect::StopAnalysisRuns)
+        .filter(|e| *e != Effect::StopAnalysisRuns && !matches!(e, Effect::WatchDetailCharts(_)))
         .collect();
+    // The list covers the detail view: its charts stop querying until Esc.
+    effects.extend(detail_charts_shown(state).map(|_| Effect::StopDetailCharts));
     state.runs = Some(RunsState::default());
     effects.push(Effect::ListAnalysisRuns);
     effects
@@ -270,7 +293,9 @@ fn triage_intent(state: &mut State, intent: Intent) -> Vec<Effect> {
         Intent::Back => {
             state.triage = None;
             state.dirty = true;
-            vec![Effect::StopTriage]
+            let mut effects = vec![Effect::StopTriage];
+            effects.extend(uncovered(state));
+            effects
         }
         Intent::Recheck => recheck(state),
         Intent::Quit => {
@@ -333,7 +358,9 @@ fn runs_intent(state: &mut State, intent: Intent) -> Vec<Effect> {
         Intent::Back => {
             state.runs = None;
             state.dirty = true;
-            vec![Effect::StopAnalysisRuns]
+            let mut effects = vec![Effect::StopAnalysisRuns];
+            effects.extend(uncovered(state));
+            effects
         }
         Intent::Open | Intent::Triage => {
             let Some(key) = runs.rows.get(runs.selected).map(|r| r.key.clone()) else {
@@ -560,12 +587,23 @@ mod tests {
         let mut state = state();
         press(&mut state, KeyCode::Enter);
         let key = state.target_key().cloned().unwrap();
+        // The detail view's charts stop while triage covers them and resume after.
+        assert_eq!(
+            press(&mut state, KeyCode::Char('t')),
+            [Effect::StopDetailCharts, Effect::OpenTriage(key.clone())]
+        );
+        assert_eq!(
+            press(&mut state, KeyCode::Esc),
+            [Effect::StopTriage, Effect::WatchDetailCharts(key.clone())]
+        );
+        assert!(matches!(&state.view, View::Detail(d) if d.key == key));
+        // Hidden charts stay stopped.
+        press(&mut state, KeyCode::Char('m'));
         assert_eq!(
             press(&mut state, KeyCode::Char('t')),
             [Effect::OpenTriage(key.clone())]
         );
-        press(&mut state, KeyCode::Esc);
-        assert!(matches!(&state.view, View::Detail(d) if d.key == key));
+        assert_eq!(press(&mut state, KeyCode::Esc), [Effect::StopTriage]);
     }
 
     #[test]
@@ -603,7 +641,7 @@ mod tests {
         }
         assert_eq!(
             press(&mut state, KeyCode::Enter),
-            [Effect::OpenTriageRun(run.clone())]
+            [Effect::StopDetailCharts, Effect::OpenTriageRun(run.clone())]
         );
         assert_eq!(
             state.triage.as_ref().unwrap().target,

@@ -715,6 +715,47 @@ mod tests {
     }
 
     #[test]
+    fn live_chart_marks_the_rollouts_step_boundaries() {
+        use crate::model::metric_chart::{StepMark, StepMarkKind};
+        let mut state = triage_of(160, 48, &fixtures::failed(fixed_now()));
+        let first = state.triage.as_ref().unwrap().run.as_ref().unwrap().metrics[0]
+            .name
+            .clone();
+        update(
+            &mut state,
+            Msg::Triage(TriageEvent::Chart(chart(&first, Ok(canary_and_stable())))),
+        );
+        let text = format!("{}", screen(&state, &dark()));
+        assert!(!text.contains("steps"), "{text}");
+        update(
+            &mut state,
+            Msg::Triage(TriageEvent::StepMarks(vec![
+                StepMark {
+                    at: fixed_now() - TimeDelta::minutes(20),
+                    kind: StepMarkKind::Update,
+                },
+                StepMark {
+                    at: fixed_now() - TimeDelta::minutes(5),
+                    kind: StepMarkKind::Step,
+                },
+            ])),
+        );
+        let text = format!("{}", screen(&state, &dark()));
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("\"steps"))
+            .unwrap_or_else(|| panic!("{text}"));
+        // 60 points over 30 minutes: 20 minutes ago is column 20, 5 minutes ago column 50.
+        let columns: Vec<usize> = row
+            .chars()
+            .enumerate()
+            .filter(|(_, c)| *c == '◆' || *c == '│')
+            .map(|(i, _)| i - 1 - 10)
+            .collect();
+        assert_eq!(columns, [20, 50], "{row}");
+    }
+
+    #[test]
     fn job_metric_shows_its_pods() {
         let mut state = triage_of(80, 24, &fixtures::inconclusive(fixed_now()));
         let names: Vec<String> = state
