@@ -418,7 +418,7 @@ async fn rollout_step_marks(events: &Api<Event>, name: &str) -> Vec<StepMark> {
 
 /// Reads the rollout and every template it references; a template that cannot be read is a
 /// reason in words (not found, no permission), never a silent gap.
-async fn read_rollout_charts(
+pub async fn read_rollout_charts(
     client: &kube::Client,
     key: &ResourceKey,
 ) -> Result<RolloutCharts, String> {

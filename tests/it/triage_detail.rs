@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::get;
 use kube::api::{Api, PostParams};
-use rolltop::crd::AnalysisTemplate;
+use rolltop::crd::{AnalysisTemplate, ClusterAnalysisTemplate};
 use rolltop::metrics::{PrometheusClient, Route};
 use rolltop::sandbox::SandboxConfig;
 use serde_json::json;
@@ -233,4 +233,53 @@ async fn failing_metric_within_three_keys_through_the_detail_tree() {
     pane.key("q");
     let _ = stop.send(());
     controller.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_the_cockpit_may_not_read_are_said_in_words() {
+    let config = SandboxConfig {
+        deny: vec!["get:clusteranalysistemplates".parse().unwrap()],
+        ..SandboxConfig::default()
+    };
+    let (_sandbox, client) = start(config).await;
+    rolltop::crd::install(&client).await.unwrap();
+    rolltop::crd::wait_established(&client, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let cluster_templates: Api<ClusterAnalysisTemplate> = Api::all(client.clone());
+    let template: ClusterAnalysisTemplate = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "ClusterAnalysisTemplate",
+        "metadata": {"name": "shared-errors"},
+        "spec": {"metrics": [{"name": "errors", "provider": {"prometheus": {"query": "up"}}}]}
+    }))
+    .unwrap();
+    cluster_templates
+        .create(&PostParams::default(), &template)
+        .await
+        .unwrap();
+    let rollout = canary_rollout(
+        "checkout",
+        1,
+        "shop/checkout:1.0",
+        &json!({"analysis": {"templates": [{"templateName": "shared-errors", "clusterScope": true}]},
+                "steps": [{"setWeight": 50}]}),
+    );
+    create_rollout(&client, "default", &rollout).await;
+    let key = rolltop::model::ResourceKey::new("default", "checkout");
+    let charts = rolltop::app::triage_tasks::read_rollout_charts(&client, &key)
+        .await
+        .unwrap();
+    assert!(charts.charts.is_empty(), "{charts:?}");
+    assert_eq!(charts.problems.len(), 1, "{charts:?}");
+    assert!(
+        charts.problems[0]
+            .starts_with("ClusterAnalysisTemplate shared-errors: no permission to read it (RBAC)"),
+        "{charts:?}"
+    );
+    // A rollout that does not exist is an error in words, not an empty panel.
+    let gone = rolltop::model::ResourceKey::new("default", "gone");
+    let error = rolltop::app::triage_tasks::read_rollout_charts(&client, &gone)
+        .await
+        .unwrap_err();
+    assert_eq!(error, "reading rollout default/gone: not found");
 }
