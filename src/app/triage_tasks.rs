@@ -1,8 +1,11 @@
 //! The triage layer's I/O, run by `effects`: a task that follows one AnalysisRun (or the newest
 //! run of a rollout) and refreshes the live Prometheus charts of its metrics on the bounded
-//! `metrics::budget` schedule; a task that lists the runs of the scope for `:ar`; and the
-//! one-shot re-check behind `e`. Everything comes back as `Msg::Triage`. Nothing here writes
-//! to the cluster: runs are watched, Prometheus is queried, conditions are evaluated in memory.
+//! `metrics::budget` schedule, with the owning rollout's step boundaries from its Events; the
+//! detail view's chart task, which reads the rollout and its analysis templates and refreshes
+//! their charts (canary and stable) on the same schedule; a task that lists the runs of the
+//! scope for `:ar`; and the one-shot re-check behind `e`. Everything comes back as
+//! `Msg::Triage`. Nothing here writes to the cluster: objects are read and watched, Prometheus
+//! is queried, conditions are evaluated in memory.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
