@@ -255,6 +255,15 @@ pub fn render_metric_charts(
         );
         return;
     }
+    // Compact lines share one name column so the bars line up.
+    let name_w = specs
+        .charts
+        .iter()
+        .map(|c| width_of(&c.metric))
+        .max()
+        .unwrap_or(8)
+        .clamp(8, 20)
+        + 1;
     for (index, spec) in specs.charts.iter().enumerate() {
         if y >= bottom {
             break;
@@ -280,7 +289,7 @@ pub fn render_metric_charts(
         y += if full {
             render_full(row, buf, spec, charts, marks, bars, theme)
         } else {
-            render_compact(row, buf, spec, charts, theme)
+            render_compact(row, buf, spec, charts, name_w, theme)
         };
     }
 }
@@ -484,10 +493,10 @@ fn render_compact(
     buf: &mut Buffer,
     spec: &MetricChartSpec,
     charts: &DetailCharts,
+    name_w: u16,
     theme: &Theme,
 ) -> u16 {
     let (bodies, _) = bodies(spec, charts);
-    let name_w = width_of(&spec.metric).clamp(8, 20) + 1;
     put(
         buf,
         area.x,
