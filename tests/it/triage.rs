@@ -1,9 +1,11 @@
 //! Incident triage end to end: the in-process sandbox, the AnalysisRun controller (in this
-//! process) measuring a failing canary against the real Prometheus of `prometheus.rs`, and the
-//! built `rolltop` cockpit (`--readonly`: triage never writes) in a private tmux server. The
-//! cockpit reaches Prometheus only through the sandbox's `services/proxy` (a Service and its
-//! Endpoints pointing at the loopback Prometheus), as it would over SSH. Screens are polled
-//! with generous deadlines; nothing sleeps and asserts.
+//! process) measuring a failing canary against a real Prometheus (`prometheus.rs`: one of the
+//! test's own scraping a live gauge for the cockpit tests, so the value does not age; the
+//! shared backfilled one for the range queries), and the built `rolltop` cockpit
+//! (`--readonly`: triage never writes) in a private tmux server. The cockpit reaches Prometheus
+//! only through the sandbox's `services/proxy` (a Service and its Endpoints pointing at the
+//! loopback Prometheus), as it would over SSH. Screens are polled with generous deadlines;
+//! nothing sleeps and asserts.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -130,6 +132,63 @@ pub(crate) async fn expose_prometheus(client: &kube::Client, url: &str) {
         .unwrap();
 }
 
+/// R5's canary error count as a live gauge: the same labels and the same 16 errors as the
+/// backfilled history, but scraped every second, so the value does not age while a long test
+/// binary runs (the backfill's `delta` falls below the limit a few minutes after start-up).
+const LIVE_QUERY: &str =
+    r#"max(rolltop_canary_errors{namespace="kubota-test",service="{{args.service}}"})"#;
+
+async fn canary_errors() -> &'static str {
+    "# HELP rolltop_canary_errors Errors of the canary in the last 5 minutes.\n\
+     # TYPE rolltop_canary_errors gauge\n\
+     rolltop_canary_errors{namespace=\"kubota-test\",service=\"rollouts-demo-canary\"} 16\n"
+}
+
+/// A Prometheus of the test's own scraping the live canary gauge as job `rolltop-it` (so
+/// `up{job="rolltop-it"}` answers as on the shared one); returns it once a 30-minute range
+/// query at 30 s steps has a point, so the first chart is not empty.
+pub(crate) async fn live_prometheus() -> crate::prometheus::Prometheus {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let exporter = crate::prometheus::serve(
+        axum::Router::new().route("/metrics", axum::routing::get(canary_errors)),
+    )
+    .await;
+    let prometheus = tokio::task::spawn_blocking(move || {
+        crate::prometheus::start_scraping(exporter, crate::prometheus::SCRAPE_JOB)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let client = PrometheusClient::new(None, None).unwrap();
+    let route = Route::Direct(prometheus.url.clone());
+    let query = LIVE_QUERY.replace("{{args.service}}", "rollouts-demo-canary");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let end = chrono::Utc::now();
+        let start = end - chrono::TimeDelta::minutes(30);
+        let answer = prometheus_range(&client, &route, &query, start, end).await;
+        if answer.is_ok_and(|points| points > 0) {
+            return prometheus;
+        }
+        assert!(Instant::now() < deadline, "no range point in 90 s");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn prometheus_range(
+    client: &PrometheusClient,
+    route: &Route,
+    query: &str,
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, String> {
+    client
+        .range(route, query, start, end, Duration::from_secs(30))
+        .await
+        .map(|series| series.first().map_or(0, |s| s.points.len()))
+        .map_err(|e| e.to_string())
+}
+
 /// The rollout `checkout` and an AnalysisRun it owns, measuring R5's canary error count.
 pub(crate) async fn failing_analysis(client: &kube::Client, prometheus_url: &str) {
     let rollouts: Api<Rollout> = Api::namespaced(client.clone(), "default");
@@ -161,7 +220,7 @@ pub(crate) async fn failing_analysis(client: &kube::Client, prometheus_url: &str
             "metrics": [
                 {"name": "error-count", "count": 1, "failureLimit": 0,
                  "successCondition": "result[0] <= 5",
-                 "provider": {"prometheus": {"address": prometheus_url, "query": R5_QUERY}}},
+                 "provider": {"prometheus": {"address": prometheus_url, "query": LIVE_QUERY}}},
                 {"name": "no-such-series", "count": 1, "consecutiveErrorLimit": 0,
                  "successCondition": "result[0] < 1",
                  "provider": {"prometheus": {"address": prometheus_url,
@@ -201,9 +260,8 @@ pub(crate) async fn wait_run_phase(client: &kube::Client, phase: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_metric_query_value_condition_and_limit_within_three_keys_with_live_chart() {
-    let prometheus_url = tokio::task::spawn_blocking(|| prometheus().url.clone())
-        .await
-        .unwrap();
+    let live = live_prometheus().await;
+    let prometheus_url = live.url.clone();
     let (sandbox, client) = start(SandboxConfig::default()).await;
     rolltop::crd::install(&client).await.unwrap();
     rolltop::crd::wait_established(&client, Duration::from_secs(30))

@@ -17,9 +17,9 @@ use rolltop::sandbox::SandboxConfig;
 use serde_json::json;
 
 use crate::harness::{canary_rollout, cluster, create_rollout};
-use crate::prometheus::{prometheus, serve, start_scraping};
+use crate::prometheus::{serve, start_scraping};
 use crate::sandbox_api::start;
-use crate::triage::{Pane, expose_prometheus, failing_analysis, wait_run_phase};
+use crate::triage::{Pane, expose_prometheus, failing_analysis, live_prometheus, wait_run_phase};
 
 const JOB: &str = "rolltop-detail-charts";
 const QUERY: &str = r#"sum(checkout_errors{service="{{args.service}}"})"#;
@@ -166,9 +166,8 @@ async fn detail_view_charts_the_template_query_for_canary_and_stable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_metric_within_three_keys_through_the_detail_tree() {
-    let prometheus_url = tokio::task::spawn_blocking(|| prometheus().url.clone())
-        .await
-        .unwrap();
+    let live = live_prometheus().await;
+    let prometheus_url = live.url.clone();
     let (sandbox, client) = start(SandboxConfig::default()).await;
     rolltop::crd::install(&client).await.unwrap();
     rolltop::crd::wait_established(&client, Duration::from_secs(30))
