@@ -402,5 +402,36 @@ fn switching_context_applies_its_readonly_setting() {
     let effects = press(&mut state, KeyCode::Enter);
     assert_eq!(effects, [Effect::SwitchContext("prod-eu".into())]);
     assert!(state.readonly);
-    assert_eq!(state.driver, None);
+    // The embedded controller stays with the start context, and says so.
+    assert_eq!(state.driven_context, "kind-rolltop");
+    let notice = &state.notice.as_ref().unwrap().text;
+    assert!(
+        notice.contains("the embedded controller stays with kind-rolltop"),
+        "{notice}"
+    );
+}
+
+#[test]
+fn switching_namespace_keeps_driving_the_start_namespace_and_says_so() {
+    let mut state = state();
+    state.scope = Scope::Namespace("shop".into());
+    state.driven_scope = Scope::Namespace("shop".into());
+    state.driver = Some(Driver::ThisRolltop {
+        lease: "shop/rolltop-controller".into(),
+    });
+    press(&mut state, KeyCode::Char(':'));
+    for c in "ns payments".chars() {
+        press(&mut state, KeyCode::Char(c));
+    }
+    let effects = press(&mut state, KeyCode::Enter);
+    assert_eq!(
+        effects,
+        [Effect::SetScope(Scope::Namespace("payments".into()))]
+    );
+    let notice = &state.notice.as_ref().unwrap().text;
+    assert_eq!(
+        notice,
+        "scope: ns payments (this rolltop still drives shop only)"
+    );
+    assert_eq!(state.driven_scope, Scope::Namespace("shop".into()));
 }

@@ -24,6 +24,14 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// The namespace, or `None` for all namespaces.
+    pub fn namespace(&self) -> Option<&str> {
+        match self {
+            Self::Namespace(namespace) => Some(namespace),
+            Self::AllNamespaces => None,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Self::Namespace(namespace) => format!("ns {namespace}"),
@@ -205,6 +213,11 @@ pub struct State {
     pub dirty: bool,
     /// Who drives the rollouts in scope; `None` until the embedded controller reports.
     pub driver: Option<Driver>,
+    /// The scope the embedded controller was started for (the start scope); `:ns` changes
+    /// `scope`, never this.
+    pub driven_scope: Scope,
+    /// The context the embedded controller was started in; the driver is shown only there.
+    pub driven_context: String,
     /// Per-context settings (protected namespaces, notifications).
     pub settings: Settings,
     /// Identifies the current log stream, so lines of a closed one are dropped.
@@ -219,8 +232,10 @@ impl State {
     pub fn new(options: StartOptions) -> Self {
         Self {
             now: options.now,
+            driven_context: options.context.clone(),
             context: options.context,
             cluster: options.cluster,
+            driven_scope: options.scope.clone(),
             scope: options.scope,
             readonly: options.readonly,
             rollouts: BTreeMap::new(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::TimeDelta;
 
 use crate::model::alert::alert;
+use crate::model::driver::Driver;
 use crate::model::{
     Action, ActionRefused, ResourceKey, RolloutSummary, age, build_tree, compare_rollouts,
     human_duration, plan_action,
@@ -662,20 +663,32 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
             };
             reset_data(state);
             state.scope = scope.clone();
-            notify(
-                state,
-                NoticeLevel::Info,
-                format!("scope: {}", scope.describe()),
-            );
+            let mut text = format!("scope: {}", scope.describe());
+            if let (Some(Driver::ThisRolltop { .. }), Some(driven)) =
+                (&state.driver, state.driven_scope.namespace())
+                && scope.namespace() != Some(driven)
+            {
+                // What is driven stays put: a release in flight must not stall.
+                text.push_str(&format!(" (this rolltop still drives {driven} only)"));
+            }
+            notify(state, NoticeLevel::Info, text);
             vec![Effect::SetScope(scope)]
         }
         ("ctx" | "context", Some(name)) => {
             reset_data(state);
             name.clone_into(&mut state.context);
             state.readonly = state.settings.enter_context(name);
-            // The embedded controller drives the start context only.
-            state.driver = None;
-            notify(state, NoticeLevel::Info, format!("context: {name}"));
+            // The embedded controller drives the start context only; the header names a
+            // driver again when the view is back there.
+            let text = if name == state.driven_context {
+                format!("context: {name}")
+            } else {
+                format!(
+                    "context: {name} (the embedded controller stays with {})",
+                    state.driven_context
+                )
+            };
+            notify(state, NoticeLevel::Info, text);
             vec![Effect::SwitchContext(name.to_owned())]
         }
         ("ro" | "rollout" | "rollouts", None) => {

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
+use crate::controller::analysis::args::validate_arguments;
 use crate::controller::analysis::condition::guard_suggestion;
 use crate::controller::analysis::lint::{ConditionField, ConditionFinding, lint_conditions};
 use crate::controller::analysis::prometheus::PrometheusMetric as EnginePrometheus;
@@ -21,6 +22,7 @@ use crate::controller::analysis::validation::validate_metrics;
 use crate::controller::analysis::web::WebMetric as EngineWeb;
 use crate::controller::analysis::{MetricDefinition, Provider};
 use crate::controller::fenceposts::{IntOrPercent, Rounding, both_fenceposts_literally_zero};
+use crate::controller::validation;
 use crate::crd::analysis::{AnalysisTemplateRef, AnalysisTemplateSpec, Argument, Metric};
 use crate::crd::rollout::{
     AntiAffinity, BlueGreenStrategy, CanaryStep, CanaryStrategy, IstioTrafficRouting,
@@ -63,12 +65,6 @@ pub struct Finding {
     /// How to fix it, when there is a concrete fix to offer.
     pub suggestion: Option<String>,
 }
-
-/// The step kinds the reference lists in its "exactly one" message.
-const INVALID_STEP_MESSAGE: &str =
-    "Step must have one of the following set: experiment, setWeight, setCanaryScale or pause";
-const INVALID_TRAFFIC_ROUTING_MESSAGE: &str =
-    "Canary service and Stable service must to be set to use Traffic Routing";
 
 /// Field names that a wrongly-cased key most likely meant (`setweight` → `setWeight`).
 const KNOWN_FIELD_NAMES: &[&str] = &[
@@ -446,10 +442,7 @@ fn lint_rollout(rollout: &Rollout, index: &FileIndex, report: &mut Report<'_>) {
     let spec = &rollout.spec;
     if spec.workload_ref.is_none() {
         match &spec.selector {
-            None => report.error(
-                "spec.selector",
-                "Rollout has missing field '.spec.selector'",
-            ),
+            None => report.error("spec.selector", validation::missing_field(".spec.selector")),
             Some(selector)
                 if selector
                     .match_labels
@@ -475,7 +468,7 @@ fn lint_rollout(rollout: &Rollout, index: &FileIndex, report: &mut Report<'_>) {
     match (canary, blue_green) {
         (None, None) => report.error(
             "spec.strategy",
-            "Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'",
+            validation::missing_field(".spec.strategy.canary or .spec.strategy.blueGreen"),
         ),
         (Some(_), Some(_)) => {
             report.error("spec.strategy", "Multiple Strategies can not be listed");
@@ -534,7 +527,7 @@ fn lint_canary(
     if fenceposts_readable && both_fenceposts_literally_zero(surge.as_ref(), unavailable.as_ref()) {
         report.error_hint(
             &format!("{BASE}.maxSurge"),
-            "MaxSurge and MaxUnavailable both can not be zero",
+            validation::INVALID_MAX_SURGE_MAX_UNAVAILABLE,
             "allow at least one extra pod (maxSurge: 1) or one unavailable pod (maxUnavailable: 1)",
         );
     }
@@ -561,7 +554,7 @@ fn lint_canary(
             if value.is_empty() {
                 report.error_hint(
                     &format!("{BASE}.{field}"),
-                    INVALID_TRAFFIC_ROUTING_MESSAGE,
+                    validation::INVALID_TRAFFIC_ROUTING,
                     format!(
                         "name the Service that selects the {} pods in {field}",
                         &field[..6]
@@ -592,14 +585,15 @@ fn lint_canary(
         match kinds.as_slice() {
             [] => report.error_hint(
                 &path,
-                INVALID_STEP_MESSAGE,
+                validation::INVALID_STEP,
                 "give the step exactly one kind, e.g. `- setWeight: 20` or `- pause: {}`",
             ),
             [_] => {}
             several => report.error_hint(
                 &path,
                 format!(
-                    "{INVALID_STEP_MESSAGE} (this step sets {})",
+                    "{} (this step sets {})",
+                    validation::INVALID_STEP,
                     several.join(" and ")
                 ),
                 "split it into one list item per kind",
@@ -625,7 +619,7 @@ fn lint_canary(
         if step.set_canary_scale.is_some() && routing.is_none() {
             report.error(
                 &format!("{path}.setCanaryScale"),
-                "SetCanaryScale requires TrafficRouting to be set",
+                validation::INVALID_SET_CANARY_SCALE,
             );
         }
         if let Some(analysis) = &step.analysis {
@@ -654,13 +648,13 @@ fn lint_canary(
         if canary.scale_down_delay_seconds.is_some() {
             report.error(
                 &format!("{BASE}.scaleDownDelaySeconds"),
-                "Canary scaleDownDelaySeconds can only be used with traffic routing",
+                validation::INVALID_CANARY_SCALE_DOWN_DELAY,
             );
         }
         if canary.dynamic_stable_scale == Some(true) {
             report.error(
                 &format!("{BASE}.dynamicStableScale"),
-                "Canary dynamicStableScale can only be used with traffic routing",
+                validation::INVALID_DYNAMIC_STABLE_SCALE,
             );
         }
     } else if canary.scale_down_delay_seconds.is_some() && canary.dynamic_stable_scale == Some(true)
@@ -698,7 +692,7 @@ fn lint_blue_green(
     if active.is_empty() {
         report.error_hint(
             &format!("{BASE}.activeService"),
-            "Rollout has missing field '.spec.strategy.blueGreen.activeService'",
+            validation::missing_field(".spec.strategy.blueGreen.activeService"),
             "name the Service that receives production traffic",
         );
     } else if active == preview {
@@ -797,14 +791,14 @@ fn check_anti_affinity(path: &str, anti_affinity: Option<&AntiAffinity>, report:
         return;
     };
     if anti_affinity.preferred.is_some() == anti_affinity.required.is_some() {
-        report.error(path, "AntiAffinity must have exactly one strategy listed");
+        report.error(path, validation::INVALID_ANTI_AFFINITY_STRATEGY);
     }
     if let Some(preferred) = &anti_affinity.preferred
         && !(1..=100).contains(&preferred.weight)
     {
         report.error(
             &format!("{path}.weight"),
-            "AntiAffinity weight must be between 1-100",
+            validation::INVALID_ANTI_AFFINITY_WEIGHT,
         );
     }
 }
@@ -929,6 +923,7 @@ fn check_analysis_refs(
     index: &FileIndex,
     report: &mut Report<'_>,
 ) {
+    check_argument_sources(&format!("{path}.args"), analysis.args(), report);
     for (i, reference) in analysis.templates().iter().enumerate() {
         let template_path = format!("{path}.templates[{i}]");
         check_template_ref(
@@ -1035,6 +1030,17 @@ fn find_template<'a>(
     templates.get(&reference.template_name).map(|t| (kind, t))
 }
 
+/// An argument takes its value from `value` or from `valueFrom`, never both: the engine
+/// refuses such a run with this message, so lint says it before anything is applied.
+fn check_argument_sources(path: &str, args: &[Argument], report: &mut Report<'_>) {
+    let declared = args
+        .iter()
+        .map(|a| (a.name.as_str(), a.value.is_some(), a.value_from.is_some()));
+    if let Err(message) = validate_arguments(declared) {
+        report.error_hint(path, message, "keep either `value` or `valueFrom`");
+    }
+}
+
 /// Every template argument without a default value must be passed by the analysis.
 fn check_arguments(
     path: &str,
@@ -1074,6 +1080,11 @@ fn int_value(value: &IntOrString) -> Option<i64> {
 /// A template's metrics; a template composed of other templates (`spec.templates`) may have no
 /// metrics of its own, and the templates it names are checked like a rollout's references.
 fn lint_template(spec: &AnalysisTemplateSpec, index: &FileIndex, report: &mut Report<'_>) {
+    check_argument_sources(
+        "spec.args",
+        spec.args.as_deref().unwrap_or_default(),
+        report,
+    );
     let composed = spec.templates.as_ref().is_some_and(|t| !t.is_empty());
     for (i, reference) in spec.templates.iter().flatten().enumerate() {
         check_template_ref(
@@ -1356,7 +1367,7 @@ mod tests {
                 canary("      steps: [{}]\n"),
                 Error,
                 "spec.strategy.canary.steps[0]",
-                INVALID_STEP_MESSAGE,
+                validation::INVALID_STEP,
             ),
             (
                 "two step kinds",
@@ -1405,7 +1416,7 @@ mod tests {
                 canary("      trafficRouting: {nginx: {stableIngress: demo}}\n"),
                 Error,
                 "spec.strategy.canary.stableService",
-                INVALID_TRAFFIC_ROUTING_MESSAGE,
+                validation::INVALID_TRAFFIC_ROUTING,
             ),
             (
                 "same canary and stable",
@@ -1866,5 +1877,28 @@ mod tests {
             "f.yaml:2 Rollout/demo: error: spec.x: bad\n    hint: fix it\n1 error, 0 warnings\n"
         );
         assert_eq!(render("f.yaml", &[]), "0 errors, 0 warnings\n");
+    }
+
+    #[test]
+    fn an_argument_with_both_value_and_value_from_is_an_error() {
+        let text = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: t}
+spec:
+  args:
+    - name: service
+      value: web
+      valueFrom: {podTemplateHashValue: Stable}
+  metrics:
+    - name: m
+      provider: {web: {url: "http://x/{{args.service}}"}}
+"#;
+        let findings = lint_documents(text);
+        assert!(
+            findings.iter().any(|f| f.path == "spec.args"
+                && f.message == "arg 'service' has both Value and ValueFrom fields"),
+            "{findings:?}"
+        );
     }
 }

@@ -110,6 +110,8 @@ pub async fn read_snapshot(
         .items;
     let traffic = if rollout.traffic_routing().is_some() {
         crate::controller::traffic::read::read_traffic_objects(client, &rollout).await?
+    } else if crate::controller::traffic::read::may_hold_released_objects(&rollout) {
+        crate::controller::traffic::read::read_released_objects(client, &rollout).await?
     } else {
         crate::controller::traffic::TrafficObjects::default()
     };

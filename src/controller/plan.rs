@@ -16,7 +16,9 @@ pub mod anti_affinity;
 mod blue_green;
 pub mod ephemeral_metadata;
 mod experiment;
+mod ping_pong;
 pub mod restart;
+mod router_release;
 mod step_analysis;
 mod traffic_routing;
 pub mod workload_ref;
@@ -456,7 +458,9 @@ impl<'a> Planner<'a> {
             return;
         }
         self.garbage_collect_history();
+        self.reconcile_ping_pong_services();
         self.reconcile_services();
+        self.release_unreferenced_routers();
         self.reconcile_traffic_routing();
         self.reconcile_ephemeral_metadata();
         self.reconcile_restart();
@@ -1327,6 +1331,7 @@ impl<'a> Planner<'a> {
         });
         if let Some(why) = promotion {
             if !self.fully_promoted() {
+                self.swap_ping_pong_roles();
                 self.event(
                     reason::COMPLETED,
                     format!(

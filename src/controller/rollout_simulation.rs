@@ -2078,3 +2078,4 @@ fn anti_affinity_and_ephemeral_metadata_on_templates() {
     let old = w.template_of("nginx:1");
     assert!(old["metadata"]["labels"].get("role").is_none(), "{old}");
 }
+mod traffic_routes;

@@ -15,7 +15,7 @@ use crate::controller::snapshot::{MANAGED_BY_ANNOTATION, Snapshot};
 use crate::crd::{CanaryStrategy, Rollout};
 
 /// `MissingFieldMessage`.
-fn missing_field(field: &str) -> String {
+pub fn missing_field(field: &str) -> String {
     format!("Rollout has missing field '{field}'")
 }
 

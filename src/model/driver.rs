@@ -54,6 +54,28 @@ impl Driver {
         }
     }
 
+    /// The header text for a view that may differ from the scope the embedded controller was
+    /// started for (`driven`/`viewed`: a namespace, `None` for all namespaces). `:ns` changes
+    /// what the cockpit shows, never what it drives (a release in flight must not stall
+    /// because its operator glanced elsewhere), so when this rolltop drives a namespace the
+    /// view does not cover, the header says which one instead of claiming the view.
+    pub fn header_for_view(
+        &self,
+        driven: Option<&str>,
+        viewed: Option<&str>,
+        compact: bool,
+    ) -> String {
+        let covered = driven.is_none() || driven == viewed;
+        match (self, covered, driven) {
+            (Self::ThisRolltop { .. }, false, Some(ns)) if compact => format!("ctl: {ns} only"),
+            (Self::ThisRolltop { .. }, false, Some(ns)) => {
+                format!("driver: this rolltop drives {ns} only")
+            }
+            _ if compact => self.compact_text(),
+            _ => self.header_text(),
+        }
+    }
+
     /// The long form for the status line when the driver changes.
     pub fn describe(&self) -> String {
         match self {
@@ -118,5 +140,55 @@ mod tests {
             }
             .is_nobody()
         );
+    }
+
+    #[test]
+    fn header_names_the_driven_namespace_when_the_view_moved_elsewhere() {
+        let this = Driver::ThisRolltop {
+            lease: "shop/rolltop-controller".into(),
+        };
+        let other = Driver::Nobody {
+            reason: "controller off".into(),
+        };
+        let cases = [
+            (
+                &this,
+                Some("shop"),
+                Some("shop"),
+                false,
+                "driver: this rolltop",
+            ),
+            (&this, None, Some("shop"), false, "driver: this rolltop"),
+            (&this, None, None, false, "driver: this rolltop"),
+            (
+                &this,
+                Some("shop"),
+                Some("payments"),
+                false,
+                "driver: this rolltop drives shop only",
+            ),
+            (
+                &this,
+                Some("shop"),
+                None,
+                false,
+                "driver: this rolltop drives shop only",
+            ),
+            (&this, Some("shop"), None, true, "ctl: shop only"),
+            (
+                &other,
+                Some("shop"),
+                Some("payments"),
+                false,
+                "driver: nobody (controller off)",
+            ),
+        ];
+        for (driver, driven, viewed, compact, want) in cases {
+            assert_eq!(
+                driver.header_for_view(driven, viewed, compact),
+                want,
+                "{driven:?} {viewed:?}"
+            );
+        }
     }
 }

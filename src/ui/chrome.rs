@@ -23,12 +23,16 @@ pub fn render_header(area: Rect, buf: &mut Buffer, state: &State, theme: &Theme)
         left.push(format!("cluster {}", state.cluster));
     }
     left.push(state.scope.describe());
-    if let Some(driver) = &state.driver {
-        left.push(if area.width >= 100 {
-            driver.header_text()
-        } else {
-            driver.compact_text()
-        });
+    if let Some(driver) = state
+        .driver
+        .as_ref()
+        .filter(|_| state.context == state.driven_context)
+    {
+        left.push(driver.header_for_view(
+            state.driven_scope.namespace(),
+            state.scope.namespace(),
+            area.width < 100,
+        ));
     }
     let left_width: u16 = 9 + left.iter().map(|p| width_of(p) + 3).sum::<u16>();
     // The freshness note shrinks before the scope is cut.

@@ -9,9 +9,8 @@ use k8s_openapi::api::batch::v1::Job;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use rolltop::controller::analysis::reconciler;
-use rolltop::crd::{AnalysisRun, install, wait_established};
-use rolltop::sandbox::sim::{self, SimConfig, SimHandle};
-use rolltop::sandbox::{Sandbox, SandboxConfig};
+use rolltop::crd::AnalysisRun;
+use rolltop::sandbox::sim::SimConfig;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -19,8 +18,7 @@ const NAMESPACE: &str = "default";
 const DEADLINE: Duration = Duration::from_secs(90);
 
 struct Harness {
-    _sandbox: Sandbox,
-    _sim: SimHandle,
+    _cluster: crate::harness::Cluster,
     _stop: oneshot::Sender<()>,
     runs: Api<AnalysisRun>,
     jobs: Api<Job>,
@@ -28,22 +26,17 @@ struct Harness {
 
 /// A sandbox whose Job pods run for `run_duration`, with the reconciler started.
 async fn harness(run_duration: Duration) -> Harness {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let client = sandbox.client().await.unwrap();
-    install(&client).await.unwrap();
-    wait_established(&client, Duration::from_secs(30))
-        .await
-        .unwrap();
-    let sim = sim::spawn(
-        client.clone(),
+    let cluster = crate::harness::cluster_with(
+        &[NAMESPACE],
         SimConfig {
             start_delay: Duration::from_millis(50),
             ready_delay: Duration::from_millis(50),
             run_duration,
             ..SimConfig::default()
         },
-    );
+    )
+    .await;
+    let client = cluster.client.clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let reconciler_client = client.clone();
     tokio::spawn(async move {
@@ -54,8 +47,7 @@ async fn harness(run_duration: Duration) -> Harness {
         .unwrap();
     });
     Harness {
-        _sandbox: sandbox,
-        _sim: sim,
+        _cluster: cluster,
         _stop: stop,
         runs: Api::namespaced(client.clone(), NAMESPACE),
         jobs: Api::namespaced(client, NAMESPACE),

@@ -8,7 +8,6 @@
 //! value the test sets the way the canary's traffic would (16 errors, then a restarted process).
 //! The second test is R5's open problem: the query returns nothing, and the run must say so.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,116 +17,53 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams, PostParams};
 use kube::{Client, ResourceExt};
-use rolltop::cluster::client::Scope;
-use rolltop::controller::runner::{self, RunOptions};
 use rolltop::crd::{AnalysisRun, AnalysisTemplate, Rollout};
-use rolltop::sandbox::sim::{self, SimConfig, SimHandle};
-use rolltop::sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
+use crate::harness::{self, Runner, eventually_within, start_namespace_runner};
 use crate::prometheus::{Prometheus, prometheus, serve, start_scraping};
 
 const NS: &str = "kubota-test";
 const ROLLOUT: &str = "rollouts-demo";
+/// Waits here include Prometheus scrapes and the analysis interval.
 const DEADLINE: Duration = Duration::from_secs(120);
 const V1: &str = "quay.io/brancz/prometheus-example-app:v0.1.0";
 const V2: &str = "quay.io/brancz/prometheus-example-app:v0.2.0";
 /// R5's query, as the field report wrote it.
 const R5_QUERY: &str = r#"delta(http_requests_total{code="500",namespace="kubota-test",service="rollouts-demo-canary"}[5m])"#;
 
+/// The shared sandbox with rolltop's controller driving `NS` (stopped when dropped).
 struct Cluster {
+    cluster: harness::Cluster,
     client: Client,
-    _sandbox: Sandbox,
-    _sim: SimHandle,
-    _stop_runner: oneshot::Sender<()>,
-    kubeconfig: tempfile::NamedTempFile,
+    _runner: Runner,
 }
 
-/// Sandbox + simulated kubelet/ReplicaSet controllers + rolltop's controller for `NS`.
 async fn cluster() -> Cluster {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let client = sandbox.client().await.unwrap();
-    let sim = sim::spawn(
-        client.clone(),
-        SimConfig {
-            ready_delay: Duration::from_millis(100),
-            start_delay: Duration::from_millis(50),
-            ..SimConfig::default()
-        },
-    );
-    rolltop::crd::install(&client).await.unwrap();
-    rolltop::crd::wait_established(&client, Duration::from_secs(30))
-        .await
-        .unwrap();
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    for ns in [NS, "kube-system"] {
-        let namespace: Namespace =
-            serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
-        let _ = namespaces.create(&PostParams::default(), &namespace).await;
-    }
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(runner::run_with(
-        client.clone(),
-        Scope::Namespace(NS.into()),
-        RunOptions { identity: None },
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    let kubeconfig = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(kubeconfig.path(), sandbox.kubeconfig_yaml()).unwrap();
+    let cluster = harness::cluster(&[NS]).await;
+    let client = cluster.client.clone();
+    let runner = start_namespace_runner(&client, NS);
     Cluster {
+        cluster,
         client,
-        _sandbox: sandbox,
-        _sim: sim,
-        _stop_runner: stop,
-        kubeconfig,
+        _runner: runner,
     }
 }
 
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+async fn eventually<T, F, Fut>(what: &str, probe: F) -> T
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
+    Fut: std::future::Future<Output = Option<T>>,
 {
-    let start = tokio::time::Instant::now();
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually_within(what, DEADLINE, probe).await
 }
 
 impl Cluster {
-    /// Runs the rolltop binary as `kubectl argo rollouts` (off the runtime's workers, so the
-    /// in-process sandbox keeps serving it) and fails the test on a non-zero exit.
-    async fn plugin(&self, args: &[&str]) -> String {
-        let kubeconfig = self.kubeconfig.path().to_owned();
-        let mut argv: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
-        argv.extend(["-n".to_string(), NS.to_string()]);
-        let out = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_rolltop"))
-                .args(&argv)
-                .env("KUBECONFIG", kubeconfig)
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "rolltop {args:?} failed: {text}");
-        text
+    /// `kubectl argo rollouts`-style action by the rolltop binary; fails the test on error.
+    async fn plugin(&self, args: &[&str]) {
+        self.cluster.plugin(NS, args).await;
     }
 
     async fn rollout_status(&self) -> Value {

@@ -3,8 +3,8 @@
 //! are read with `capture-pane` and polled until the expected text appears (no fixed sleeps).
 
 use std::path::Path;
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
@@ -13,84 +13,7 @@ use rolltop::sandbox::SandboxConfig;
 use serde_json::json;
 
 use crate::sandbox_api::start;
-
-/// A private tmux server (`-L`), killed when dropped, also when the test fails.
-pub(crate) struct Tmux {
-    socket: String,
-    config: std::path::PathBuf,
-}
-
-impl Tmux {
-    pub(crate) fn new(socket: &str, dir: &Path) -> Self {
-        let config = dir.join("tmux.conf");
-        std::fs::write(
-            &config,
-            "set -g status off\nset -g default-size 120x40\nset -g remain-on-exit on\n\
-             set -g history-limit 5000\n",
-        )
-        .unwrap();
-        Self {
-            socket: socket.to_owned(),
-            config,
-        }
-    }
-
-    pub(crate) fn cmd(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("-f")
-            .arg(&self.config)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    pub(crate) fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "app"]).stdout).into_owned()
-    }
-
-    pub(crate) fn display(&self, format: &str) -> String {
-        let out = self.cmd(&["display", "-p", "-t", "app", format]);
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    pub(crate) fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "app"];
-        args.extend_from_slice(keys);
-        assert!(self.cmd(&args).status.success());
-    }
-
-    pub(crate) fn literal(&self, text: &str) {
-        assert!(
-            self.cmd(&["send-keys", "-t", "app", "-l", text])
-                .status
-                .success()
-        );
-    }
-
-    /// Polls the pane until `done` holds; fails with the last screen after 30 s.
-    pub(crate) async fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let screen = self.screen();
-            if done(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-    }
-}
+use crate::tmux::Tmux;
 
 pub(crate) fn rollout(name: &str, image: &str) -> Rollout {
     serde_json::from_value(json!({
@@ -162,20 +85,7 @@ async fn cockpit_lists_watches_opens_filters_and_quits_cleanly() {
     );
     let exit_file = dir.path().join("exit-status");
     let command = cockpit_command(&kubeconfig, &exit_file);
-    let started = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "app",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "-e",
-        "TERM=xterm-256color",
-        &command,
-    ]);
-    assert!(started.status.success(), "{started:?}");
+    tmux.start(&[], &command);
 
     tmux.wait_for("both rollouts with their status words", |s| {
         s.contains("checkout")
@@ -233,12 +143,7 @@ async fn cockpit_lists_watches_opens_filters_and_quits_cleanly() {
     assert!(status.pause_conditions().is_empty(), "{status:?}");
 
     tmux.keys(&["q"]);
-    assert_eq!(
-        exit_status(&exit_file, &tmux).await,
-        "0",
-        "{}",
-        tmux.screen()
-    );
+    assert_eq!(tmux.exit_status(&exit_file).await, "0", "{}", tmux.screen());
     // Restored: back on the main screen, which holds none of the cockpit's drawing.
     assert_eq!(tmux.display("#{alternate_on}"), "0");
     let after = tmux.screen();
@@ -269,20 +174,7 @@ async fn sigterm_ends_the_cockpit_with_exit_0_and_the_terminal_restored() {
     );
     let exit_file = dir.path().join("exit-status");
     let command = cockpit_command(&kubeconfig, &exit_file);
-    let started = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "app",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "-e",
-        "TERM=xterm-256color",
-        &command,
-    ]);
-    assert!(started.status.success(), "{started:?}");
+    tmux.start(&[], &command);
     tmux.wait_for("the rollout", |s| {
         s.contains("checkout") && s.contains("Healthy")
     })
@@ -297,12 +189,7 @@ async fn sigterm_ends_the_cockpit_with_exit_0_and_the_terminal_restored() {
     assert!(!pid.is_empty(), "no rolltop under the pane's shell");
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
-    assert_eq!(
-        exit_status(&exit_file, &tmux).await,
-        "0",
-        "{}",
-        tmux.screen()
-    );
+    assert_eq!(tmux.exit_status(&exit_file).await, "0", "{}", tmux.screen());
     assert_eq!(tmux.display("#{alternate_on}"), "0");
     assert!(!tmux.screen().contains("checkout"));
 }
@@ -318,22 +205,4 @@ fn cockpit_command(kubeconfig: &Path, exit_file: &Path) -> String {
         kubeconfig.display(),
         exit_file.display()
     )
-}
-
-/// Waits for rolltop's exit status; panics with the screen after 30 s.
-pub(crate) async fn exit_status(exit_file: &Path, tmux: &Tmux) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(exit_file)
-            && text.ends_with('\n')
-        {
-            return text.trim().to_owned();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "rolltop did not exit: {}",
-            tmux.screen()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }

@@ -14,8 +14,9 @@ use rolltop::sandbox::sim::{self, SimConfig};
 use rolltop::sandbox::{Sandbox, SandboxConfig};
 use serde_json::json;
 
-use crate::cockpit::{Tmux, create_with_status, exit_status, rollout};
+use crate::cockpit::{create_with_status, rollout};
 use crate::sandbox_api::start;
+use crate::tmux::Tmux;
 
 /// Starts rolltop in tmux with `args`, its XDG config and state homes under `dir`, and
 /// `KUBECONFIG` naming the given files (several files are merged as kubectl merges them).
@@ -31,20 +32,7 @@ fn launch(tmux: &Tmux, dir: &Path, kubeconfigs: &[&Path], args: &str) {
         env!("CARGO_BIN_EXE_rolltop"),
         dir = dir.display(),
     );
-    let started = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "app",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "-e",
-        "TERM=xterm-256color",
-        &command,
-    ]);
-    assert!(started.status.success(), "{started:?}");
+    tmux.start(&[], &command);
 }
 
 async fn sandbox_with_crds(config: SandboxConfig) -> (Sandbox, kube::Client) {
@@ -64,7 +52,7 @@ fn write_kubeconfig(dir: &Path, sandbox: &Sandbox) -> std::path::PathBuf {
 
 async fn quit(tmux: &Tmux, dir: &Path) {
     tmux.keys(&["q"]);
-    let status = exit_status(&dir.join("exit-status"), tmux).await;
+    let status = tmux.exit_status(&dir.join("exit-status")).await;
     assert_eq!(status, "0", "{}", tmux.screen());
 }
 

@@ -4,198 +4,39 @@
 //! status merge patch, abort. Every wait polls the API server until a predicate holds and fails
 //! after a generous deadline; nothing asserts on timing.
 
-use std::future::Future;
 use std::process::Stdio;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use rolltop::cluster::client::Scope;
 use rolltop::controller::lease::{self, AcquireLeaseError, LEASE_NAME};
-use rolltop::controller::runner::{self, DriveError, RunOptions};
+use rolltop::controller::runner::{self, DriveError};
 use rolltop::crd::Rollout;
-use rolltop::sandbox::sim::{self, SimConfig, SimHandle};
-use rolltop::sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-const DEADLINE: Duration = Duration::from_secs(60);
+use crate::harness::{
+    DEADLINE, cluster, create_rollout, eventually, owned_replica_sets, patch_status, rs_hash,
+    rs_replicas, set_image, start_runner, status, wait_phase,
+};
+
 const NS: &str = "shop";
 
-struct Cluster {
-    client: Client,
-    sandbox: Sandbox,
-    _sim: SimHandle,
-}
-
-async fn cluster(namespaces: &[&str]) -> Cluster {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let client = sandbox.client().await.unwrap();
-    let sim = sim::spawn(
-        client.clone(),
-        SimConfig {
-            ready_delay: Duration::from_millis(100),
-            start_delay: Duration::from_millis(50),
-            ..SimConfig::default()
-        },
-    );
-    rolltop::crd::install(&client).await.unwrap();
-    rolltop::crd::wait_established(&client, Duration::from_secs(30))
-        .await
-        .unwrap();
-    let api: Api<Namespace> = Api::all(client.clone());
-    for ns in namespaces.iter().chain(&["kube-system"]) {
-        let namespace: Namespace =
-            serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
-        let _ = api.create(&PostParams::default(), &namespace).await;
-    }
-    Cluster {
-        client,
-        sandbox,
-        _sim: sim,
-    }
-}
-
-/// A runner started in-process; `stop` ends it gracefully.
-struct Runner {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), runner::RunControllerError>>,
-}
-
-fn start_runner(client: &Client, scope: Scope, identity: Option<&str>) -> Runner {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let options = RunOptions {
-        identity: identity.map(str::to_owned),
-    };
-    let task = tokio::spawn(runner::run_with(
-        client.clone(),
-        scope,
-        options,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    Runner { stop, task }
-}
-
-impl Runner {
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(DEADLINE, self.task)
-            .await
-            .expect("runner stops")
-            .unwrap()
-            .unwrap();
-    }
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = tokio::time::Instant::now();
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
+/// Four replicas through `setWeight 25, pause, setWeight 75, pause 2s`.
 fn canary_rollout(name: &str, image: &str) -> Rollout {
-    serde_json::from_value(json!({
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Rollout",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": 4,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "app", "image": image}]}
-            },
-            "strategy": {"canary": {"steps": [
-                {"setWeight": 25},
-                {"pause": {}},
-                {"setWeight": 75},
-                {"pause": {"duration": "2s"}}
-            ]}}
-        }
-    }))
-    .unwrap()
-}
-
-async fn status(client: &Client, ns: &str, name: &str) -> Value {
-    let rollout = Api::<Rollout>::namespaced(client.clone(), ns)
-        .get(name)
-        .await
-        .unwrap();
-    serde_json::to_value(&rollout.status).unwrap()
-}
-
-async fn owned_replica_sets(client: &Client, ns: &str, name: &str) -> Vec<ReplicaSet> {
-    Api::<ReplicaSet>::namespaced(client.clone(), ns)
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|rs| {
-            rs.owner_references()
-                .iter()
-                .any(|o| o.kind == "Rollout" && o.name == name)
-        })
-        .collect()
-}
-
-fn rs_hash(rs: &ReplicaSet) -> String {
-    rs.labels()
-        .get("rollouts-pod-template-hash")
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn rs_replicas(rs: &ReplicaSet) -> i32 {
-    rs.spec.replicas.unwrap_or(0)
-}
-
-async fn create_rollout(client: &Client, ns: &str, rollout: &Rollout) {
-    Api::<Rollout>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), rollout)
-        .await
-        .unwrap();
-}
-
-async fn wait_phase(client: &Client, ns: &str, name: &str, phase: &str) -> Value {
-    eventually(&format!("{ns}/{name} phase {phase}"), || async {
-        let status = status(client, ns, name).await;
-        (status["phase"] == phase).then_some(status)
-    })
-    .await
-}
-
-/// `kubectl argo rollouts set image`-like: replace the container list.
-async fn set_image(client: &Client, ns: &str, name: &str, image: &str) {
-    let patch =
-        json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}});
-    Api::<Rollout>::namespaced(client.clone(), ns)
-        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .unwrap();
-}
-
-async fn patch_status(client: &Client, ns: &str, name: &str, patch: &Value) {
-    Api::<Rollout>::namespaced(client.clone(), ns)
-        .patch_status(name, &PatchParams::default(), &Patch::Merge(patch))
-        .await
-        .unwrap();
+    crate::harness::canary_rollout(
+        name,
+        4,
+        image,
+        &json!({"steps": [
+            {"setWeight": 25},
+            {"pause": {}},
+            {"setWeight": 75},
+            {"pause": {"duration": "2s"}}
+        ]}),
+    )
 }
 
 /// Updates the image and waits for the pause at step index 1 with one canary pod.
@@ -416,14 +257,12 @@ async fn lease_holder(client: &Client, ns: &str) -> Option<String> {
 async fn binary_drives_holds_the_lease_and_releases_it_on_sigterm() {
     let cluster = cluster(&[NS]).await;
     let client = &cluster.client;
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, cluster.sandbox.kubeconfig_yaml()).unwrap();
+    let kubeconfig = cluster.kubeconfig.path();
     let controller = |extra: &[&str]| {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_rolltop"));
         command
             .arg("--kubeconfig")
-            .arg(&kubeconfig)
+            .arg(kubeconfig)
             .args(["controller", "-n", NS])
             .args(extra)
             .env("RUST_LOG", "info")

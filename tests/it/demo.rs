@@ -6,72 +6,17 @@
 //! Everything is polled with generous deadlines: CI machines are slow and shared.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kube::Api;
 use rolltop::crd::Rollout;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use crate::tmux::Tmux;
+
 const KUBECTL: &str = "/usr/bin/kubectl";
 const R5_QUERY: &str = "delta(http_requests_total{code=\"500\",namespace=\"kubota-test\",service=\"rollouts-demo-canary\"}[5m])";
-
-/// A private tmux server (`-L`), killed when dropped.
-struct Tmux {
-    socket: String,
-    config: PathBuf,
-}
-
-impl Tmux {
-    fn new(socket: &str, dir: &Path) -> Self {
-        let config = dir.join("tmux.conf");
-        std::fs::write(
-            &config,
-            "set -g status off\nset -g default-size 120x40\nset -g remain-on-exit on\n",
-        )
-        .unwrap();
-        Self {
-            socket: socket.to_owned(),
-            config,
-        }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("-f")
-            .arg(&self.config)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "app"]).stdout).into_owned()
-    }
-
-    async fn wait_for(&self, what: &str, timeout: Duration, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let screen = self.screen();
-            if done(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-    }
-}
 
 /// The row of the list that shows `namespace`.
 fn row<'a>(screen: &'a str, namespace: &str) -> &'a str {
@@ -122,26 +67,7 @@ fn start_demo(dir: &Path, name: &str, prometheus: bool) -> (Tmux, PathBuf) {
         "ROLLTOP_DEMO_PROMETHEUS={}",
         if prometheus { "on" } else { "off" }
     );
-    let started = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "app",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "-e",
-        "TERM=xterm-256color",
-        "-e",
-        "ROLLTOP_DEMO_FAST=1",
-        "-e",
-        &tmpdir,
-        "-e",
-        &prometheus,
-        &command,
-    ]);
-    assert!(started.status.success(), "{started:?}");
+    tmux.start(&["ROLLTOP_DEMO_FAST=1", &tmpdir, &prometheus], &command);
     (tmux, exit_file)
 }
 
@@ -212,7 +138,7 @@ async fn demo_shows_five_scenarios_that_progress_and_r5_aborts() {
         ("kubota-test", "rollouts-demo"),
     ];
     let screen = tmux
-        .wait_for("all five scenarios", Duration::from_secs(120), |s| {
+        .wait_for_within("all five scenarios", Duration::from_secs(120), |s| {
             scenarios.iter().all(|(ns, name)| row(s, ns).contains(name))
         })
         .await;
@@ -221,7 +147,7 @@ async fn demo_shows_five_scenarios_that_progress_and_r5_aborts() {
 
     // Progress: the canaries wait for promotion at their first pause, the blue/green for its
     // promotion, R4 moves past its first step on its own.
-    tmux.wait_for(
+    tmux.wait_for_within(
         "canaries paused for promotion",
         Duration::from_secs(240),
         |s| {
@@ -233,7 +159,7 @@ async fn demo_shows_five_scenarios_that_progress_and_r5_aborts() {
     )
     .await;
     // R4's step counter passes 1/6 on its own (timed pauses, background analysis).
-    tmux.wait_for(
+    tmux.wait_for_within(
         "R4 moving through its steps",
         Duration::from_secs(240),
         |s| {
@@ -262,7 +188,7 @@ async fn demo_shows_five_scenarios_that_progress_and_r5_aborts() {
         reasons.iter().any(|r| r == "DemoUserRequests"),
         "{reasons:?}"
     );
-    tmux.wait_for(
+    tmux.wait_for_within(
         "R5 degraded after its failed analysis",
         Duration::from_secs(60),
         |s| {
@@ -280,7 +206,7 @@ async fn demo_prometheus_answers_r5_query_through_services_proxy() {
     let dir = tempfile::tempdir().unwrap();
     let (tmux, exit_file) = start_demo(dir.path(), "demo-prom", true);
     let screen = tmux
-        .wait_for("the R5 row", Duration::from_secs(120), |s| {
+        .wait_for_within("the R5 row", Duration::from_secs(120), |s| {
             row(s, "kubota-test").contains("rollouts-demo")
         })
         .await;

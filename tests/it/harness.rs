@@ -174,7 +174,16 @@ impl Runner {
 }
 
 /// Polls `probe` every 50 ms until it returns `Some`, failing after [`DEADLINE`].
-pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    eventually_within(what, DEADLINE, probe).await
+}
+
+/// As [`eventually`] with a longer deadline, for waits that include a scrape or a query window.
+pub async fn eventually_within<T, F, Fut>(what: &str, deadline: Duration, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -184,7 +193,7 @@ where
         if let Some(value) = probe().await {
             return value;
         }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

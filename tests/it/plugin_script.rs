@@ -5,22 +5,16 @@
 //! (poll `get rollout` for `Paused`, `status --timeout`); the test checks their exit codes,
 //! the plugin's lines in their output, and what the server holds afterwards.
 
-use std::future::Future;
 use std::process::Output;
-use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
-use rolltop::cluster::client::Scope;
-use rolltop::controller::runner::{self, RunOptions};
 use rolltop::crd::Rollout;
-use rolltop::sandbox::sim::{self, SimConfig};
-use rolltop::sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
-const DEADLINE: Duration = Duration::from_secs(60);
+use crate::harness::{cluster, create_rollout, eventually, rollout_from, start_namespace_runner};
+
 const NS: &str = "default";
 
 /// The plugin's wait-for-pause idiom, shared by both scripts.
@@ -33,21 +27,6 @@ const WAIT_PAUSED: &str = "wait_paused() {
   return 1
 }
 ";
-
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = tokio::time::Instant::now();
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn rollout_status(client: &Client) -> Value {
     let rollout = Api::<Rollout>::namespaced(client.clone(), NS)
@@ -104,41 +83,12 @@ async fn stable_image(client: &Client) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::too_many_lines)]
 async fn a_plugin_release_script_runs_unchanged() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let client = sandbox.client().await.unwrap();
-    let _sim = sim::spawn(
-        client.clone(),
-        SimConfig {
-            ready_delay: Duration::from_millis(100),
-            start_delay: Duration::from_millis(50),
-            ..SimConfig::default()
-        },
-    );
-    rolltop::crd::install(&client).await.unwrap();
-    rolltop::crd::wait_established(&client, Duration::from_secs(30))
-        .await
-        .unwrap();
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    for ns in [NS, "kube-system"] {
-        let namespace: Namespace =
-            serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
-        // `default` may already exist; either way it must be there for the rollout.
-        let _ = namespaces.create(&PostParams::default(), &namespace).await;
-    }
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let runner = tokio::spawn(runner::run_with(
-        client.clone(),
-        Scope::Namespace(NS.into()),
-        RunOptions { identity: None },
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    let kubeconfig = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(kubeconfig.path(), sandbox.kubeconfig_yaml()).unwrap();
+    let cluster = cluster(&[NS]).await;
+    let client = cluster.client.clone();
+    let kubeconfig = &cluster.kubeconfig;
+    let runner = start_namespace_runner(&client, NS);
 
-    let rollout: Rollout = serde_json::from_value(json!({
+    let rollout = rollout_from(json!({
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Rollout",
         "metadata": {"name": "demo"},
@@ -151,12 +101,8 @@ async fn a_plugin_release_script_runs_unchanged() {
             },
             "strategy": {"canary": {"steps": [{"setWeight": 50}, {"pause": {}}]}}
         }
-    }))
-    .unwrap();
-    Api::<Rollout>::namespaced(client.clone(), NS)
-        .create(&PostParams::default(), &rollout)
-        .await
-        .unwrap();
+    }));
+    create_rollout(&client, NS, &rollout).await;
     eventually("demo Healthy", || async {
         (rollout_status(&client).await["phase"] == "Healthy").then_some(())
     })
@@ -243,10 +189,5 @@ $RO status demo --timeout 60s
     .await;
     assert_eq!(stable_image(&client).await, "nginx:1.27");
 
-    let _ = stop.send(());
-    tokio::time::timeout(DEADLINE, runner)
-        .await
-        .expect("runner stops")
-        .unwrap()
-        .unwrap();
+    runner.stop().await;
 }

@@ -4,187 +4,18 @@
 //! R5) are applied as written; the tests then drive `set image`, promote and abort through the
 //! API, as the kubectl plugin does, and read the router objects back. Every wait polls.
 
-use std::future::Future;
-use std::time::Duration;
-
-use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::api::networking::v1::Ingress;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
-use kube::core::gvk::GroupVersionKind;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
-use rolltop::cluster::client::Scope;
-use rolltop::controller::runner::{self, RunOptions};
 use rolltop::controller::traffic::RouterKind;
-use rolltop::controller::traffic::crds::schemaless_crd;
 use rolltop::crd::Rollout;
 use rolltop::model::{RolloutExtras, RolloutSummary};
-use rolltop::sandbox::sim::{self, SimConfig, SimHandle};
-use rolltop::sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-const DEADLINE: Duration = Duration::from_secs(90);
-
-struct Cluster {
-    client: Client,
-    _sandbox: Sandbox,
-    _sim: SimHandle,
-}
-
-async fn cluster(namespace: &str) -> Cluster {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let client = sandbox.client().await.unwrap();
-    let sim = sim::spawn(
-        client.clone(),
-        SimConfig {
-            ready_delay: Duration::from_millis(100),
-            start_delay: Duration::from_millis(50),
-            ..SimConfig::default()
-        },
-    );
-    rolltop::crd::install(&client).await.unwrap();
-    rolltop::crd::wait_established(&client, Duration::from_secs(30))
-        .await
-        .unwrap();
-    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": namespace}})).unwrap();
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .unwrap();
-    Cluster {
-        client,
-        _sandbox: sandbox,
-        _sim: sim,
-    }
-}
-
-/// The schemaless router CRDs rolltop ships for sandboxes without a mesh.
-async fn install_crd(client: &Client, kind: RouterKind) {
-    let crd = schemaless_crd(kind).unwrap();
-    Api::<CustomResourceDefinition>::all(client.clone())
-        .create(&PostParams::default(), &crd)
-        .await
-        .unwrap();
-}
-
-async fn install_istio(client: &Client) {
-    install_crd(client, RouterKind::VirtualService).await;
-    install_crd(client, RouterKind::DestinationRule).await;
-}
-
-fn dynamic_api(
-    client: &Client,
-    ns: &str,
-    api_version: &str,
-    kind: &str,
-    plural: &str,
-) -> Api<DynamicObject> {
-    let (group, version) = api_version.split_once('/').unwrap();
-    let resource =
-        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
-    Api::namespaced_with(client.clone(), ns, &resource)
-}
-
-fn virtual_services(client: &Client, ns: &str) -> Api<DynamicObject> {
-    dynamic_api(
-        client,
-        ns,
-        "networking.istio.io/v1alpha3",
-        "VirtualService",
-        "virtualservices",
-    )
-}
-
-async fn create_dynamic(api: &Api<DynamicObject>, object: Value) {
-    let object: DynamicObject = serde_json::from_value(object).unwrap();
-    api.create(&PostParams::default(), &object).await.unwrap();
-}
-
-async fn get_json(api: &Api<DynamicObject>, name: &str) -> Option<Value> {
-    api.get_opt(name)
-        .await
-        .unwrap()
-        .map(|o| serde_json::to_value(o).unwrap())
-}
-
-struct Runner {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), runner::RunControllerError>>,
-}
-
-fn start_runner(client: &Client, ns: &str) -> Runner {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(runner::run_with(
-        client.clone(),
-        Scope::Namespace(ns.to_owned()),
-        RunOptions::default(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    Runner { stop, task }
-}
-
-impl Runner {
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(DEADLINE, self.task)
-            .await
-            .expect("runner stops")
-            .unwrap()
-            .unwrap();
-    }
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = tokio::time::Instant::now();
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn status(client: &Client, ns: &str, name: &str) -> Value {
-    let rollout = Api::<Rollout>::namespaced(client.clone(), ns)
-        .get(name)
-        .await
-        .unwrap();
-    serde_json::to_value(&rollout.status).unwrap()
-}
-
-async fn create_service(client: &Client, ns: &str, name: &str, app: &str, port: i32) {
-    let svc: Service = serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "spec": {"selector": {"app": app},
-                 "ports": [{"port": port, "targetPort": "http", "protocol": "TCP"}]}
-    }))
-    .unwrap();
-    Api::<Service>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &svc)
-        .await
-        .unwrap();
-}
-
-async fn selector_hash(client: &Client, ns: &str, service: &str) -> Option<String> {
-    let svc = Api::<Service>::namespaced(client.clone(), ns)
-        .get(service)
-        .await
-        .unwrap();
-    svc.spec?
-        .selector?
-        .get("rollouts-pod-template-hash")
-        .cloned()
-}
+use crate::harness::{
+    cluster, create_dynamic, create_rollout, create_service, dynamic_api, eventually, get_json,
+    patch_spec, patch_status, selector_hash, start_namespace_runner, virtual_services, wait_status,
+};
 
 /// seeds.md R1's Rollout (replicas 1, steps setWeight 5 / pause), with the given routing.
 fn r1_rollout(name: &str, image: &str, routing: &Value, steps: &Value) -> Rollout {
@@ -208,27 +39,15 @@ fn r1_rollout(name: &str, image: &str, routing: &Value, steps: &Value) -> Rollou
     .unwrap()
 }
 
-async fn create_rollout(client: &Client, ns: &str, rollout: &Rollout) {
-    Api::<Rollout>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), rollout)
-        .await
-        .unwrap();
-}
-
+/// `set image` for R1-style rollouts, whose container is named after the rollout.
 async fn set_image(client: &Client, ns: &str, name: &str, image: &str) {
-    let patch =
-        json!({"spec": {"template": {"spec": {"containers": [{"name": name, "image": image}]}}}});
-    Api::<Rollout>::namespaced(client.clone(), ns)
-        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .unwrap();
-}
-
-async fn patch_status(client: &Client, ns: &str, name: &str, patch: &Value) {
-    Api::<Rollout>::namespaced(client.clone(), ns)
-        .patch_status(name, &PatchParams::default(), &Patch::Merge(patch))
-        .await
-        .unwrap();
+    patch_spec(
+        client,
+        ns,
+        name,
+        json!({"template": {"spec": {"containers": [{"name": name, "image": image}]}}}),
+    )
+    .await;
 }
 
 /// `kubectl argo rollouts promote` on a canary paused at step `index`.
@@ -244,20 +63,6 @@ async fn promote(client: &Client, ns: &str, name: &str, index: i64) {
         &json!({"status": {"pauseConditions": null, "currentStepIndex": index + 1}}),
     )
     .await;
-}
-
-async fn wait_status(
-    client: &Client,
-    ns: &str,
-    name: &str,
-    what: &str,
-    check: impl Fn(&Value) -> bool,
-) -> Value {
-    eventually(what, || async {
-        let status = status(client, ns, name).await;
-        check(&status).then_some(status)
-    })
-    .await
 }
 
 /// (host, weight) of each destination of the VirtualService's http route `route`.
@@ -322,9 +127,9 @@ fn istio_routing() -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn istio_r1_host_level_canary_promote_and_abort() {
-    let cluster = cluster(R1_NS).await;
+    let cluster = cluster(&[R1_NS]).await;
     let client = &cluster.client;
-    install_istio(client).await;
+    cluster.install_istio().await;
     // R1 applies rollout, services, gateway, virtual service in that order.
     create_rollout(
         client,
@@ -341,7 +146,7 @@ async fn istio_r1_host_level_canary_promote_and_abort() {
     create_service(client, R1_NS, "rollouts-demo-stable", "rollouts-demo", 80).await;
     let vs_api = virtual_services(client, R1_NS);
     create_dynamic(&vs_api, r1_virtual_service()).await;
-    let runner = start_runner(client, R1_NS);
+    let runner = start_namespace_runner(client, R1_NS);
 
     let healthy = wait_status(
         client,
@@ -457,7 +262,7 @@ async fn istio_r1_host_level_canary_promote_and_abort() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_istio_kind_and_virtual_service_are_invalid_spec_until_they_exist() {
     const NS: &str = "kubota-test";
-    let cluster = cluster(NS).await;
+    let cluster = cluster(&[NS]).await;
     let client = &cluster.client;
     create_service(client, NS, "rollouts-demo-canary", "rollouts-demo", 8080).await;
     create_service(client, NS, "rollouts-demo-stable", "rollouts-demo", 8080).await;
@@ -473,7 +278,7 @@ async fn missing_istio_kind_and_virtual_service_are_invalid_spec_until_they_exis
         ),
     )
     .await;
-    let runner = start_runner(client, NS);
+    let runner = start_namespace_runner(client, NS);
     let prefix = "The Rollout \"rollouts-demo\" is invalid: \
                   spec.strategy.canary.trafficRouting.istio.virtualService.name: Invalid value: \
                   \"rollouts-demo-vsvc\": ";
@@ -493,7 +298,7 @@ async fn missing_istio_kind_and_virtual_service_are_invalid_spec_until_they_exis
         )
     );
     // Istio arrives later: the runner discovers it without a restart.
-    install_istio(client).await;
+    cluster.install_istio().await;
     let expected = format!(
         "InvalidSpec: {prefix}virtualservices.networking.istio.io \"rollouts-demo-vsvc\" not found"
     );
@@ -574,7 +379,7 @@ async fn missing_istio_kind_and_virtual_service_are_invalid_spec_until_they_exis
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alb_r2_action_annotation_is_written_exactly() {
     const NS: &str = "tomozo";
-    let cluster = cluster(NS).await;
+    let cluster = cluster(&[NS]).await;
     let client = &cluster.client;
     for svc in ["tomozo-stable", "tomozo-canary"] {
         create_service(client, NS, svc, "tomozo", 8080).await;
@@ -614,7 +419,7 @@ async fn alb_r2_action_annotation_is_written_exactly() {
         ),
     )
     .await;
-    let runner = start_runner(client, NS);
+    let runner = start_namespace_runner(client, NS);
     let action = |canary: i32| {
         format!(
             "{{\"Type\":\"forward\",\"ForwardConfig\":{{\"TargetGroups\":[{{\"ServiceName\":\"tomozo-canary\",\"ServicePort\":\"8080\",\"Weight\":{canary}}},{{\"ServiceName\":\"tomozo-stable\",\"ServicePort\":\"8080\",\"Weight\":{}}}]}}}}",
@@ -660,9 +465,9 @@ async fn alb_r2_action_annotation_is_written_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_canary_ingress_and_smi_traffic_split_follow_the_weight() {
     const NS: &str = "web";
-    let cluster = cluster(NS).await;
+    let cluster = cluster(&[NS]).await;
     let client = &cluster.client;
-    install_crd(client, RouterKind::TrafficSplit).await;
+    cluster.install_routers(&[RouterKind::TrafficSplit]).await;
     for svc in ["web-stable", "web-canary"] {
         create_service(client, NS, svc, "web", 80).await;
     }
@@ -689,7 +494,7 @@ async fn nginx_canary_ingress_and_smi_traffic_split_follow_the_weight() {
         ),
     )
     .await;
-    let runner = start_runner(client, NS);
+    let runner = start_namespace_runner(client, NS);
     let splits = dynamic_api(
         client,
         NS,
@@ -770,9 +575,9 @@ async fn subset_hashes(api: &Api<DynamicObject>, name: &str) -> Vec<(String, Str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn istio_subset_level_split_labels_the_destination_rule() {
     const NS: &str = "subsets";
-    let cluster = cluster(NS).await;
+    let cluster = cluster(&[NS]).await;
     let client = &cluster.client;
-    install_istio(client).await;
+    cluster.install_istio().await;
     create_service(client, NS, "app", "app", 80).await;
     let vs_api = virtual_services(client, NS);
     create_dynamic(
@@ -818,7 +623,7 @@ async fn istio_subset_level_split_labels_the_destination_rule() {
         canary.stable_service = None;
     }
     create_rollout(client, NS, &rollout).await;
-    let runner = start_runner(client, NS);
+    let runner = start_namespace_runner(client, NS);
     let healthy = wait_status(client, NS, "app", "Healthy", |s| s["phase"] == "Healthy").await;
     let v1 = healthy["stableRS"].as_str().unwrap().to_owned();
     let pair = |canary: &str, stable: &str| {

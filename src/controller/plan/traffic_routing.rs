@@ -7,8 +7,9 @@
 //! [`crate::controller::traffic`].
 //!
 //! Not done: the weight side of `dynamicStableScale` (abort step-down and dynamic rollback rows
-//! of §5.2 — its replica side is passed through), experiment destinations, ping-pong, and ALB
-//! weight verification.
+//! of §5.2 — its replica side is passed through), experiment destinations, and ALB weight
+//! verification. Ping-pong Services are in `plan::ping_pong`; the routers get the role names
+//! from [`crate::controller::traffic::router_services`].
 
 use chrono::Duration as ChronoDuration;
 
@@ -182,8 +183,8 @@ impl Planner<'_> {
             return;
         };
         let canary_hash = self.new_hash();
-        let canary_service = canary.canary_service.clone().unwrap_or_default();
-        let stable_service = canary.stable_service.clone().unwrap_or_default();
+        let (stable_service, canary_service) =
+            crate::controller::traffic::router_services(self.rollout, false);
         let revision = self.new_rs.as_ref().map_or(0, |rs| rs.revision);
         let route_step = if revision > 1 && !decision.remove_managed_routes {
             self.managed_route_step()

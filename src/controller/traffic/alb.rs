@@ -8,6 +8,9 @@
 //! `<prefix>/conditions.<route>` (the http-header condition) and a `/*` path to that action in
 //! every rule; the managed routes are removed again at promotion or abort.
 //!
+//! With `pingPong` the target groups are the ping and pong Services in their current roles
+//! (`status.canary.stablePingPong`), never the stable/canary Service fields.
+//!
 //! Not done: target-group verification, and the Ingress controller's reset of actions after the
 //! Rollout is deleted.
 
@@ -190,14 +193,18 @@ pub fn ingress_patch(ingress: &Value, desired: &DesiredTraffic<'_>) -> Option<Va
         .filter(|s| !s.is_empty())
         .unwrap_or(desired.stable_service);
     let key = format!("{prefix}/actions.{root}");
+    // With `pingPong` ALB always forwards to the ping and pong Services, whatever the
+    // stable/canary Service fields say (spec §5.1); their roles swap at each promotion.
+    let (stable_service, canary_service) = super::ping_pong_services(desired.rollout)
+        .unwrap_or((desired.stable_service, desired.canary_service));
     let stickiness = alb
         .stickiness_config
         .as_ref()
         .filter(|s| s.enabled == Some(true))
         .map(|s| (true, s.duration_seconds.unwrap_or(0)));
     let value = forward_action(
-        desired.canary_service,
-        desired.stable_service,
+        canary_service,
+        stable_service,
         alb.service_port.unwrap_or(0),
         desired.canary_weight,
         stickiness,
@@ -230,7 +237,7 @@ pub fn ingress_patch(ingress: &Value, desired: &DesiredTraffic<'_>) -> Option<Va
     } else if let Some(ManagedRouteStep::Header(route)) = desired.route_step.as_ref() {
         let set = route.matches.as_ref().map(|_| {
             (
-                header_action(desired.canary_service, alb.service_port.unwrap_or(0)),
+                header_action(canary_service, alb.service_port.unwrap_or(0)),
                 header_conditions(route),
             )
         });
@@ -438,6 +445,51 @@ mod tests {
             Value::Null
         );
         assert_eq!(patch["spec"]["rules"], r2_ingress()["spec"]["rules"]);
+    }
+
+    #[test]
+    fn ping_pong_target_groups_follow_the_roles() {
+        let mut r = r2_rollout(&json!({"rootService": "tomozo-stable"}));
+        r.spec
+            .strategy
+            .as_mut()
+            .unwrap()
+            .canary
+            .as_mut()
+            .unwrap()
+            .ping_pong =
+            serde_json::from_value(json!({"pingService": "ping", "pongService": "pong"})).unwrap();
+        let key = "alb.ingress.kubernetes.io/actions.tomozo-stable";
+        let group = |service: &str, weight: i32| {
+            format!(
+                "{{\"ServiceName\":\"{service}\",\"ServicePort\":\"8080\",\"Weight\":{weight}}}"
+            )
+        };
+        let action = |canary: &str, stable: &str, weight: i32| {
+            format!(
+                "{{\"Type\":\"forward\",\"ForwardConfig\":{{\"TargetGroups\":[{},{}]}}}}",
+                group(canary, weight),
+                group(stable, 100 - weight)
+            )
+        };
+        // (stablePingPong, canary weight) ⇒ (canary Service, stable Service)
+        let cases = [
+            (None, 0, ("ping", "pong")),
+            (Some("ping"), 25, ("pong", "ping")),
+            (Some("pong"), 0, ("ping", "pong")),
+            (Some("pong"), 75, ("ping", "pong")),
+        ];
+        for (stable_ping_pong, weight, (canary, stable)) in cases {
+            r.status =
+                serde_json::from_value(json!({"canary": {"stablePingPong": stable_ping_pong}}))
+                    .unwrap();
+            let patch = ingress_patch(&r2_ingress(), &desired(&r, weight)).unwrap();
+            assert_eq!(
+                patch["metadata"]["annotations"][key],
+                action(canary, stable, weight),
+                "{stable_ping_pong:?}"
+            );
+        }
     }
 
     #[test]

@@ -9,9 +9,12 @@
 //! subsets get `rollouts-pod-template-hash` labels. Deviation: the reference rebuilds the subset
 //! list and so drops every other subset (pitfall §9.7); rolltop leaves other subsets as they are.
 //!
+//! A DestinationRule the Rollout marked but no longer references (`trafficRouting` removed) is
+//! handed back: [`released_destination_rule_patch`] strips the annotation and the hash labels.
+//!
 //! Not done: experiment destinations, the delay of the DestinationRule update while a
 //! subset's ReplicaSet is not fully available (reference behaviour without canary/stable
-//! Services), and the DestinationRule controller that strips the labels of unreferenced rules.
+//! Services), and releasing the rule when the Rollout itself is deleted.
 
 use serde_json::{Map, Value, json};
 
@@ -435,7 +438,8 @@ pub fn virtual_service_patch(
     let old_http = routes_of(object, "http");
     let mut http = old_http.clone();
     if desired.remove_managed_routes {
-        http.retain(|r| route_name(r).is_none_or(|n| !managed.iter().any(|m| m == n)));
+        let removed = removable_route_names(desired);
+        http.retain(|r| route_name(r).is_none_or(|n| !removed.iter().any(|m| m == n)));
     } else if let Some(step) = desired.route_step.as_ref() {
         let weighted = select_http(&http, reference, &managed, path)?
             .first()
@@ -471,6 +475,58 @@ pub fn virtual_service_patch(
         patch["metadata"] = json!({"resourceVersion": version});
     }
     Ok(Some(patch))
+}
+
+/// The http routes `RemoveManagedRoutes` deletes (spec §5.3): every route named in
+/// `managedRoutes` and every route a `setHeaderRoute` / `setMirrorRoute` step names, so a step
+/// route that is missing from `managedRoutes` does not outlive the update either.
+fn removable_route_names(desired: &DesiredTraffic<'_>) -> Vec<String> {
+    let mut names = desired.managed_routes();
+    for step in desired.rollout.steps() {
+        let name = step
+            .set_header_route
+            .as_ref()
+            .map(|r| &r.name)
+            .or_else(|| step.set_mirror_route.as_ref().map(|r| &r.name));
+        if let Some(name) = name
+            && !names.contains(name)
+        {
+            names.push(name.clone());
+        }
+    }
+    names
+}
+
+/// The merge patch that hands a DestinationRule back once the Rollout `rollout` that marked it
+/// (`managed-by-rollouts`) no longer references it: the annotation goes and so does the
+/// `rollouts-pod-template-hash` label of every subset (the reference's DestinationRule
+/// controller, spec §5.3). `None` when another Rollout, or nobody, manages it.
+pub fn released_destination_rule_patch(object: &Value, rollout: &str) -> Option<Value> {
+    const HASH: &str = crate::controller::hash::POD_TEMPLATE_HASH_LABEL;
+    const MANAGED_BY: &str = crate::controller::snapshot::MANAGED_BY_ANNOTATION;
+    let managed_by = object
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(MANAGED_BY))
+        .and_then(Value::as_str)?;
+    if managed_by != rollout {
+        return None;
+    }
+    let old = routes_of(object, "subsets");
+    let mut subsets = old.clone();
+    for subset in &mut subsets {
+        if let Some(labels) = subset.get_mut("labels").and_then(Value::as_object_mut) {
+            labels.remove(HASH);
+        }
+    }
+    let mut metadata = json!({"annotations": {MANAGED_BY: null}});
+    if let Some(version) = object.pointer("/metadata/resourceVersion") {
+        metadata["resourceVersion"] = version.clone();
+    }
+    let mut patch = json!({"metadata": metadata});
+    if subsets != old {
+        patch["spec"] = json!({"subsets": subsets});
+    }
+    Some(patch)
 }
 
 /// The merge patch pointing the DestinationRule's canary and stable subsets at their
@@ -853,6 +909,73 @@ mod tests {
         applied["spec"] = patch["spec"].clone();
         applied["metadata"]["annotations"] = patch["metadata"]["annotations"].clone();
         assert_eq!(destination_rule_patch(&applied, &dr, &d), None);
+    }
+
+    #[test]
+    fn released_destination_rule_loses_annotation_and_hash_labels() {
+        let managed = json!({"metadata": {"name": "dr", "resourceVersion": "9", "annotations": {
+                "argo-rollouts.argoproj.io/managed-by-rollouts": "rollouts-demo",
+                "team": "web"}},
+            "spec": {"host": "app", "subsets": [
+                {"name": "canary", "labels": {"app": "demo", "rollouts-pod-template-hash": "b"}},
+                {"name": "stable", "labels": {"rollouts-pod-template-hash": "a"},
+                 "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}}]}});
+        assert_eq!(
+            released_destination_rule_patch(&managed, "rollouts-demo"),
+            Some(json!({"metadata": {"resourceVersion": "9", "annotations":
+                            {"argo-rollouts.argoproj.io/managed-by-rollouts": null}},
+                        "spec": {"subsets": [
+                            {"name": "canary", "labels": {"app": "demo"}},
+                            {"name": "stable", "labels": {},
+                             "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}}]}}))
+        );
+        // Another Rollout's rule, or nobody's, is not touched.
+        assert_eq!(released_destination_rule_patch(&managed, "other"), None);
+        let unmanaged = json!({"metadata": {"name": "dr"}, "spec": {"subsets": []}});
+        assert_eq!(
+            released_destination_rule_patch(&unmanaged, "rollouts-demo"),
+            None
+        );
+    }
+
+    #[test]
+    fn removal_also_drops_step_routes_missing_from_managed_routes() {
+        let mut r = rollout(&json!({"managedRoutes": [{"name": "listed"}]}));
+        let steps: Vec<crate::crd::CanaryStep> = serde_json::from_value(json!([
+            {"setHeaderRoute": {"name": "from-step"}},
+            {"setMirrorRoute": {"name": "listed"}}]))
+        .unwrap();
+        r.spec
+            .strategy
+            .as_mut()
+            .unwrap()
+            .canary
+            .as_mut()
+            .unwrap()
+            .steps = Some(steps);
+        let mut vs = r1_virtual_service();
+        let route = |name: &str| {
+            json!({"name": name, "route": [
+            {"destination": {"host": "rollouts-demo-canary"}, "weight": 100}]})
+        };
+        let routes = vs["spec"]["http"].as_array_mut().unwrap();
+        routes.insert(0, route("from-step"));
+        routes.insert(0, route("listed"));
+        routes.push(route("user-route"));
+        let done = DesiredTraffic {
+            remove_managed_routes: true,
+            ..desired(&r, 0)
+        };
+        let patch = virtual_service_patch(&vs, &reference(&r), None, &done)
+            .unwrap()
+            .unwrap();
+        let names: Vec<&str> = patch["spec"]["http"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| route_name(r).unwrap())
+            .collect();
+        assert_eq!(names, vec!["primary", "user-route"]);
     }
 
     #[test]

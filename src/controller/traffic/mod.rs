@@ -265,6 +265,123 @@ pub fn referenced_objects(rollout: &Rollout) -> Vec<ObjectKey> {
     keys
 }
 
+/// `status.canary.stablePingPong` when the ping Service carries the stable pods.
+pub const STABLE_PING: &str = "ping";
+/// `status.canary.stablePingPong` when the pong Service carries the stable pods.
+pub const STABLE_PONG: &str = "pong";
+
+/// The ping-pong Services as (stable role, canary role), from `status.canary.stablePingPong`:
+/// `ping` means the ping Service is the stable one; anything else (also no status yet) means
+/// pong is, so the first promotion (the initial deploy) makes ping the stable Service (spec
+/// §5.1). `None` without `pingPong`.
+pub fn ping_pong_services(rollout: &Rollout) -> Option<(&str, &str)> {
+    let ping_pong = rollout.canary()?.ping_pong.as_ref()?;
+    let stable_is_ping = rollout
+        .status
+        .as_ref()
+        .and_then(|s| s.canary.as_ref())
+        .and_then(|c| c.stable_ping_pong.as_deref())
+        == Some(STABLE_PING);
+    let (ping, pong) = (
+        ping_pong.ping_service.as_str(),
+        ping_pong.pong_service.as_str(),
+    );
+    Some(if stable_is_ping {
+        (ping, pong)
+    } else {
+        (pong, ping)
+    })
+}
+
+/// The `stablePingPong` value after a promotion: the roles swap.
+pub fn swapped_stable_ping_pong(current: Option<&str>) -> &'static str {
+    if current == Some(STABLE_PING) {
+        STABLE_PONG
+    } else {
+        STABLE_PING
+    }
+}
+
+/// The (stable, canary) Service names a router writes (spec §5.1): with `pingPong`, the
+/// ping-pong roles when `prefer_ping_pong` (ALB) or when no stable/canary Service is named
+/// (Istio); otherwise `stableService` / `canaryService`.
+pub fn router_services(rollout: &Rollout, prefer_ping_pong: bool) -> (String, String) {
+    let canary = rollout.canary();
+    let named = |s: Option<&String>| s.filter(|s| !s.is_empty()).cloned();
+    let stable = named(canary.and_then(|c| c.stable_service.as_ref()));
+    let canary_svc = named(canary.and_then(|c| c.canary_service.as_ref()));
+    if let Some((ping_pong_stable, ping_pong_canary)) = ping_pong_services(rollout)
+        && (prefer_ping_pong || (stable.is_none() && canary_svc.is_none()))
+    {
+        return (ping_pong_stable.to_owned(), ping_pong_canary.to_owned());
+    }
+    (stable.unwrap_or_default(), canary_svc.unwrap_or_default())
+}
+
+/// The `pingPong` checks of §1.5: two different Services, a router that can drive them (ALB or
+/// Istio), and a `rootService` for ALB (the action annotation is named after it).
+fn ping_pong_error(rollout: &Rollout, routing: &TrafficRouting) -> Option<String> {
+    let ping_pong = rollout.canary()?.ping_pong.as_ref()?;
+    let path = "spec.strategy.canary.pingPong";
+    if ping_pong.ping_service.is_empty() || ping_pong.ping_service == ping_pong.pong_service {
+        return Some(format!(
+            "{path}.pingService: Invalid value: {}: This rollout uses the same service for the \
+             ping and pong services, but two different services are required.",
+            quoted(&ping_pong.ping_service)
+        ));
+    }
+    if routing.alb.is_none() && routing.istio.is_none() {
+        return Some(format!(
+            "{path}: Invalid value: {}: Ping-pong feature works with the ALB and Istio traffic \
+             routing only",
+            quoted(&ping_pong.ping_service)
+        ));
+    }
+    if let Some(alb) = routing.alb.as_ref()
+        && alb.root_service.as_deref().is_none_or(str::is_empty)
+    {
+        return Some(
+            "spec.strategy.canary.trafficRouting.alb.rootService: Invalid value: \"\": Root \
+             service field is required for the configuration with ALB and ping-pong feature \
+             enabled"
+                .to_owned(),
+        );
+    }
+    None
+}
+
+/// The DestinationRules in `objects` that carry this Rollout's `managed-by-rollouts`
+/// annotation but that it no longer references (`trafficRouting` removed or changed): the
+/// patches that hand them back, hash labels and annotation removed (the reference's
+/// DestinationRule controller, spec §5.3).
+pub fn released_router_changes(rollout: &Rollout, objects: &TrafficObjects) -> Vec<TrafficChange> {
+    use kube::ResourceExt;
+    let referenced = referenced_objects(rollout);
+    let api_version = objects
+        .served
+        .get(&RouterKind::DestinationRule)
+        .cloned()
+        .unwrap_or_else(|| "networking.istio.io/v1alpha3".to_owned());
+    objects
+        .objects
+        .iter()
+        .filter(|(key, _)| {
+            key.kind == RouterKind::DestinationRule
+                && !referenced.contains(key)
+                && rollout.namespace().is_none_or(|ns| ns == key.namespace)
+        })
+        .filter_map(|(key, object)| {
+            istio::released_destination_rule_patch(object, &rollout.name_any()).map(|patch| {
+                TrafficChange::Patch {
+                    key: key.clone(),
+                    api_version: api_version.clone(),
+                    patch,
+                }
+            })
+        })
+        .collect()
+}
+
 /// Inputs of [`desired_weight`] (spec §5.2 step 1, without `dynamicStableScale`).
 #[derive(Debug, Clone, Copy)]
 pub struct WeightInput<'a> {
@@ -460,16 +577,12 @@ pub fn validation_error(rollout: &Rollout, objects: &TrafficObjects) -> Option<S
              smi only; {name} is not implemented yet"
         ));
     }
-    let canary = rollout.canary()?;
-    if canary.ping_pong.is_some() {
-        return Some(
-            "spec.strategy.canary.pingPong: Unsupported value: rolltop's controller does not \
-             drive ping-pong Services with traffic routing; not implemented yet"
-                .to_owned(),
-        );
+    if let Some(message) = ping_pong_error(rollout, routing) {
+        return Some(message);
     }
-    let canary_service = canary.canary_service.as_deref().unwrap_or_default();
-    let stable_service = canary.stable_service.as_deref().unwrap_or_default();
+    // The Services the routers name: ping-pong roles when no stable/canary Service is given.
+    let (stable_service, canary_service) = router_services(rollout, false);
+    let (stable_service, canary_service) = (stable_service.as_str(), canary_service.as_str());
     let namespace = {
         use kube::ResourceExt;
         rollout.namespace().unwrap_or_default()
@@ -1056,8 +1169,38 @@ mod tests {
                 serde_json::json!({"pingPong": {"pingService": "a", "pongService": "b"}}),
                 with(vec![]),
                 Some(
-                    "spec.strategy.canary.pingPong: Unsupported value: rolltop's controller does \
-                     not drive ping-pong Services with traffic routing; not implemented yet"
+                    "spec.strategy.canary.pingPong: Invalid value: \"a\": Ping-pong feature works \
+                     with the ALB and Istio traffic routing only"
+                        .to_owned(),
+                ),
+            ),
+            (
+                serde_json::json!({"alb": {"ingress": "alb", "servicePort": 80}}),
+                serde_json::json!({"pingPong": {"pingService": "a", "pongService": "b"}}),
+                with(vec![ingress("alb", "s")]),
+                Some(
+                    "spec.strategy.canary.trafficRouting.alb.rootService: Invalid value: \"\": \
+                     Root service field is required for the configuration with ALB and ping-pong \
+                     feature enabled"
+                        .to_owned(),
+                ),
+            ),
+            (
+                serde_json::json!({"alb": {"ingress": "alb", "servicePort": 80,
+                                           "rootService": "root"}}),
+                serde_json::json!({"pingPong": {"pingService": "a", "pongService": "b"}}),
+                with(vec![ingress("alb", "root")]),
+                None,
+            ),
+            (
+                serde_json::json!({"alb": {"ingress": "alb", "servicePort": 80,
+                                           "rootService": "root"}}),
+                serde_json::json!({"pingPong": {"pingService": "a", "pongService": "a"}}),
+                with(vec![ingress("alb", "root")]),
+                Some(
+                    "spec.strategy.canary.pingPong.pingService: Invalid value: \"a\": This \
+                     rollout uses the same service for the ping and pong services, but two \
+                     different services are required."
                         .to_owned(),
                 ),
             ),

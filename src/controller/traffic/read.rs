@@ -149,3 +149,62 @@ async fn get_object(
         serde_json::to_value(o).ok()
     }))
 }
+
+/// Whether the Rollout may still mark router objects it no longer references: it records
+/// traffic weights in its status but has no `trafficRouting` any more (the pass right after the
+/// user removed it). Only then does the shell look for such objects, so an ordinary Rollout
+/// costs no extra request.
+pub fn may_hold_released_objects(rollout: &Rollout) -> bool {
+    rollout.traffic_routing().is_none()
+        && rollout
+            .status
+            .as_ref()
+            .and_then(|s| s.canary.as_ref())
+            .is_some_and(|c| c.weights.is_some())
+}
+
+/// The DestinationRules of the Rollout's namespace that carry its `managed-by-rollouts`
+/// annotation (empty when Istio is not served), for the planner to release them.
+pub async fn read_released_objects(
+    client: &Client,
+    rollout: &Rollout,
+) -> Result<TrafficObjects, ReadTrafficObjectsError> {
+    use kube::ResourceExt;
+    let kind = RouterKind::DestinationRule;
+    let mut traffic = TrafficObjects::default();
+    let Some(version) = served_version(client, kind).await? else {
+        return Ok(traffic);
+    };
+    let namespace = rollout.namespace().unwrap_or_default();
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &namespace, &api_resource(kind, &version));
+    let list = api
+        .list(&kube::api::ListParams::default())
+        .await
+        .map_err(|source| ReadTrafficObjectsError::Get {
+            kind: kind.kind(),
+            namespace: namespace.clone(),
+            name: String::new(),
+            source,
+        })?;
+    let name = rollout.name_any();
+    for object in list.items {
+        let managed = object
+            .annotations()
+            .get(crate::controller::snapshot::MANAGED_BY_ANNOTATION)
+            == Some(&name);
+        if !managed {
+            continue;
+        }
+        let key = ObjectKey {
+            kind,
+            namespace: namespace.clone(),
+            name: object.name_any(),
+        };
+        if let Ok(value) = serde_json::to_value(&object) {
+            traffic.objects.insert(key, value);
+        }
+    }
+    traffic.served.insert(kind, version);
+    Ok(traffic)
+}
