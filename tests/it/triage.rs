@@ -7,8 +7,6 @@
 //! loopback Prometheus), as it would over SSH. Screens are polled with generous deadlines;
 //! nothing sleeps and asserts.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Endpoints, Service};
@@ -20,91 +18,9 @@ use serde_json::json;
 
 use crate::prometheus::prometheus;
 use crate::sandbox_api::start;
+use crate::tmux::Tmux;
 
 const R5_QUERY: &str = r#"delta(http_requests_total{code="500",namespace="kubota-test",service="{{args.service}}"}[5m])"#;
-
-/// A private tmux server running one pane, killed when dropped.
-pub(crate) struct Pane {
-    socket: String,
-    config: PathBuf,
-}
-
-/// Tests of this binary run in parallel: each pane gets its own tmux server.
-static PANES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-impl Pane {
-    pub(crate) fn start(dir: &Path, command: &str) -> Self {
-        Self::start_sized(dir, command, 120, 40)
-    }
-
-    pub(crate) fn start_sized(dir: &Path, command: &str, width: u16, height: u16) -> Self {
-        let config = dir.join("tmux.conf");
-        std::fs::write(&config, "set -g status off\nset -g remain-on-exit on\n").unwrap();
-        let n = PANES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let pane = Self {
-            socket: format!("rolltop-triage-{}-{n}", std::process::id()),
-            config,
-        };
-        let (width, height) = (width.to_string(), height.to_string());
-        let out = pane.tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            "app",
-            "-x",
-            &width,
-            "-y",
-            &height,
-            "-e",
-            "TERM=xterm-256color",
-            command,
-        ]);
-        assert!(out.status.success(), "{out:?}");
-        pane
-    }
-
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("-f")
-            .arg(&self.config)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    pub(crate) fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "app"]).stdout)
-            .into_owned()
-    }
-
-    pub(crate) fn key(&self, key: &str) {
-        assert!(self.tmux(&["send-keys", "-t", "app", key]).status.success());
-    }
-
-    /// Polls until `done` holds; fails with the last screen after 60 s.
-    pub(crate) async fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let screen = self.screen();
-            if done(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Pane {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-    }
-}
 
 /// A Service `prometheus` (port 9090) in `default` whose Endpoints are the real Prometheus.
 pub(crate) async fn expose_prometheus(client: &kube::Client, url: &str) {
@@ -290,12 +206,13 @@ async fn failing_metric_query_value_condition_and_limit_within_three_keys_with_l
         env!("CARGO_BIN_EXE_rolltop"),
         kubeconfig.display()
     );
-    let pane = Pane::start(dir.path(), &command);
+    let pane = Tmux::new("rolltop-triage", dir.path());
+    pane.start(&[], &command);
     pane.wait_for("the rollout row", |s| s.contains("checkout"))
         .await;
 
     // Keystroke 1 of at most 3: `t` on the (only, selected) rollout.
-    pane.key("t");
+    pane.keys(&["t"]);
     let screen = pane
         .wait_for("the failing metric explained", |s| {
             s.contains("AnalysisRun default/checkout-6cf78c66c5-2-1")
@@ -335,14 +252,14 @@ async fn failing_metric_query_value_condition_and_limit_within_three_keys_with_l
     assert!(!screen.contains("Prometheus unreachable"), "{screen}");
 
     // `e`: a dry-run re-check says the retry would fail again (the canary is still bad).
-    pane.key("e");
+    pane.keys(&["e"]);
     pane.wait_for("the re-check outcome", |s| {
         s.contains("a retry would fail again")
     })
     .await;
 
     // The unguarded condition that met an empty vector: Error, explained with both guards.
-    pane.key("j");
+    pane.keys(&["j"]);
     pane.wait_for("the empty-result explanation", |s| {
         s.contains("── no-such-series")
             && s.contains("The query returned no data")
@@ -350,32 +267,32 @@ async fn failing_metric_query_value_condition_and_limit_within_three_keys_with_l
     })
     .await;
 
-    pane.key("Escape");
+    pane.keys(&["Escape"]);
     pane.wait_for("back on the list", |s| s.contains("NAMESPACE"))
         .await;
 
     // `:ar` lists the run, Enter opens it again.
-    pane.key(":");
-    pane.key("a");
-    pane.key("r");
-    pane.key("Enter");
+    pane.keys(&[":"]);
+    pane.keys(&["a"]);
+    pane.keys(&["r"]);
+    pane.keys(&["Enter"]);
     pane.wait_for("the run list", |s| {
         s.contains("AnalysisRuns (1), failing first")
             && s.contains("default/checkout-6cf78c66c5-2-1")
             && s.contains("error-count: failed 1 > failureLimit 0")
     })
     .await;
-    pane.key("Enter");
+    pane.keys(&["Enter"]);
     pane.wait_for("the run from the list", |s| {
         s.contains("AnalysisRun default/checkout-6cf78c66c5-2-1")
             && s.contains("limit     failed 1")
     })
     .await;
-    pane.key("Escape");
-    pane.key("Escape");
+    pane.keys(&["Escape"]);
+    pane.keys(&["Escape"]);
     pane.wait_for("back on the list", |s| s.contains("NAMESPACE"))
         .await;
-    pane.key("q");
+    pane.keys(&["q"]);
     let _ = stop.send(());
     controller.await.unwrap().unwrap();
 }

@@ -19,7 +19,8 @@ use serde_json::json;
 use crate::harness::{canary_rollout, cluster, create_rollout};
 use crate::prometheus::{serve, start_scraping};
 use crate::sandbox_api::start;
-use crate::triage::{Pane, expose_prometheus, failing_analysis, live_prometheus, wait_run_phase};
+use crate::tmux::Tmux;
+use crate::triage::{expose_prometheus, failing_analysis, live_prometheus, wait_run_phase};
 
 const JOB: &str = "rolltop-detail-charts";
 const QUERY: &str = r#"sum(checkout_errors{service="{{args.service}}"})"#;
@@ -115,10 +116,11 @@ async fn detail_view_charts_the_template_query_for_canary_and_stable() {
         env!("CARGO_BIN_EXE_rolltop"),
         cluster.kubeconfig.path().display()
     );
-    let pane = Pane::start_sized(dir.path(), &command, 160, 48);
+    let pane = Tmux::new("rolltop-detail-charts", dir.path());
+    pane.start_sized(160, 48, &[], &command);
     pane.wait_for("the rollout row", |s| s.contains("checkout"))
         .await;
-    pane.key("Enter");
+    pane.keys(&["Enter"]);
     let screen = pane
         .wait_for("both sides charted", |s| {
             // The row labelled with the side: bars, then its last value.
@@ -152,15 +154,15 @@ async fn detail_view_charts_the_template_query_for_canary_and_stable() {
     );
 
     // `m` hides the panel and says how to bring it back.
-    pane.key("m");
+    pane.keys(&["m"]);
     pane.wait_for("the panel hidden", |s| s.contains("METRICS  hidden"))
         .await;
-    pane.key("m");
+    pane.keys(&["m"]);
     pane.wait_for("the panel back", |s| {
         s.contains("error-count") && s.contains("from the analysis templates")
     })
     .await;
-    pane.key("q");
+    pane.keys(&["q"]);
     drop(prometheus);
 }
 
@@ -193,20 +195,21 @@ async fn failing_metric_within_three_keys_through_the_detail_tree() {
         env!("CARGO_BIN_EXE_rolltop"),
         kubeconfig.display()
     );
-    let pane = Pane::start(dir.path(), &command);
+    let pane = Tmux::new("rolltop-detail-tree", dir.path());
+    pane.start(&[], &command);
     pane.wait_for("the rollout row", |s| s.contains("checkout"))
         .await;
 
     // Keystroke 1: Enter opens the detail view; the tree lists the run.
-    pane.key("Enter");
+    pane.keys(&["Enter"]);
     pane.wait_for("the run in the tree", |s| {
         s.contains("REVISIONS") && s.contains("checkout-6cf78c66c5-2-1")
     })
     .await;
     // Keystroke 2: G selects the run (the tree's last line: no ReplicaSets here).
-    pane.key("G");
+    pane.keys(&["G"]);
     // Keystroke 3: Enter on the run opens triage.
-    pane.key("Enter");
+    pane.keys(&["Enter"]);
     let screen = pane
         .wait_for("metric, query, value, condition and limit", |s| {
             s.contains("AnalysisRun default/checkout-6cf78c66c5-2-1")
@@ -226,10 +229,10 @@ async fn failing_metric_within_three_keys_through_the_detail_tree() {
         .unwrap_or_else(|| panic!("no value in {value_line:?}"));
     assert!(value > 5.0, "{value_line}");
     // Esc returns to the detail view it came from.
-    pane.key("Escape");
+    pane.keys(&["Escape"]);
     pane.wait_for("back in the detail view", |s| s.contains("REVISIONS"))
         .await;
-    pane.key("q");
+    pane.keys(&["q"]);
     let _ = stop.send(());
     controller.await.unwrap().unwrap();
 }
