@@ -669,7 +669,7 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
                 && scope.namespace() != Some(driven)
             {
                 // What is driven stays put: a release in flight must not stall.
-                text.push_str(&format!(" (this rolltop still drives {driven} only)"));
+                text = format!("{text} (this rolltop still drives {driven} only)");
             }
             notify(state, NoticeLevel::Info, text);
             vec![Effect::SetScope(scope)]
