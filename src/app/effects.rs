@@ -127,6 +127,8 @@ impl EffectRunner {
 
     fn start_detail(&mut self, key: ResourceKey) {
         self.stop_detail();
+        // The detail view opens with its metric charts shown (`m` hides them).
+        self.triage.watch_detail_charts(key.clone());
         self.detail = Some(watch::spawn_detail(
             self.client.clone(),
             key,
@@ -135,6 +137,7 @@ impl EffectRunner {
     }
 
     fn stop_detail(&mut self) {
+        self.triage.stop_detail_charts();
         if let Some(task) = self.detail.take() {
             task.abort();
         }
@@ -208,6 +211,8 @@ impl EffectRunner {
             }
             Effect::StopAnalysisRuns => self.triage.stop_runs(),
             Effect::Recheck(request) => self.triage.recheck(*request),
+            Effect::WatchDetailCharts(key) => self.triage.watch_detail_charts(key),
+            Effect::StopDetailCharts => self.triage.stop_detail_charts(),
         }
         After::Continue
     }

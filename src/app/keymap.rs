@@ -67,6 +67,8 @@ pub enum Intent {
     Input(InputEdit),
     /// `e` in the triage view: evaluate the selected metric now (dry run).
     Recheck,
+    /// `m` in the detail view: show or hide the metric charts.
+    Charts,
 }
 
 /// One line of the help overlay.
@@ -157,6 +159,10 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "e",
         what: "triage: re-check now",
+    },
+    Binding {
+        keys: "m",
+        what: "detail: charts on/off",
     },
     Binding {
         keys: "l",
@@ -259,6 +265,7 @@ pub fn intent(context: KeyContext, key: KeyEvent) -> Option<Intent> {
         },
         KeyContext::Pager => pager_intent(key, ctrl),
         KeyContext::Triage if !ctrl && key.code == KeyCode::Char('e') => Some(Intent::Recheck),
+        KeyContext::Detail if !ctrl && key.code == KeyCode::Char('m') => Some(Intent::Charts),
         KeyContext::List | KeyContext::Detail | KeyContext::Triage | KeyContext::Runs => {
             view_intent(key, ctrl)
         }

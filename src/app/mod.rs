@@ -13,6 +13,7 @@ pub mod sending;
 pub mod settings;
 pub mod state;
 pub mod triage;
+pub mod triage_detail;
 pub mod triage_tasks;
 pub mod update;
 

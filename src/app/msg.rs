@@ -110,6 +110,9 @@ pub enum Effect {
     StopAnalysisRuns,
     /// Evaluate one metric against Prometheus now; a dry run, nothing is written.
     Recheck(Box<super::triage::RecheckRequest>),
+    /// Chart the Prometheus metrics of this rollout's analysis templates (detail view).
+    WatchDetailCharts(ResourceKey),
+    StopDetailCharts,
     Quit,
 }
 

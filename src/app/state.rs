@@ -138,6 +138,8 @@ pub struct DetailState {
     pub unfold: bool,
     /// The selected tree line (`l` and `y` act on it); the tree window follows it.
     pub scroll: usize,
+    /// The metric charts panel (`m`), `docs/triage.md`.
+    pub charts: super::triage_detail::DetailCharts,
 }
 
 #[derive(Debug, Clone)]

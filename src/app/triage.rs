@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::controller::analysis::MetricDefinition;
 use crate::model::ResourceKey;
+use crate::model::metric_chart::{RolloutCharts, Side, StepMark};
 use crate::model::tree::TreeKind;
 use crate::model::triage::{ChartView, RecheckView, RunRow, TriageRun};
 
@@ -65,6 +66,8 @@ pub struct TriageState {
     pub rechecking: Option<String>,
     /// The pods of each job metric's Job, one status line each, by Job name.
     pub job_pods: BTreeMap<String, Vec<String>>,
+    /// The owning rollout's step boundaries (marked under the live chart).
+    pub step_marks: Vec<StepMark>,
 }
 
 impl TriageState {
@@ -78,6 +81,7 @@ impl TriageState {
             rechecks: BTreeMap::new(),
             rechecking: None,
             job_pods: BTreeMap::new(),
+            step_marks: Vec::new(),
         }
     }
 
@@ -111,6 +115,20 @@ pub enum TriageEvent {
     /// The runs of the scope, failing first.
     Runs(Vec<RunRow>),
     RunsFailed(String),
+    /// The owning rollout's step boundaries, for the live chart's time axis.
+    StepMarks(Vec<StepMark>),
+    /// The detail view's charts of `rollout`'s analysis templates (re-read on a slow schedule).
+    DetailSpecs {
+        rollout: ResourceKey,
+        charts: Result<RolloutCharts, String>,
+    },
+    /// One detail chart's answer for one side.
+    DetailChart {
+        rollout: ResourceKey,
+        id: String,
+        side: Option<Side>,
+        view: ChartView,
+    },
 }
 
 /// `e`'s request: evaluate `definition` once against Prometheus now.
@@ -166,6 +184,7 @@ pub fn apply_intent(state: &mut State, intent: Intent) -> Option<Vec<Effect>> {
                 Some(open(state, TriageTarget::NewestOf(key)))
             }
             Intent::Open => open_from_tree(state),
+            Intent::Charts => Some(super::triage_detail::toggle(state)),
             _ => None,
         },
     }
@@ -176,9 +195,27 @@ fn open(state: &mut State, target: TriageTarget) -> Vec<Effect> {
         TriageTarget::NewestOf(key) => Effect::OpenTriage(key.clone()),
         TriageTarget::Run(key) => Effect::OpenTriageRun(key.clone()),
     };
+    // Triage covers the detail view: its charts are not on screen, so they stop querying.
+    let covered = detail_charts_shown(state).map(|_| Effect::StopDetailCharts);
     state.triage = Some(TriageState::new(target));
     state.dirty = true;
-    vec![effect]
+    covered.into_iter().chain([effect]).collect()
+}
+
+/// The detail view's key when its charts panel is shown (not hidden with `m`).
+fn detail_charts_shown(state: &State) -> Option<ResourceKey> {
+    match &state.view {
+        View::Detail(detail) if !detail.charts.hidden => Some(detail.key.clone()),
+        _ => None,
+    }
+}
+
+/// When the triage layers are gone and the detail view is on screen again, its charts resume.
+fn uncovered(state: &State) -> Option<Effect> {
+    if state.triage.is_some() || state.runs.is_some() {
+        return None;
+    }
+    detail_charts_shown(state).map(Effect::WatchDetailCharts)
 }
 
 /// Enter on an AnalysisRun line of the detail tree opens that run.
@@ -203,6 +240,9 @@ pub fn close_layers(state: &mut State) -> Vec<Effect> {
     if state.runs.take().is_some() {
         effects.push(Effect::StopAnalysisRuns);
     }
+    if effects.contains(&Effect::StopTriage) {
+        effects.extend(uncovered(state));
+    }
     state.dirty = true;
     effects
 }
@@ -211,46 +251,51 @@ pub fn close_layers(state: &mut State) -> Vec<Effect> {
 pub fn open_runs(state: &mut State) -> Vec<Effect> {
     let mut effects: Vec<Effect> = close_layers(state)
         .into_iter()
-        .filter(|e| *e != Effect::StopAnalysisRuns)
+        .filter(|e| *e != Effect::StopAnalysisRuns && !matches!(e, Effect::WatchDetailCharts(_)))
         .collect();
+    // The list covers the detail view: its charts stop querying until Esc.
+    effects.extend(detail_charts_shown(state).map(|_| Effect::StopDetailCharts));
     state.runs = Some(RunsState::default());
     effects.push(Effect::ListAnalysisRuns);
     effects
+}
+
+/// How many rows `PgUp`/`PgDn` move in the triage lists.
+const LIST_PAGE: usize = 10;
+
+/// Where a list selection moves for a navigation intent, clamped to `len` rows; `None` when the
+/// intent does not move a selection. The one rule for the metric list and the `:ar` list.
+pub fn moved_selection(selected: usize, len: usize, intent: Intent) -> Option<usize> {
+    let last = len.saturating_sub(1);
+    let to = match intent {
+        Intent::Up => selected.saturating_sub(1),
+        Intent::Down => selected.saturating_add(1),
+        Intent::Top => 0,
+        Intent::Bottom => last,
+        Intent::PageUp => selected.saturating_sub(LIST_PAGE),
+        Intent::PageDown => selected.saturating_add(LIST_PAGE),
+        _ => return None,
+    };
+    Some(to.min(last))
 }
 
 fn triage_intent(state: &mut State, intent: Intent) -> Vec<Effect> {
     let Some(triage) = state.triage.as_mut() else {
         return Vec::new();
     };
-    let last = triage
-        .run
-        .as_ref()
-        .map_or(0, |r| r.metrics.len().saturating_sub(1));
+    let len = triage.run.as_ref().map_or(0, |r| r.metrics.len());
+    if let Some(selected) = moved_selection(triage.selected, len, intent) {
+        triage.selected = selected;
+        state.dirty = true;
+        return Vec::new();
+    }
     match intent {
         Intent::Back => {
             state.triage = None;
             state.dirty = true;
-            vec![Effect::StopTriage]
-        }
-        Intent::Up => {
-            triage.selected = triage.selected.saturating_sub(1);
-            state.dirty = true;
-            Vec::new()
-        }
-        Intent::Down => {
-            triage.selected = (triage.selected + 1).min(last);
-            state.dirty = true;
-            Vec::new()
-        }
-        Intent::Top => {
-            triage.selected = 0;
-            state.dirty = true;
-            Vec::new()
-        }
-        Intent::Bottom => {
-            triage.selected = last;
-            state.dirty = true;
-            Vec::new()
+            let mut effects = vec![Effect::StopTriage];
+            effects.extend(uncovered(state));
+            effects
         }
         Intent::Recheck => recheck(state),
         Intent::Quit => {
@@ -304,32 +349,18 @@ fn runs_intent(state: &mut State, intent: Intent) -> Vec<Effect> {
     let Some(runs) = state.runs.as_mut() else {
         return Vec::new();
     };
-    let last = runs.rows.len().saturating_sub(1);
+    if let Some(selected) = moved_selection(runs.selected, runs.rows.len(), intent) {
+        runs.selected = selected;
+        state.dirty = true;
+        return Vec::new();
+    }
     match intent {
         Intent::Back => {
             state.runs = None;
             state.dirty = true;
-            vec![Effect::StopAnalysisRuns]
-        }
-        Intent::Up => {
-            runs.selected = runs.selected.saturating_sub(1);
-            state.dirty = true;
-            Vec::new()
-        }
-        Intent::Down => {
-            runs.selected = (runs.selected + 1).min(last);
-            state.dirty = true;
-            Vec::new()
-        }
-        Intent::Top => {
-            runs.selected = 0;
-            state.dirty = true;
-            Vec::new()
-        }
-        Intent::Bottom => {
-            runs.selected = last;
-            state.dirty = true;
-            Vec::new()
+            let mut effects = vec![Effect::StopAnalysisRuns];
+            effects.extend(uncovered(state));
+            effects
         }
         Intent::Open | Intent::Triage => {
             let Some(key) = runs.rows.get(runs.selected).map(|r| r.key.clone()) else {
@@ -420,6 +451,21 @@ pub fn apply_event(state: &mut State, event: TriageEvent) {
                 state.dirty = true;
             }
         }
+        TriageEvent::StepMarks(marks) => {
+            if let Some(triage) = state.triage.as_mut() {
+                triage.step_marks = marks;
+                state.dirty = true;
+            }
+        }
+        TriageEvent::DetailSpecs { rollout, charts } => {
+            super::triage_detail::apply_specs(state, &rollout, charts);
+        }
+        TriageEvent::DetailChart {
+            rollout,
+            id,
+            side,
+            view,
+        } => super::triage_detail::apply_chart(state, &rollout, id, side, view),
     }
 }
 
@@ -493,6 +539,32 @@ mod tests {
     }
 
     #[test]
+    fn list_navigation_clamps_to_the_rows() {
+        let cases = [
+            (0, 5, Intent::Up, Some(0)),
+            (2, 5, Intent::Up, Some(1)),
+            (2, 5, Intent::Down, Some(3)),
+            (4, 5, Intent::Down, Some(4)),
+            (3, 5, Intent::Top, Some(0)),
+            (0, 5, Intent::Bottom, Some(4)),
+            (0, 30, Intent::PageDown, Some(10)),
+            (25, 30, Intent::PageDown, Some(29)),
+            (5, 30, Intent::PageUp, Some(0)),
+            (0, 0, Intent::Down, Some(0)),
+            (0, 0, Intent::Bottom, Some(0)),
+            (1, 5, Intent::Open, None),
+            (1, 5, Intent::Recheck, None),
+        ];
+        for (selected, len, intent, want) in cases {
+            assert_eq!(
+                moved_selection(selected, len, intent),
+                want,
+                "{selected} of {len}, {intent:?}"
+            );
+        }
+    }
+
+    #[test]
     fn t_opens_the_newest_run_of_the_selected_rollout_and_esc_goes_back() {
         let mut state = state();
         let key = state.selected_key().cloned().unwrap();
@@ -515,12 +587,23 @@ mod tests {
         let mut state = state();
         press(&mut state, KeyCode::Enter);
         let key = state.target_key().cloned().unwrap();
+        // The detail view's charts stop while triage covers them and resume after.
+        assert_eq!(
+            press(&mut state, KeyCode::Char('t')),
+            [Effect::StopDetailCharts, Effect::OpenTriage(key.clone())]
+        );
+        assert_eq!(
+            press(&mut state, KeyCode::Esc),
+            [Effect::StopTriage, Effect::WatchDetailCharts(key.clone())]
+        );
+        assert!(matches!(&state.view, View::Detail(d) if d.key == key));
+        // Hidden charts stay stopped.
+        press(&mut state, KeyCode::Char('m'));
         assert_eq!(
             press(&mut state, KeyCode::Char('t')),
             [Effect::OpenTriage(key.clone())]
         );
-        press(&mut state, KeyCode::Esc);
-        assert!(matches!(&state.view, View::Detail(d) if d.key == key));
+        assert_eq!(press(&mut state, KeyCode::Esc), [Effect::StopTriage]);
     }
 
     #[test]
@@ -558,7 +641,7 @@ mod tests {
         }
         assert_eq!(
             press(&mut state, KeyCode::Enter),
-            [Effect::OpenTriageRun(run.clone())]
+            [Effect::StopDetailCharts, Effect::OpenTriageRun(run.clone())]
         );
         assert_eq!(
             state.triage.as_ref().unwrap().target,

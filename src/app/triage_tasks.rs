@@ -1,15 +1,19 @@
 //! The triage layer's I/O, run by `effects`: a task that follows one AnalysisRun (or the newest
 //! run of a rollout) and refreshes the live Prometheus charts of its metrics on the bounded
-//! `metrics::budget` schedule; a task that lists the runs of the scope for `:ar`; and the
-//! one-shot re-check behind `e`. Everything comes back as `Msg::Triage`. Nothing here writes
-//! to the cluster: runs are watched, Prometheus is queried, conditions are evaluated in memory.
+//! `metrics::budget` schedule, with the owning rollout's step boundaries from its Events; the
+//! detail view's chart task, which reads the rollout and its analysis templates and refreshes
+//! their charts (canary and stable) on the same schedule; a task that lists the runs of the
+//! scope for `:ar`; and the one-shot re-check behind `e`. Everything comes back as
+//! `Msg::Triage`. Nothing here writes to the cluster: objects are read and watched, Prometheus
+//! is queried, conditions are evaluated in memory.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::Api;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -18,13 +22,19 @@ use tokio::task::JoinHandle;
 
 use crate::controller::analysis::prometheus::{resolve_range, to_result};
 use crate::controller::analysis::{AnalysisPhase, Provider, evaluate_conditions};
-use crate::crd::AnalysisRun;
+use crate::crd::analysis::AnalysisTemplateSpec;
+use crate::crd::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Rollout};
 use crate::metrics::PrometheusClient;
 use crate::metrics::budget::{AnswerCache, RefreshPolicy, RefreshSchedule};
-use crate::model::triage::{
-    ChartView, RecheckView, RunRow, SeriesView, TriageRun, ValuePoint, job_pod_line, newest_run_of,
-    series_labels, sort_runs,
+use crate::model::metric_chart::{
+    RolloutCharts, Side, StepMark, TemplateKey, describe_template, referenced_templates,
+    rollout_charts, step_marks,
 };
+use crate::model::triage::{
+    ChartView, RecheckView, RunRow, SeriesView, TriageRun, align_points, job_pod_line,
+    newest_run_of, series_labels, sort_runs,
+};
+use crate::model::{EventView, ResourceKey};
 
 use super::msg::Msg;
 use super::triage::{RecheckRequest, TriageEvent, TriageTarget};
@@ -37,6 +47,10 @@ pub const CHART_POINTS: u32 = 60;
 const JOB_POD_POLL_TICKS: u64 = 5;
 /// How often the follow task asks the schedule whether a chart is due.
 const CHART_POLL: Duration = Duration::from_secs(1);
+/// The rollout's Events (step boundaries) are listed every this many chart polls (seconds).
+const STEP_MARK_POLL_TICKS: u64 = 15;
+/// The detail view re-reads the rollout and its templates every this many polls (seconds).
+const TEMPLATE_REREAD_TICKS: u64 = 30;
 
 /// What the chart loops of successive triage views share, so closing and reopening a view
 /// neither refetches nor escapes the query budget: the refresh schedule and the last answers,
@@ -68,6 +82,7 @@ pub struct TriageTasks {
     messages: UnboundedSender<Msg>,
     follow: Option<JoinHandle<()>>,
     runs: Option<JoinHandle<()>>,
+    detail: Option<JoinHandle<()>>,
 }
 
 impl TriageTasks {
@@ -79,6 +94,7 @@ impl TriageTasks {
             messages,
             follow: None,
             runs: None,
+            detail: None,
         }
     }
 
@@ -91,6 +107,7 @@ impl TriageTasks {
     pub fn set_client(&mut self, client: kube::Client) {
         self.stop_follow();
         self.stop_runs();
+        self.stop_detail_charts();
         self.client = client;
     }
 
@@ -123,6 +140,24 @@ impl TriageTasks {
         self.runs = Some(tokio::spawn(list_runs(client, namespace, messages)));
     }
 
+    /// Charts the Prometheus metrics of `key`'s analysis templates (the detail view's panel).
+    pub fn watch_detail_charts(&mut self, key: ResourceKey) {
+        self.stop_detail_charts();
+        let client = self.client.clone();
+        let prometheus = self.prometheus();
+        let messages = self.messages.clone();
+        let charts = Arc::clone(&self.charts);
+        self.detail = Some(tokio::spawn(detail_charts(
+            client, prometheus, charts, key, messages,
+        )));
+    }
+
+    pub fn stop_detail_charts(&mut self) {
+        if let Some(task) = self.detail.take() {
+            task.abort();
+        }
+    }
+
     pub fn stop_runs(&mut self) {
         if let Some(task) = self.runs.take() {
             task.abort();
@@ -143,6 +178,7 @@ impl Drop for TriageTasks {
     fn drop(&mut self) {
         self.stop_follow();
         self.stop_runs();
+        self.stop_detail_charts();
     }
 }
 
@@ -179,6 +215,7 @@ async fn follow(
         TriageTarget::NewestOf(key) | TriageTarget::Run(key) => key.namespace.clone(),
     };
     let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+    let events: Api<Event> = Api::namespaced(client.clone(), &namespace);
     let api: Api<AnalysisRun> = Api::namespaced(client, &namespace);
     let (store, writer) = reflector::store();
     let mut ticks: u64 = 0;
@@ -236,60 +273,262 @@ async fn follow(
                         }
                     }
                 }
+                // The owning rollout's step boundaries, for the live chart's time axis.
+                if ticks.is_multiple_of(STEP_MARK_POLL_TICKS)
+                    && let Some(rollout) = &run.rollout
+                {
+                    let marks = rollout_step_marks(&events, rollout).await;
+                    if !send(&messages, TriageEvent::StepMarks(marks)) {
+                        return;
+                    }
+                }
                 ticks += 1;
-                let charted: Vec<(String, Option<String>, String)> = run
+                let items: Vec<ChartItem<()>> = run
                     .metrics
                     .iter()
                     .filter(|m| m.is_prometheus())
-                    .filter_map(|m| Some((m.name.clone(), m.address.clone(), m.query.clone()?)))
-                    .collect();
-                let key = |address: &Option<String>, query: &str| {
-                    format!("{}\n{query}", address.as_deref().unwrap_or_default())
-                };
-                let keys: Vec<String> = charted.iter().map(|(_, a, q)| key(a, q)).collect();
-                let (due, cached, now) = {
-                    let Ok(mut memory) = charts.lock() else { return };
-                    let now = memory.epoch.elapsed();
-                    let due = memory.schedule.due(&keys, now);
-                    let cached: Vec<ChartView> = charted
-                        .iter()
-                        .zip(&keys)
-                        .filter(|(_, k)| !due.contains(k) && !shown.contains(k))
-                        .filter_map(|((name, _, _), k)| {
-                            let mut view = memory.answers.fresh(k, now)?.clone();
-                            view.metric.clone_from(name);
-                            Some(view)
+                    .filter_map(|m| {
+                        Some(ChartItem {
+                            tag: (),
+                            metric: m.name.clone(),
+                            address: m.address.clone(),
+                            query: m.query.clone()?,
                         })
-                        .collect();
-                    (due, cached, now)
+                    })
+                    .collect();
+                let Some(answers) =
+                    refresh_charts(&charts, &mut shown, prometheus.as_ref(), &items).await
+                else {
+                    return;
                 };
-                for view in cached {
-                    if let Some(k) = charted.iter().zip(&keys).find(|((n, _, _), _)| *n == view.metric).map(|(_, k)| k.clone()) {
-                        shown.push(k);
-                    }
+                for ((), view) in answers {
                     if !send(&messages, TriageEvent::Chart(view)) {
                         return;
                     }
                 }
-                let fetches = charted
-                    .into_iter()
-                    .zip(keys)
-                    .filter(|(_, k)| due.contains(k))
-                    .map(|((name, address, query), k)| {
-                        let client = prometheus.as_ref();
-                        async move { (k, chart(client, name, address, query).await) }
-                    });
-                for (k, view) in futures::future::join_all(fetches).await {
-                    if let Ok(mut memory) = charts.lock() {
-                        memory.answers.store(k.clone(), now, view.clone());
-                    }
-                    if !shown.contains(&k) {
-                        shown.push(k);
-                    }
-                    if !send(&messages, TriageEvent::Chart(view)) {
-                        return;
-                    }
-                }
+            }
+        }
+    }
+}
+
+/// One query a chart loop keeps fresh: its tag for the screen (`()` in triage, the chart id and
+/// side in the detail view), the metric it charts, where it goes and the query.
+struct ChartItem<T> {
+    tag: T,
+    metric: String,
+    address: Option<String>,
+    query: String,
+}
+
+/// The cache and budget key of a query: where it goes and the query itself, so the same query
+/// in triage and in the detail view is one query.
+fn chart_key(address: Option<&str>, query: &str) -> String {
+    format!("{}\n{query}", address.unwrap_or_default())
+}
+
+/// The answers to put on screen now: cached answers this screen has not shown yet, and a fresh
+/// answer for every query the shared schedule allows (the global per-minute budget holds across
+/// the triage view and the detail view). `None` when the shared memory is unusable.
+async fn refresh_charts<T: Clone>(
+    charts: &SharedCharts,
+    shown: &mut Vec<String>,
+    prometheus: Result<&PrometheusClient, &String>,
+    items: &[ChartItem<T>],
+) -> Option<Vec<(T, ChartView)>> {
+    let keys: Vec<String> = items
+        .iter()
+        .map(|i| chart_key(i.address.as_deref(), &i.query))
+        .collect();
+    let mut answers: Vec<(T, ChartView)> = Vec::new();
+    let (due, now) = {
+        let Ok(mut memory) = charts.lock() else {
+            return None;
+        };
+        let now = memory.epoch.elapsed();
+        let due = memory.schedule.due(&keys, now);
+        for (item, key) in items.iter().zip(&keys) {
+            if due.contains(key) || shown.contains(key) {
+                continue;
+            }
+            if let Some(view) = memory.answers.fresh(key, now) {
+                let mut view = view.clone();
+                view.metric.clone_from(&item.metric);
+                answers.push((item.tag.clone(), view));
+                shown.push(key.clone());
+            }
+        }
+        (due, now)
+    };
+    // A query asked by two charts is sent once.
+    let mut sent: Vec<&String> = Vec::new();
+    let fetches = items
+        .iter()
+        .zip(&keys)
+        .filter(|(_, k)| due.contains(k))
+        .filter(|(_, k)| {
+            if sent.contains(k) {
+                false
+            } else {
+                sent.push(k);
+                true
+            }
+        });
+    let fetches = fetches.map(|(item, key)| async move {
+        (
+            key.clone(),
+            chart(
+                prometheus,
+                item.metric.clone(),
+                item.address.clone(),
+                item.query.clone(),
+            )
+            .await,
+        )
+    });
+    for (key, view) in futures::future::join_all(fetches).await {
+        if let Ok(mut memory) = charts.lock() {
+            memory.answers.store(key.clone(), now, view.clone());
+        }
+        for (item, _) in items.iter().zip(&keys).filter(|(_, k)| **k == key) {
+            let mut view = view.clone();
+            view.metric.clone_from(&item.metric);
+            answers.push((item.tag.clone(), view));
+        }
+        if !shown.contains(&key) {
+            shown.push(key);
+        }
+    }
+    Some(answers)
+}
+
+/// The step boundaries of rollout `name` from its Events (`RolloutUpdated`,
+/// `RolloutStepCompleted`); a failed list marks nothing (the chart is still drawn).
+async fn rollout_step_marks(events: &Api<Event>, name: &str) -> Vec<StepMark> {
+    let Ok(list) = events.list(&kube::api::ListParams::default()).await else {
+        return Vec::new();
+    };
+    let views: Vec<EventView> = list
+        .items
+        .iter()
+        .filter(|e| {
+            e.involved_object.kind.as_deref() == Some("Rollout")
+                && e.involved_object.name.as_deref() == Some(name)
+        })
+        .map(EventView::from_event)
+        .collect();
+    step_marks(&views, None)
+}
+
+/// Reads the rollout and every template it references; a template that cannot be read is a
+/// reason in words (not found, no permission), never a silent gap.
+pub async fn read_rollout_charts(
+    client: &kube::Client,
+    key: &ResourceKey,
+) -> Result<RolloutCharts, String> {
+    let rollouts: Api<Rollout> = Api::namespaced(client.clone(), &key.namespace);
+    let rollout = rollouts
+        .get(&key.name)
+        .await
+        .map_err(|e| format!("reading rollout {key}: {}", read_error(&e)))?;
+    let mut templates: BTreeMap<TemplateKey, Result<AnalysisTemplateSpec, String>> =
+        BTreeMap::new();
+    for template in referenced_templates(&rollout) {
+        let answer = if template.0 {
+            Api::<ClusterAnalysisTemplate>::all(client.clone())
+                .get(&template.1)
+                .await
+                .map(|t| t.spec.0)
+        } else {
+            Api::<AnalysisTemplate>::namespaced(client.clone(), &key.namespace)
+                .get(&template.1)
+                .await
+                .map(|t| t.spec)
+        };
+        let answer = answer.map_err(|e| {
+            let scope = if template.0 {
+                String::new()
+            } else {
+                format!(" in {}", key.namespace)
+            };
+            format!(
+                "{}{scope}: {}",
+                describe_template(&template),
+                read_error(&e)
+            )
+        });
+        templates.insert(template, answer);
+    }
+    Ok(rollout_charts(&rollout, &templates))
+}
+
+/// A failed read in words: not found and forbidden are said plainly.
+fn read_error(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) if status.code == 404 => "not found".to_owned(),
+        kube::Error::Api(status) if status.code == 403 => {
+            format!("no permission to read it (RBAC): {}", status.message)
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The detail view's charts: the rollout's analysis templates, re-read every
+/// `TEMPLATE_REREAD_TICKS` seconds, and each chart's queries (one per side when split) on the
+/// shared schedule, so the global per-minute budget covers triage and detail charts together.
+async fn detail_charts(
+    client: kube::Client,
+    prometheus: Result<PrometheusClient, String>,
+    charts: SharedCharts,
+    key: ResourceKey,
+    messages: UnboundedSender<Msg>,
+) {
+    let mut poll = tokio::time::interval(CHART_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut ticks: u64 = 0;
+    let mut shown: Vec<String> = Vec::new();
+    let mut items: Vec<ChartItem<(String, Option<Side>)>> = Vec::new();
+    loop {
+        poll.tick().await;
+        if ticks.is_multiple_of(TEMPLATE_REREAD_TICKS) {
+            let read = read_rollout_charts(&client, &key).await;
+            items = read
+                .as_ref()
+                .map(|c| {
+                    c.charts
+                        .iter()
+                        .flat_map(|chart| {
+                            chart.queries.iter().map(|q| ChartItem {
+                                tag: (chart.id.clone(), q.side),
+                                metric: chart.metric.clone(),
+                                address: chart.address.clone(),
+                                query: q.query.clone(),
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let event = TriageEvent::DetailSpecs {
+                rollout: key.clone(),
+                charts: read,
+            };
+            if !send(&messages, event) {
+                return;
+            }
+        }
+        ticks += 1;
+        let Some(answers) = refresh_charts(&charts, &mut shown, prometheus.as_ref(), &items).await
+        else {
+            return;
+        };
+        for ((id, side), view) in answers {
+            let event = TriageEvent::DetailChart {
+                rollout: key.clone(),
+                id,
+                side,
+                view,
+            };
+            if !send(&messages, event) {
+                return;
             }
         }
     }
@@ -330,11 +569,13 @@ async fn chart(
                                 .zip(&series)
                                 .map(|(label, s)| SeriesView {
                                     label,
-                                    values: s
-                                        .points
-                                        .iter()
-                                        .map(|(_, v)| ValuePoint::from_f64(*v))
-                                        .collect(),
+                                    // One time grid for every series (start to now, inclusive).
+                                    values: align_points(
+                                        &s.points,
+                                        start,
+                                        step,
+                                        CHART_POINTS as usize + 1,
+                                    ),
                                 })
                                 .collect()
                         })

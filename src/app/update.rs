@@ -410,8 +410,9 @@ fn apply_intent(state: &mut State, intent: Intent) -> Vec<Effect> {
             Vec::new()
         }
         Intent::Input(edit) => edit_input(state, edit),
-        // Only the triage layer re-checks; it handled the key above.
-        Intent::Recheck => Vec::new(),
+        // Only the triage layer re-checks, and `triage::apply_intent` toggles the detail view's
+        // charts panel; both were handled above.
+        Intent::Recheck | Intent::Charts => Vec::new(),
     }
 }
 
@@ -492,6 +493,7 @@ fn open_detail(state: &mut State) -> Vec<Effect> {
         events: Vec::new(),
         unfold: false,
         scroll: 0,
+        charts: super::triage_detail::DetailCharts::default(),
     });
     state.dirty = true;
     vec![Effect::WatchDetail(key)]

@@ -1,5 +1,5 @@
-//! The cockpit's Prometheus client: instant and range queries for the triage view's charts and
-//! re-checks, routed to `--prometheus URL`, the template's address, or through the Kubernetes
+//! The cockpit's Prometheus client: instant and range queries for the charts of the triage and
+//! detail views and the re-checks, routed to `--prometheus URL`, the template's address, or through the Kubernetes
 //! API service proxy of the current context (`route`). How often charts may query is decided by
 //! the pure `budget` schedule and cache; this module only does the I/O. Answers are parsed with
 //! the analysis engine's own Prometheus code (`controller::analysis::prometheus`), so a chart

@@ -7,6 +7,7 @@ pub mod alert;
 pub mod driver;
 pub mod event;
 pub mod field_reports;
+pub mod metric_chart;
 pub mod revisions;
 pub mod rollout;
 pub mod rollout_crd;

@@ -35,6 +35,8 @@ pub enum ValuePoint {
     Empty,
     /// The measurement has no value (an Error before any answer, or still running).
     Missing,
+    /// A live chart's step where Prometheus had no sample: drawn as nothing, not counted.
+    Gap,
 }
 
 impl ValuePoint {
@@ -88,6 +90,7 @@ impl ValuePoint {
             Self::NegInf => Some("-Inf"),
             Self::Empty => Some("empty"),
             Self::Missing => Some("no value"),
+            Self::Gap => Some("gap"),
         }
     }
 }
@@ -1096,6 +1099,34 @@ mod tests {
     }
 }
 
+/// A range query's samples (`(unix seconds, value)`) placed on the chart's fixed time grid
+/// (`slots` steps of `step` from `start`), so every series of a chart shares one time axis and
+/// a series that began late starts late on screen; steps without a sample are gaps.
+pub fn align_points(
+    points: &[(f64, f64)],
+    start: DateTime<Utc>,
+    step: std::time::Duration,
+    slots: usize,
+) -> Vec<ValuePoint> {
+    let mut out = vec![ValuePoint::Gap; slots];
+    let step_secs = step.as_secs_f64();
+    if step_secs <= 0.0 {
+        return out;
+    }
+    let start_secs = start.timestamp_millis() as f64 / 1000.0;
+    for (at, value) in points {
+        let offset = (at - start_secs) / step_secs;
+        if offset < -0.5 {
+            continue;
+        }
+        let slot = offset.round() as usize;
+        if let Some(cell) = out.get_mut(slot) {
+            *cell = ValuePoint::from_f64(*value);
+        }
+    }
+    out
+}
+
 /// The columns (0-based, of `width`) where times fall on a chart of `window` ending at `end`.
 pub fn mark_columns(
     times: &[DateTime<Utc>],
@@ -1118,6 +1149,45 @@ pub fn mark_columns(
         .collect();
     columns.dedup();
     columns
+}
+
+#[cfg(test)]
+mod align_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::{ValuePoint, align_points};
+    use chrono::{TimeDelta, TimeZone, Utc};
+
+    type AlignCase = (Vec<(f64, f64)>, Vec<ValuePoint>);
+
+    #[test]
+    fn samples_land_on_their_step_and_the_rest_are_gaps() {
+        let start = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
+        let step = std::time::Duration::from_secs(30);
+        let at = |s: i64| (start + TimeDelta::seconds(s)).timestamp() as f64;
+        let cases: [AlignCase; 4] = [
+            (vec![], vec![ValuePoint::Gap; 3]),
+            (
+                vec![(at(0), 1.0), (at(30), 2.0), (at(60), 3.0)],
+                vec![
+                    ValuePoint::Number(1.0),
+                    ValuePoint::Number(2.0),
+                    ValuePoint::Number(3.0),
+                ],
+            ),
+            // A series that began late starts late; Prometheus' step jitter rounds.
+            (
+                vec![(at(59), 5.0), (at(-60), 9.0), (at(600), 9.0)],
+                vec![ValuePoint::Gap, ValuePoint::Gap, ValuePoint::Number(5.0)],
+            ),
+            (
+                vec![(at(30), f64::NAN)],
+                vec![ValuePoint::Gap, ValuePoint::NaN, ValuePoint::Gap],
+            ),
+        ];
+        for (points, want) in cases {
+            assert_eq!(align_points(&points, start, step, 3), want, "{points:?}");
+        }
+    }
 }
 
 #[cfg(test)]

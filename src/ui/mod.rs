@@ -4,6 +4,7 @@
 
 pub mod chrome;
 pub mod logs;
+pub mod metric_charts;
 pub mod overlay;
 pub mod rollout_detail;
 pub mod rollout_list;

@@ -8,10 +8,12 @@ use ratatui::style::Modifier;
 
 use crate::app::state::{DetailState, State};
 use crate::model::action::set_weight_at;
+use crate::model::metric_chart::step_marks;
 use crate::model::{
     Branch, EventType, RolloutSummary, StepState, Strategy, TreeLine, age, human_duration,
 };
 
+use super::metric_charts::{panel_rows, render_metric_charts};
 use super::weight_gauge::render_weight_gauge;
 use super::{Role, Theme, clip, phase_glyph, phase_role, put, tone_role, width_of};
 
@@ -86,7 +88,19 @@ pub fn render_detail(
     y += 2;
 
     let events_rows = if area.height >= 30 { 7 } else { 4 };
-    let body_bottom = area.bottom().saturating_sub(events_rows);
+    // The metric charts sit between the tree and the events; the tree keeps at least 5 rows.
+    let marks = step_marks(
+        &detail.events,
+        summary.pause.as_ref().and_then(|p| p.started),
+    );
+    let room = area.bottom().saturating_sub(events_rows).saturating_sub(y);
+    let cap = if room >= 30 {
+        room / 2
+    } else {
+        room.saturating_sub(5)
+    };
+    let charts_rows = panel_rows(detail, &marks, cap, area.height);
+    let body_bottom = area.bottom().saturating_sub(events_rows + charts_rows);
     let steps_width = if area.width >= 120 { 34 } else { 26 };
     let title = theme.style(Role::Header).add_modifier(Modifier::BOLD);
     let body_height = body_bottom.saturating_sub(y + 1);
@@ -118,11 +132,19 @@ pub fn render_detail(
         height: body_height,
     };
     render_tree(tree, buf, state, detail, theme);
-    let events = Rect {
+    let charts = Rect {
         x: area.x + 1,
         y: body_bottom,
         width: area.width.saturating_sub(2),
-        height: area.bottom().saturating_sub(body_bottom),
+        height: charts_rows,
+    };
+    render_metric_charts(charts, buf, detail, &marks, area.height, theme);
+    let events_top = body_bottom + charts_rows;
+    let events = Rect {
+        x: area.x + 1,
+        y: events_top,
+        width: area.width.saturating_sub(2),
+        height: area.bottom().saturating_sub(events_top),
     };
     render_events(events, buf, state, detail, theme);
 }

@@ -44,8 +44,15 @@ pub fn bucket(values: &[ValuePoint], width: usize) -> Vec<ValuePoint> {
 /// The value range the bars and the threshold share, with a tenth of headroom below so the
 /// lowest value still shows (a ratio near 0.99 is not squashed against a zero baseline).
 fn range(values: &[ValuePoint], threshold: Option<&Threshold>) -> (f64, f64) {
-    let numbers = values
+    shared_range(&[values], threshold)
+}
+
+/// One value range for several series, so canary and stable drawn in rows of their own are on
+/// the same axis (equal heights mean equal values).
+pub fn shared_range(series: &[&[ValuePoint]], threshold: Option<&Threshold>) -> (f64, f64) {
+    let numbers = series
         .iter()
+        .flat_map(|values| values.iter())
         .filter_map(|p| p.number())
         .chain(threshold.map(|t| t.limit));
     let (lo, hi) = numbers.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
@@ -60,6 +67,12 @@ fn range(values: &[ValuePoint], threshold: Option<&Threshold>) -> (f64, f64) {
 
 /// The one-line legend: range, threshold, and counts of the points without height.
 pub fn legend(values: &[ValuePoint], threshold: Option<&Threshold>) -> String {
+    let sampled: Vec<ValuePoint> = values
+        .iter()
+        .copied()
+        .filter(|p| *p != ValuePoint::Gap)
+        .collect();
+    let values = sampled.as_slice();
     let mut parts = Vec::new();
     let numbers: Vec<f64> = values.iter().filter_map(|p| p.number()).collect();
     if values.is_empty() {
@@ -104,15 +117,30 @@ pub fn render_sparkline(
     threshold: Option<&Threshold>,
     theme: &Theme,
 ) {
+    let columns = bucket(values, area.width as usize);
+    let scale = range(&columns, threshold);
+    render_scaled(area, buf, values, threshold, scale, Role::Spark, theme);
+}
+
+/// As [`render_sparkline`] on a given value range (from [`shared_range`]), bars in `bar`'s
+/// colour (canary and stable keep their colours from the rest of the cockpit).
+pub fn render_scaled(
+    area: Rect,
+    buf: &mut Buffer,
+    values: &[ValuePoint],
+    threshold: Option<&Threshold>,
+    (lo, hi): (f64, f64),
+    bar: Role,
+    theme: &Theme,
+) {
     if area.width == 0 || area.height == 0 {
         return;
     }
     let ascii = theme.symbols.ascii;
     let blocks = if ascii { &EIGHTHS_ASCII } else { &EIGHTHS };
     let columns = bucket(values, area.width as usize);
-    let (lo, hi) = range(&columns, threshold);
     let rows = area.height as usize;
-    let spark = theme.style(Role::Spark);
+    let spark = theme.style(bar);
     let mark = theme.style(Role::Error);
     let line_style = theme.style(Role::SparkThreshold);
     // The threshold's row, counted from the bottom.
@@ -125,7 +153,7 @@ pub fn render_sparkline(
         let x = area.x + column as u16;
         let eighths = match point {
             ValuePoint::Number(v) => {
-                let filled = ((v - lo) / (hi - lo) * (rows * 8) as f64).round() as usize;
+                let filled = ((v - lo) / (hi - lo) * (rows * 8) as f64).round().max(0.0) as usize;
                 // A value above the floor always shows at least a sliver.
                 Some(if *v > lo { filled.max(1) } else { filled })
             }

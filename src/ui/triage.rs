@@ -13,6 +13,7 @@ use crate::app::state::State;
 use crate::app::triage::{RunsState, TriageState};
 use crate::controller::analysis::AnalysisPhase;
 use crate::model::age;
+use crate::model::metric_chart::{StepMark, StepMarkKind, step_mark_columns};
 use crate::model::triage::{ChartView, TriageMetric, TriageRun, mark_columns};
 
 use super::sparkline::{legend, render_sparkline};
@@ -421,6 +422,7 @@ fn render_metric(
             w,
             triage.charts.get(&metric.name),
             metric,
+            &triage.step_marks,
             chart_rows,
             theme,
         );
@@ -431,6 +433,7 @@ fn render_live_chart(
     w: &mut Writer<'_>,
     chart: Option<&ChartView>,
     metric: &TriageMetric,
+    step_marks: &[StepMark],
     rows: u16,
     theme: &Theme,
 ) {
@@ -501,6 +504,27 @@ fn render_live_chart(
                         glyph,
                         1,
                         theme.style(Role::Accent),
+                    );
+                }
+            }
+            // The rollout's step boundaries on the same axis (◆ update, │ step).
+            let steps = step_mark_columns(step_marks, chart.fetched_at, chart.window, columns);
+            if !steps.is_empty() && w.left() > 0 {
+                let y = w.y;
+                w.line(&[("steps", label)]);
+                let ascii = theme.symbols.ascii;
+                for (column, kind) in steps {
+                    let (glyph, role) = match kind {
+                        StepMarkKind::Update => (if ascii { "*" } else { "◆" }, Role::Accent),
+                        StepMarkKind::Step => (if ascii { "|" } else { "│" }, Role::Notice),
+                    };
+                    put(
+                        w.buf,
+                        w.area.x + LABEL + column,
+                        y,
+                        glyph,
+                        1,
+                        theme.style(role),
                     );
                 }
             }
@@ -688,6 +712,47 @@ mod tests {
                 insta::assert_snapshot!(format!("triage_{name}_{w}x{h}"), screen(&state, &dark()));
             }
         }
+    }
+
+    #[test]
+    fn live_chart_marks_the_rollouts_step_boundaries() {
+        use crate::model::metric_chart::{StepMark, StepMarkKind};
+        let mut state = triage_of(160, 48, &fixtures::failed(fixed_now()));
+        let first = state.triage.as_ref().unwrap().run.as_ref().unwrap().metrics[0]
+            .name
+            .clone();
+        update(
+            &mut state,
+            Msg::Triage(TriageEvent::Chart(chart(&first, Ok(canary_and_stable())))),
+        );
+        let text = format!("{}", screen(&state, &dark()));
+        assert!(!text.contains("steps"), "{text}");
+        update(
+            &mut state,
+            Msg::Triage(TriageEvent::StepMarks(vec![
+                StepMark {
+                    at: fixed_now() - TimeDelta::minutes(20),
+                    kind: StepMarkKind::Update,
+                },
+                StepMark {
+                    at: fixed_now() - TimeDelta::minutes(5),
+                    kind: StepMarkKind::Step,
+                },
+            ])),
+        );
+        let text = format!("{}", screen(&state, &dark()));
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("\"steps"))
+            .unwrap_or_else(|| panic!("{text}"));
+        // 60 points over 30 minutes: 20 minutes ago is column 20, 5 minutes ago column 50.
+        let columns: Vec<usize> = row
+            .chars()
+            .enumerate()
+            .filter(|(_, c)| *c == '◆' || *c == '│')
+            .map(|(i, _)| i - 1 - 10)
+            .collect();
+        assert_eq!(columns, [20, 50], "{row}");
     }
 
     #[test]

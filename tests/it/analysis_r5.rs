@@ -35,6 +35,7 @@ const V2: &str = "quay.io/brancz/prometheus-example-app:v0.2.0";
 const R5_QUERY: &str = r#"delta(http_requests_total{code="500",namespace="kubota-test",service="rollouts-demo-canary"}[5m])"#;
 
 /// The shared sandbox with rolltop's controller driving `NS` (stopped when dropped).
+#[allow(clippy::struct_field_names)]
 struct Cluster {
     sandbox: harness::Cluster,
     client: Client,

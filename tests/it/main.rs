@@ -27,3 +27,4 @@ mod sim;
 mod tmux;
 mod traffic;
 mod triage;
+mod triage_detail;

@@ -1,12 +1,12 @@
 //! Incident triage end to end: the in-process sandbox, the AnalysisRun controller (in this
-//! process) measuring a failing canary against the real Prometheus of `prometheus.rs`, and the
-//! built `rolltop` cockpit (`--readonly`: triage never writes) in a private tmux server. The
-//! cockpit reaches Prometheus only through the sandbox's `services/proxy` (a Service and its
-//! Endpoints pointing at the loopback Prometheus), as it would over SSH. Screens are polled
-//! with generous deadlines; nothing sleeps and asserts.
+//! process) measuring a failing canary against a real Prometheus (`prometheus.rs`: one of the
+//! test's own scraping a live gauge for the cockpit tests, so the value does not age; the
+//! shared backfilled one for the range queries), and the built `rolltop` cockpit
+//! (`--readonly`: triage never writes) in a private tmux server. The cockpit reaches Prometheus
+//! only through the sandbox's `services/proxy` (a Service and its Endpoints pointing at the
+//! loopback Prometheus), as it would over SSH. Screens are polled with generous deadlines;
+//! nothing sleeps and asserts.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Endpoints, Service};
@@ -18,85 +18,12 @@ use serde_json::json;
 
 use crate::prometheus::prometheus;
 use crate::sandbox_api::start;
+use crate::tmux::Tmux;
 
 const R5_QUERY: &str = r#"delta(http_requests_total{code="500",namespace="kubota-test",service="{{args.service}}"}[5m])"#;
 
-/// A private tmux server running one pane, killed when dropped.
-struct Pane {
-    socket: String,
-    config: PathBuf,
-}
-
-impl Pane {
-    fn start(dir: &Path, command: &str) -> Self {
-        let config = dir.join("tmux.conf");
-        std::fs::write(&config, "set -g status off\nset -g remain-on-exit on\n").unwrap();
-        let pane = Self {
-            socket: format!("rolltop-triage-{}", std::process::id()),
-            config,
-        };
-        let out = pane.tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            "app",
-            "-x",
-            "120",
-            "-y",
-            "40",
-            "-e",
-            "TERM=xterm-256color",
-            command,
-        ]);
-        assert!(out.status.success(), "{out:?}");
-        pane
-    }
-
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("-f")
-            .arg(&self.config)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "app"]).stdout)
-            .into_owned()
-    }
-
-    fn key(&self, key: &str) {
-        assert!(self.tmux(&["send-keys", "-t", "app", key]).status.success());
-    }
-
-    /// Polls until `done` holds; fails with the last screen after 60 s.
-    async fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let screen = self.screen();
-            if done(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Pane {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-    }
-}
-
 /// A Service `prometheus` (port 9090) in `default` whose Endpoints are the real Prometheus.
-async fn expose_prometheus(client: &kube::Client, url: &str) {
+pub(crate) async fn expose_prometheus(client: &kube::Client, url: &str) {
     let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
     let services: Api<Service> = Api::namespaced(client.clone(), "default");
     services
@@ -121,8 +48,65 @@ async fn expose_prometheus(client: &kube::Client, url: &str) {
         .unwrap();
 }
 
+/// R5's canary error count as a live gauge: the same labels and the same 16 errors as the
+/// backfilled history, but scraped every second, so the value does not age while a long test
+/// binary runs (the backfill's `delta` falls below the limit a few minutes after start-up).
+const LIVE_QUERY: &str =
+    r#"max(rolltop_canary_errors{namespace="kubota-test",service="{{args.service}}"})"#;
+
+async fn canary_errors() -> &'static str {
+    "# HELP rolltop_canary_errors Errors of the canary in the last 5 minutes.\n\
+     # TYPE rolltop_canary_errors gauge\n\
+     rolltop_canary_errors{namespace=\"kubota-test\",service=\"rollouts-demo-canary\"} 16\n"
+}
+
+/// A Prometheus of the test's own scraping the live canary gauge as job `rolltop-it` (so
+/// `up{job="rolltop-it"}` answers as on the shared one); returns it once a 30-minute range
+/// query at 30 s steps has a point, so the first chart is not empty.
+pub(crate) async fn live_prometheus() -> crate::prometheus::Prometheus {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let exporter = crate::prometheus::serve(
+        axum::Router::new().route("/metrics", axum::routing::get(canary_errors)),
+    )
+    .await;
+    let prometheus = tokio::task::spawn_blocking(move || {
+        crate::prometheus::start_scraping(exporter, crate::prometheus::SCRAPE_JOB)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let client = PrometheusClient::new(None, None).unwrap();
+    let route = Route::Direct(prometheus.url.clone());
+    let query = LIVE_QUERY.replace("{{args.service}}", "rollouts-demo-canary");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let end = chrono::Utc::now();
+        let start = end - chrono::TimeDelta::minutes(30);
+        let answer = prometheus_range(&client, &route, &query, start, end).await;
+        if answer.is_ok_and(|points| points > 0) {
+            return prometheus;
+        }
+        assert!(Instant::now() < deadline, "no range point in 90 s");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn prometheus_range(
+    client: &PrometheusClient,
+    route: &Route,
+    query: &str,
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, String> {
+    client
+        .range(route, query, start, end, Duration::from_secs(30))
+        .await
+        .map(|series| series.first().map_or(0, |s| s.points.len()))
+        .map_err(|e| e.to_string())
+}
+
 /// The rollout `checkout` and an AnalysisRun it owns, measuring R5's canary error count.
-async fn failing_analysis(client: &kube::Client, prometheus_url: &str) {
+pub(crate) async fn failing_analysis(client: &kube::Client, prometheus_url: &str) {
     let rollouts: Api<Rollout> = Api::namespaced(client.clone(), "default");
     let rollout: Rollout = serde_json::from_value(json!({
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
@@ -152,7 +136,7 @@ async fn failing_analysis(client: &kube::Client, prometheus_url: &str) {
             "metrics": [
                 {"name": "error-count", "count": 1, "failureLimit": 0,
                  "successCondition": "result[0] <= 5",
-                 "provider": {"prometheus": {"address": prometheus_url, "query": R5_QUERY}}},
+                 "provider": {"prometheus": {"address": prometheus_url, "query": LIVE_QUERY}}},
                 {"name": "no-such-series", "count": 1, "consecutiveErrorLimit": 0,
                  "successCondition": "result[0] < 1",
                  "provider": {"prometheus": {"address": prometheus_url,
@@ -168,7 +152,7 @@ async fn failing_analysis(client: &kube::Client, prometheus_url: &str) {
     runs.create(&PostParams::default(), &run).await.unwrap();
 }
 
-async fn wait_run_phase(client: &kube::Client, phase: &str) {
+pub(crate) async fn wait_run_phase(client: &kube::Client, phase: &str) {
     let runs: Api<AnalysisRun> = Api::namespaced(client.clone(), "default");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -192,9 +176,8 @@ async fn wait_run_phase(client: &kube::Client, phase: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_metric_query_value_condition_and_limit_within_three_keys_with_live_chart() {
-    let prometheus_url = tokio::task::spawn_blocking(|| prometheus().url.clone())
-        .await
-        .unwrap();
+    let live = live_prometheus().await;
+    let prometheus_url = live.url.clone();
     let (sandbox, client) = start(SandboxConfig::default()).await;
     rolltop::crd::install(&client).await.unwrap();
     rolltop::crd::wait_established(&client, Duration::from_secs(30))
@@ -223,12 +206,13 @@ async fn failing_metric_query_value_condition_and_limit_within_three_keys_with_l
         env!("CARGO_BIN_EXE_rolltop"),
         kubeconfig.display()
     );
-    let pane = Pane::start(dir.path(), &command);
+    let pane = Tmux::new("rolltop-triage", dir.path());
+    pane.start(&[], &command);
     pane.wait_for("the rollout row", |s| s.contains("checkout"))
         .await;
 
     // Keystroke 1 of at most 3: `t` on the (only, selected) rollout.
-    pane.key("t");
+    pane.keys(&["t"]);
     let screen = pane
         .wait_for("the failing metric explained", |s| {
             s.contains("AnalysisRun default/checkout-6cf78c66c5-2-1")
@@ -268,14 +252,14 @@ async fn failing_metric_query_value_condition_and_limit_within_three_keys_with_l
     assert!(!screen.contains("Prometheus unreachable"), "{screen}");
 
     // `e`: a dry-run re-check says the retry would fail again (the canary is still bad).
-    pane.key("e");
+    pane.keys(&["e"]);
     pane.wait_for("the re-check outcome", |s| {
         s.contains("a retry would fail again")
     })
     .await;
 
     // The unguarded condition that met an empty vector: Error, explained with both guards.
-    pane.key("j");
+    pane.keys(&["j"]);
     pane.wait_for("the empty-result explanation", |s| {
         s.contains("── no-such-series")
             && s.contains("The query returned no data")
@@ -283,32 +267,32 @@ async fn failing_metric_query_value_condition_and_limit_within_three_keys_with_l
     })
     .await;
 
-    pane.key("Escape");
+    pane.keys(&["Escape"]);
     pane.wait_for("back on the list", |s| s.contains("NAMESPACE"))
         .await;
 
     // `:ar` lists the run, Enter opens it again.
-    pane.key(":");
-    pane.key("a");
-    pane.key("r");
-    pane.key("Enter");
+    pane.keys(&[":"]);
+    pane.keys(&["a"]);
+    pane.keys(&["r"]);
+    pane.keys(&["Enter"]);
     pane.wait_for("the run list", |s| {
         s.contains("AnalysisRuns (1), failing first")
             && s.contains("default/checkout-6cf78c66c5-2-1")
             && s.contains("error-count: failed 1 > failureLimit 0")
     })
     .await;
-    pane.key("Enter");
+    pane.keys(&["Enter"]);
     pane.wait_for("the run from the list", |s| {
         s.contains("AnalysisRun default/checkout-6cf78c66c5-2-1")
             && s.contains("limit     failed 1")
     })
     .await;
-    pane.key("Escape");
-    pane.key("Escape");
+    pane.keys(&["Escape"]);
+    pane.keys(&["Escape"]);
     pane.wait_for("back on the list", |s| s.contains("NAMESPACE"))
         .await;
-    pane.key("q");
+    pane.keys(&["q"]);
     let _ = stop.send(());
     controller.await.unwrap().unwrap();
 }
