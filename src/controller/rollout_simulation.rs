@@ -2084,10 +2084,10 @@ fn anti_affinity_and_ephemeral_metadata_on_templates() {
     let old = w.template_of("nginx:1");
     assert!(old["metadata"]["labels"].get("role").is_none(), "{old}");
 }
-mod experiment_controller;
-mod traffic_routes;
-mod traffic_scale;
 mod adoption;
+mod experiment_controller;
 mod phase;
 mod retention;
 mod services;
+mod traffic_routes;
+mod traffic_scale;

@@ -368,8 +368,15 @@ pub async fn run_with(
             }
         });
     tracing::info!(?scope, "controller running");
-    let loops =
-        async { tokio::join!(rollouts_loop, analysis, router_watch, experiments, service_loop) };
+    let loops = async {
+        tokio::join!(
+            rollouts_loop,
+            analysis,
+            router_watch,
+            experiments,
+            service_loop
+        )
+    };
     // A graceful stop waits for reconciles in flight; one stuck on a slow or vanished API server
     // must not keep the caller (and its Lease) forever, so the loops get a bounded grace.
     let grace = async {
