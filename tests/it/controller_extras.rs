@@ -8,107 +8,19 @@
 //! Every wait polls the API server until a predicate holds and fails after a generous deadline.
 
 use std::collections::BTreeSet;
-use std::future::Future;
-use std::time::Duration;
 
 use chrono::{SubsecRound, Utc};
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use rolltop::cluster::client::Scope;
 use rolltop::controller::lease;
-use rolltop::controller::runner::{self, RunOptions};
 use rolltop::crd::{AnalysisRun, Experiment, Rollout};
-use rolltop::sandbox::sim::{self, SimConfig, SimHandle};
-use rolltop::sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-const DEADLINE: Duration = Duration::from_secs(90);
+use crate::harness::{self, cluster, eventually, start_runner};
+
 const NS: &str = "shop";
-
-struct Cluster {
-    client: Client,
-    _sandbox: Sandbox,
-    _sim: SimHandle,
-}
-
-async fn cluster(namespaces: &[&str]) -> Cluster {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let client = sandbox.client().await.unwrap();
-    let sim = sim::spawn(
-        client.clone(),
-        SimConfig {
-            ready_delay: Duration::from_millis(100),
-            start_delay: Duration::from_millis(50),
-            ..SimConfig::default()
-        },
-    );
-    rolltop::crd::install(&client).await.unwrap();
-    rolltop::crd::wait_established(&client, Duration::from_secs(30))
-        .await
-        .unwrap();
-    let api: Api<Namespace> = Api::all(client.clone());
-    for ns in namespaces.iter().chain(&["kube-system"]) {
-        let namespace: Namespace =
-            serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
-        let _ = api.create(&PostParams::default(), &namespace).await;
-    }
-    Cluster {
-        client,
-        _sandbox: sandbox,
-        _sim: sim,
-    }
-}
-
-struct Runner {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), runner::RunControllerError>>,
-}
-
-fn start_runner(client: &Client, scope: Scope, identity: Option<&str>) -> Runner {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let options = RunOptions {
-        identity: identity.map(str::to_owned),
-    };
-    let task = tokio::spawn(runner::run_with(
-        client.clone(),
-        scope,
-        options,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    Runner { stop, task }
-}
-
-impl Runner {
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(DEADLINE, self.task)
-            .await
-            .expect("runner stops")
-            .unwrap()
-            .unwrap();
-    }
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = tokio::time::Instant::now();
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn rollout(name: &str, steps: &Value) -> Rollout {
     serde_json::from_value(json!({
@@ -129,11 +41,7 @@ fn rollout(name: &str, steps: &Value) -> Rollout {
 }
 
 async fn status(client: &Client, name: &str) -> Value {
-    let rollout = Api::<Rollout>::namespaced(client.clone(), NS)
-        .get(name)
-        .await
-        .unwrap();
-    serde_json::to_value(&rollout.status).unwrap()
+    harness::status(client, NS, name).await
 }
 
 async fn wait_status(
@@ -142,36 +50,15 @@ async fn wait_status(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let start = tokio::time::Instant::now();
-    loop {
-        let status = status(client, name).await;
-        if done(&status) {
-            return status;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "timed out waiting for {name}: {what}; status: {status:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    harness::wait_status(client, NS, name, what, done).await
 }
 
 async fn create(client: &Client, rollout: &Rollout) {
-    Api::<Rollout>::namespaced(client.clone(), NS)
-        .create(&PostParams::default(), rollout)
-        .await
-        .unwrap();
+    harness::create_rollout(client, NS, rollout).await;
 }
 
 async fn patch_spec(client: &Client, name: &str, spec: Value) {
-    Api::<Rollout>::namespaced(client.clone(), NS)
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(&json!({ "spec": spec })),
-        )
-        .await
-        .unwrap();
+    harness::patch_spec(client, NS, name, spec).await;
 }
 
 async fn pod_names(client: &Client, app: &str) -> BTreeSet<String> {

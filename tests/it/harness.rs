@@ -264,11 +264,18 @@ pub async fn wait_status(
     what: &str,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
-    eventually(what, || async {
+    let start = tokio::time::Instant::now();
+    loop {
         let status = status(client, ns, name).await;
-        check(&status).then_some(status)
-    })
-    .await
+        if check(&status) {
+            return status;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "timed out waiting for {ns}/{name}: {what}; last status: {status:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 pub async fn wait_phase(client: &Client, ns: &str, name: &str, phase: &str) -> Value {
