@@ -1701,6 +1701,17 @@ fn s35_s37_blue_green_pre_and_post_analysis() {
         if post_outcome == "Successful" {
             assert_eq!(w.phase(), ("Healthy".into(), String::new()));
             assert_eq!(w.status().stable_rs, Some(h2.clone()));
+            // Fast rollback: rev1 still waits out its scale-down delay, so going back to its
+            // template skips the pause and both analyses.
+            w.set_image("nginx:1");
+            w.settle();
+            assert_eq!(w.phase(), ("Healthy".into(), String::new()));
+            assert_eq!(w.status().stable_rs, Some(h1.clone()));
+            assert_eq!(w.analysis_runs.len(), 2);
+            assert_eq!(
+                (w.selector_of("demo-active"), w.selector_of("demo-preview")),
+                (h1.clone(), h1.clone())
+            );
         } else {
             assert_eq!(
                 w.phase(),
