@@ -277,7 +277,8 @@ async fn s36_pre_promotion_failure_and_retry() {
 }
 
 /// S37 TestBlueGreenPostPromotionFail: a failing post-promotion run switches the active
-/// Service back to the stable revision.
+/// Service back to the stable revision. TestBlueGreenAbortAndUpdate: a new good update after
+/// that keeps the aborted revision waiting out its abort delay and promotes normally.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s37_post_promotion_failure() {
     let (cluster, _runner) = start().await;
@@ -297,6 +298,50 @@ async fn s37_post_promotion_failure() {
     wait_phase_stable(&cluster, "s37", "Degraded", &hash1).await;
     wait_runs(&cluster, "s37", &["Failed"]).await;
     wait_services(&cluster, "s37", &hash1, Some(&hash2)).await;
+
+    patch_spec(
+        &cluster.client,
+        NS,
+        "s37",
+        json!({"template": {"spec": {"containers": [{"name": "app", "image": V3}]}},
+               "strategy": {"blueGreen": {
+                   "postPromotionAnalysis": {"templates": [{"templateName": "pass"}]}}}}),
+    )
+    .await;
+    let hash3 = wait_hash(&cluster, "s37", 3).await;
+    wait_phase_stable(&cluster, "s37", "Paused", &hash1).await;
+    wait_services(&cluster, "s37", &hash1, Some(&hash3)).await;
+    wait_revisions(&cluster.client, NS, "s37", &[(1, 1), (2, 1), (3, 1)]).await;
+    assert!(
+        has_deadline(&cluster, "s37", 2).await,
+        "rev2 waits out its abort delay"
+    );
+
+    cluster.plugin(NS, &["promote", "s37"]).await;
+    wait_phase_stable(&cluster, "s37", "Healthy", &hash3).await;
+    wait_services(&cluster, "s37", &hash3, Some(&hash3)).await;
+    wait_runs(&cluster, "s37", &["Failed", "Successful"]).await;
+    eventually("rev1 and rev2 scheduled for scale-down", || async {
+        (has_deadline(&cluster, "s37", 1).await && has_deadline(&cluster, "s37", 2).await)
+            .then_some(())
+    })
+    .await;
+}
+
+/// Whether the ReplicaSet of `revision` carries a `scale-down-deadline`.
+async fn has_deadline(cluster: &Cluster, name: &str, revision: u32) -> bool {
+    crate::harness::owned_replica_sets(&cluster.client, NS, name)
+        .await
+        .iter()
+        .find(|rs| {
+            rs.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("rollout.argoproj.io/revision"))
+                .is_some_and(|r| r == &revision.to_string())
+        })
+        .and_then(|rs| rs.metadata.annotations.as_ref())
+        .is_some_and(|a| a.contains_key("scale-down-deadline"))
 }
 
 /// S38 TestBlueGreenKitchenSink: preview count, pre-promotion success, auto-promotion after

@@ -297,12 +297,15 @@ async fn eventually_rs_name(cluster: &Cluster, name: &str, revision: u32) -> Str
 }
 
 /// S6 TestRolloutBadToGoodUpdate: a crashing first revision is stable at once (initial deploy)
-/// and Degraded; fixing the image makes the rollout Healthy on the new revision.
+/// and Degraded; fixing the image makes the rollout Healthy on the new revision. Variants:
+/// …BadToGoodSetWeightUpdate (steps `setWeight 50, pause 2s`) ends the same way,
+/// …BadToBadUpdate stays Degraded with one new pod.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s6_bad_to_good_update() {
     let (cluster, _runner) = start(fast_sim()).await;
     let c = &cluster.client;
-    let mut rollout = canary_json("s6", 4, &json!({}));
+    // As in the reference's functional tests: maxSurge 1, maxUnavailable 0.
+    let mut rollout = canary_json("s6", 4, &json!({"maxSurge": 1, "maxUnavailable": 0}));
     rollout["spec"]["progressDeadlineSeconds"] = json!(2);
     rollout["spec"]["template"]["spec"]["containers"][0]["image"] = json!(CRASHING);
     create_rollout(c, NS, &rollout_from(rollout)).await;
@@ -316,6 +319,24 @@ async fn s6_bad_to_good_update() {
     let hash2 = rev2.rsplit('-').next().unwrap().to_owned();
     wait_healthy_on(&cluster, "s6", &hash2).await;
     wait_revisions(c, NS, "s6", &[(1, 0), (2, 4)]).await;
+
+    let steps = json!({"maxSurge": 1, "maxUnavailable": 0,
+                       "steps": [{"setWeight": 50}, {"pause": {"duration": "2s"}}]});
+    let plain = json!({"maxSurge": 1, "maxUnavailable": 0});
+    for (name, canary, fixed) in [("s6w", steps, V2), ("s6b", plain, "nginx:3.0-crashloop")] {
+        let mut rollout = canary_json(name, 4, &canary);
+        rollout["spec"]["progressDeadlineSeconds"] = json!(2);
+        rollout["spec"]["template"]["spec"]["containers"][0]["image"] = json!(CRASHING);
+        create_rollout(c, NS, &rollout_from(rollout)).await;
+        wait_degraded_with(&cluster, name, "ProgressDeadlineExceeded").await;
+        set_image(&cluster, name, fixed).await;
+    }
+    let good2 = eventually_rs_name(&cluster, "s6w", 2).await;
+    wait_healthy_on(&cluster, "s6w", good2.rsplit('-').next().unwrap()).await;
+    wait_revisions(c, NS, "s6w", &[(1, 0), (2, 4)]).await;
+    let bad2 = eventually_rs_name(&cluster, "s6b", 2).await;
+    wait_degraded_with(&cluster, "s6b", &bad2).await;
+    wait_revisions(c, NS, "s6b", &[(1, 4), (2, 1)]).await;
 }
 
 /// S7 TestRolloutAbortRetryPromote: abort scales the canary away, retry re-runs the steps and
@@ -550,7 +571,8 @@ async fn s14_rollback_to_stable() {
 }
 
 /// S30 TestCanaryInlineAnalysis (+ TestCanaryInlineMultipleAnalysis): one run per analysis
-/// step, two templates in one step still make one run.
+/// step, two templates in one step still make one run; TestCanaryFailInlineMultipleAnalysis: a
+/// failing step run turns the rollout Degraded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s30_step_analysis_count() {
     let (cluster, _runner) = start(analysis_sim()).await;
@@ -593,11 +615,37 @@ async fn s30_step_analysis_count() {
         analysis_run_phases(c, NS, "s30").await,
         ["Successful", "Successful", "Successful"]
     );
+
+    create_analysis_template(
+        c,
+        NS,
+        "fail",
+        json!({"metrics": [job_metric("fail", "busybox:1.36", "exit 1")]}),
+    )
+    .await;
+    let failing = json!({"steps": [
+        {"setWeight": 10},
+        {"analysis": {"templates": [{"templateName": "pass"}, {"templateName": "fail"}]}}
+    ]});
+    deploy(&cluster, &canary_rollout("s30f", 2, V1, &failing)).await;
+    set_image(&cluster, "s30f", V2).await;
+    wait_status(
+        c,
+        NS,
+        "s30f",
+        "s30f Progressing through its analysis",
+        |s| s["phase"] == "Progressing" && s["currentStepIndex"] == 1,
+    )
+    .await;
+    wait_degraded_with(&cluster, "s30f", "RolloutAborted").await;
+    assert_eq!(analysis_run_phases(c, NS, "s30f").await, ["Failed"]);
 }
 
 /// S31 TestCanaryBackgroundAnalysis: the background run starts with the update and is
 /// terminated, Successful, at promotion. Its web metric never finishes on its own (a Job
 /// still running when terminated would end Inconclusive, spec analysis §2.7).
+/// TestCanaryInconclusiveBackgroundAnalysis: an Inconclusive background run pauses the rollout
+/// with `InconclusiveAnalysisRun`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s31_background_analysis() {
     let (cluster, _runner) = start(analysis_sim()).await;
@@ -629,6 +677,31 @@ async fn s31_background_analysis() {
     .await;
     let run = &analysis_runs(c, NS, "s31").await[0];
     assert_eq!(serde_json::to_value(&run.spec).unwrap()["terminate"], true);
+
+    // The endpoint answers 5, which meets neither condition: Inconclusive.
+    let app = axum::Router::new().route("/value", axum::routing::get(|| async { "5" }));
+    let address = crate::prometheus::serve(app).await;
+    create_analysis_template(
+        c,
+        NS,
+        "unsure",
+        json!({"metrics": [{
+            "name": "value",
+            "successCondition": "result > 10",
+            "failureCondition": "result < 0",
+            "provider": {"web": {"url": format!("http://{address}/value")}},
+        }]}),
+    )
+    .await;
+    let unsure = json!({"analysis": {"templates": [{"templateName": "unsure"}]},
+                        "steps": [{"setWeight": 10}, {"pause": {}}]});
+    deploy(&cluster, &canary_rollout("s31i", 2, V1, &unsure)).await;
+    set_image(&cluster, "s31i", V2).await;
+    wait_status(c, NS, "s31i", "s31i paused by the inconclusive run", |s| {
+        s["phase"] == "Paused" && s["message"] == "InconclusiveAnalysisRun"
+    })
+    .await;
+    assert_eq!(analysis_run_phases(c, NS, "s31i").await, ["Inconclusive"]);
 }
 
 /// S32 rollback_window_test: inside `rollbackWindow.revisions: 2` a revert to an older
