@@ -367,6 +367,64 @@ async fn s7_abort_retry_auto_resume() {
     let hash2 = hash_of_revision(c, NS, "s7", 2).await;
     wait_healthy_on(&cluster, "s7", &hash2).await;
     wait_revisions(c, NS, "s7", &[(1, 0), (2, 1)]).await;
+
+    // The reference's event reasons, in the order the API server stored them (the reference
+    // also starts with RolloutAddedToInformer, an informer event rolltop does not emit).
+    let want = [
+        "RolloutUpdated",
+        "NewReplicaSetCreated",
+        "RolloutNotCompleted",
+        "ScalingReplicaSet",
+        "RolloutCompleted",
+        "RolloutUpdated",
+        "NewReplicaSetCreated",
+        "RolloutNotCompleted",
+        "ScalingReplicaSet",
+        "RolloutStepCompleted",
+        "RolloutPaused",
+        "ScalingReplicaSet",
+        "RolloutAborted",
+        "ScalingReplicaSet",
+        "RolloutStepCompleted",
+        "RolloutPaused",
+        "RolloutStepCompleted",
+        "RolloutResumed",
+        "ScalingReplicaSet",
+        "RolloutCompleted",
+    ];
+    let reasons = crate::harness::eventually("s7's last event recorded", || async {
+        let reasons = event_reasons(&cluster, "s7").await;
+        (reasons.len() >= want.len()).then_some(reasons)
+    })
+    .await;
+    assert_eq!(reasons, want);
+}
+
+/// The reasons of the Events about rollout `name`, in the order they were created.
+async fn event_reasons(cluster: &Cluster, name: &str) -> Vec<String> {
+    let mut events: Vec<(u64, String)> =
+        kube::Api::<k8s_openapi::api::core::v1::Event>::namespaced(cluster.client.clone(), NS)
+            .list(&kube::api::ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| {
+                e.involved_object.kind.as_deref() == Some("Rollout")
+                    && e.involved_object.name.as_deref() == Some(name)
+            })
+            .map(|e| {
+                let version = e
+                    .metadata
+                    .resource_version
+                    .as_deref()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                (version, e.reason.unwrap_or_default())
+            })
+            .collect();
+    events.sort();
+    events.into_iter().map(|(_, reason)| reason).collect()
 }
 
 /// S8 TestCanaryPromoteFull: promoting past a running step analysis cancels it, abort then
