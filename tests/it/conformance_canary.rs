@@ -4,8 +4,9 @@
 //! kubectl plugin sends them, and assertions on ReplicaSet sizes, Service selectors, status and
 //! AnalysisRun counts read back from the API server. Crashing and never-ready canaries are image
 //! tags the simulated kubelet honours; slow readiness is the pod `ready-delay` annotation;
-//! analysis steps run real Jobs in the sandbox. Pauses and delays are a few seconds, and every
-//! check polls until the state is reached.
+//! analyses run real Jobs in the sandbox, or the `web` provider against a loopback endpoint the
+//! test serves. Pauses and delays are a few seconds, and every check polls until the state is
+//! reached.
 
 use std::time::Duration;
 
@@ -29,13 +30,14 @@ const CRASHING: &str = "nginx:2.0-crashloop";
 /// Runs but never passes readiness.
 const NEVER_READY: &str = "nginx:2.0-never-ready";
 
-/// A sandbox whose Job pods run one second, with the runner started on [`NS`].
+/// A sandbox with the given simulated kubelet and the runner started on [`NS`].
 async fn start(sim: SimConfig) -> (Cluster, Runner) {
     let cluster = cluster_with(&[NS], sim).await;
     let runner = start_namespace_runner(&cluster.client, NS);
     (cluster, runner)
 }
 
+/// The fast kubelet, with Job pods (analysis measurements) running one second.
 fn analysis_sim() -> SimConfig {
     SimConfig {
         run_duration: Duration::from_secs(1),
@@ -121,27 +123,25 @@ async fn rs_name_of_revision(cluster: &Cluster, name: &str, revision: u32) -> St
         .unwrap_or_default()
 }
 
-/// A metric measured every second, forever, against a local endpoint that always answers
-/// `{"ok": true}`: the run stays Running until it is terminated, and as a web measurement is
-/// never in flight for long, a terminated run ends Successful.
-async fn endless_web_template(cluster: &Cluster, name: &str) {
+/// A template whose one metric asks a local endpoint that always answers `{"ok": true}` and
+/// succeeds when `ok` is `succeed_on`, failing otherwise. `endless`: measured every second until
+/// the run is terminated (as a web measurement is never in flight for long, a terminated run
+/// ends Successful); otherwise measured once, at once.
+async fn web_template(cluster: &Cluster, name: &str, succeed_on: bool, endless: bool) {
     let app = axum::Router::new().route(
         "/health",
         axum::routing::get(|| async { r#"{"ok": true}"# }),
     );
     let address = crate::prometheus::serve(app).await;
-    create_analysis_template(
-        &cluster.client,
-        NS,
-        name,
-        json!({"metrics": [{
-            "name": "health",
-            "interval": "1s",
-            "successCondition": "result == true",
-            "provider": {"web": {"url": format!("http://{address}/health"), "jsonPath": "{$.ok}"}},
-        }]}),
-    )
-    .await;
+    let mut metric = json!({
+        "name": "health",
+        "successCondition": format!("result == {succeed_on}"),
+        "provider": {"web": {"url": format!("http://{address}/health"), "jsonPath": "{$.ok}"}},
+    });
+    if endless {
+        metric["interval"] = json!("1s");
+    }
+    create_analysis_template(&cluster.client, NS, name, json!({"metrics": [metric]})).await;
 }
 
 /// A pod template annotation making the simulated kubelet report pods Ready only after `delay`.
@@ -220,25 +220,19 @@ async fn s3_crashing_canary_max_surge_2() {
 }
 
 /// S4 TestReduceWeightAndHonorMaxUnavailable: lowering the weight surges stable first and the
-/// canary is not reduced until the new stable pods are available (pods here take 2 s to be
+/// canary is not reduced until the new stable pods are available (pods here take 1.5 s to be
 /// Ready, which is what makes the intermediate sizes observable); a failing step analysis
 /// aborts with one AnalysisRun and scales back the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s4_reducing_weight_honours_max_unavailable() {
-    let (cluster, _runner) = start(analysis_sim()).await;
+    let (cluster, _runner) = start(fast_sim()).await;
     let c = &cluster.client;
-    create_analysis_template(
-        c,
-        NS,
-        "fail",
-        json!({"metrics": [job_metric("exit", "busybox:1.36", "exit 1")]}),
-    )
-    .await;
+    web_template(&cluster, "fail", false, false).await;
     let canary = json!({"maxSurge": 2, "maxUnavailable": 0, "steps": [
         {"setWeight": 100}, {"pause": {}}, {"setWeight": 0}, {"pause": {}},
         {"setWeight": 100}, {"analysis": {"templates": [{"templateName": "fail"}]}}
     ]});
-    let rollout = rollout_from(with_ready_delay(canary_json("s4", 3, &canary), "2s"));
+    let rollout = rollout_from(with_ready_delay(canary_json("s4", 3, &canary), "1500ms"));
     deploy(&cluster, &rollout).await;
 
     set_image(&cluster, "s4", V2).await;
@@ -435,7 +429,7 @@ async fn event_reasons(cluster: &Cluster, name: &str) -> Vec<String> {
 async fn s8_promote_through_analysis_abort_promote_full() {
     let (cluster, _runner) = start(analysis_sim()).await;
     let c = &cluster.client;
-    endless_web_template(&cluster, "forever").await;
+    web_template(&cluster, "forever", true, true).await;
     let analysis = json!({"templates": [{"templateName": "forever"}]});
     let canary = json!({
         "analysis": {"templates": [{"templateName": "forever"}], "startingStep": 4},
@@ -708,7 +702,7 @@ async fn s30_step_analysis_count() {
 async fn s31_background_analysis() {
     let (cluster, _runner) = start(analysis_sim()).await;
     let c = &cluster.client;
-    endless_web_template(&cluster, "forever").await;
+    web_template(&cluster, "forever", true, true).await;
     let canary = json!({"analysis": {"templates": [{"templateName": "forever"}]},
                         "steps": [{"setWeight": 10}, {"pause": {}}]});
     deploy(&cluster, &canary_rollout("s31", 2, V1, &canary)).await;
@@ -763,21 +757,17 @@ async fn s31_background_analysis() {
 }
 
 /// S32 rollback_window_test: inside `rollbackWindow.revisions: 2` a revert to an older
-/// template skips the steps (no new run); outside it is a normal update.
+/// template skips the steps (no new run); outside it is a normal update. One replica instead
+/// of the reference's two, and a web metric measured at once instead of a Job, keep the seven
+/// updates short.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s32_rollback_window() {
-    let (cluster, _runner) = start(analysis_sim()).await;
+    let (cluster, _runner) = start(fast_sim()).await;
     let c = &cluster.client;
-    create_analysis_template(
-        c,
-        NS,
-        "pass",
-        json!({"metrics": [job_metric("pass", "busybox:1.36", "exit 0")]}),
-    )
-    .await;
+    web_template(&cluster, "pass", true, false).await;
     let mut rollout = canary_json(
         "s32",
-        2,
+        1,
         &json!({"steps": [{"setWeight": 50},
                           {"analysis": {"templates": [{"templateName": "pass"}]}}]}),
     );
