@@ -1506,6 +1506,13 @@ fn step_analysis_success_inconclusive_and_cancel() {
         .current_step_analysis_run_status
         .unwrap();
     assert_eq!(current.name, run);
+    // A controller killed after creating the run but before writing status: the next pass
+    // adopts the run instead of creating `….1`.
+    w.patch_status(&json!({"canary": {"currentStepAnalysisRunStatus": null}}));
+    w.settle();
+    assert_eq!(w.analysis_runs.len(), 1);
+    let adopted = w.status().canary.unwrap().current_step_analysis_run_status;
+    assert_eq!(adopted.map(|a| a.name), Some(run.clone()));
     w.finish_run(&run, "Successful", "");
     w.settle();
     assert_eq!(w.status().current_step_index, Some(2));

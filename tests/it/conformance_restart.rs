@@ -223,3 +223,42 @@ async fn killed_during_scaling() {
     assert_same_outcome(&cluster, "web").await;
     calm_runner.stop().await;
 }
+
+/// Killed as soon as the step AnalysisRun exists, perhaps before the rollout's status names
+/// it: the new runner adopts that run instead of creating a second one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_during_a_step_analysis() {
+    let cluster = start().await;
+    let c = &cluster.client;
+    let canary = json!({
+        "steps": [{"setWeight": 50}, {"analysis": {"templates": [{"templateName": "pass"}]}}]
+    });
+    let calm_runner = start_namespace_runner(c, CALM);
+    let killed_runner = start_namespace_runner(c, KILLED);
+    for ns in [CALM, KILLED] {
+        create_rollout(c, ns, &canary_rollout("web", 2, "nginx:1.0", &canary)).await;
+        wait_healthy(c, ns, "web").await;
+        set_image(&cluster, ns, "web", "nginx:2.0").await;
+    }
+    eventually("killed/web's step run created", || async {
+        (!analysis_runs(c, KILLED, "web").await.is_empty()).then_some(())
+    })
+    .await;
+    killed_runner.kill();
+    let runs_before: Vec<String> = analysis_runs(c, KILLED, "web")
+        .await
+        .into_iter()
+        .filter_map(|run| run.metadata.name)
+        .collect();
+
+    let _restarted = start_namespace_runner(c, KILLED);
+    wait_healthy(c, KILLED, "web").await;
+    let runs_after: Vec<String> = analysis_runs(c, KILLED, "web")
+        .await
+        .into_iter()
+        .filter_map(|run| run.metadata.name)
+        .collect();
+    assert_eq!(runs_after, runs_before);
+    assert_same_outcome(&cluster, "web").await;
+    calm_runner.stop().await;
+}

@@ -590,7 +590,7 @@ impl Planner<'_> {
                         extra: BTreeMap::default(),
                     }),
                 );
-                self.actions.push(Action::CreateAnalysisRun(Box::new(run)));
+                self.create_run(run);
             }
         }
         false
