@@ -110,8 +110,22 @@ async fn assert_same_outcome(cluster: &Cluster, name: &str) {
         .await
     };
     assert_eq!(settled(CALM).await, settled(KILLED).await);
-    let calm_runs = runs_by_type(cluster, CALM, name).await;
-    assert_eq!(calm_runs, runs_by_type(cluster, KILLED, name).await);
+    // Runs terminated at promotion finish on the AnalysisRun reconciler's next pass.
+    let finished = |ns: &'static str| async move {
+        eventually(&format!("{ns}/{name} AnalysisRuns finished"), || async {
+            let runs = runs_by_type(cluster, ns, name).await;
+            let done = runs.keys().all(|(_, phase)| {
+                matches!(
+                    phase.as_str(),
+                    "Successful" | "Failed" | "Error" | "Inconclusive"
+                )
+            });
+            done.then_some(runs)
+        })
+        .await
+    };
+    let calm_runs = finished(CALM).await;
+    assert_eq!(calm_runs, finished(KILLED).await);
     assert!(!calm_runs.is_empty());
 }
 
