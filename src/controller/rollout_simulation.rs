@@ -1512,6 +1512,13 @@ fn step_analysis_success_inconclusive_and_cancel() {
         .current_step_analysis_run_status
         .unwrap();
     assert_eq!(current.name, run);
+    // A controller killed after creating the run but before writing status: the next pass
+    // adopts the run instead of creating `….1`.
+    w.patch_status(&json!({"canary": {"currentStepAnalysisRunStatus": null}}));
+    w.settle();
+    assert_eq!(w.analysis_runs.len(), 1);
+    let adopted = w.status().canary.unwrap().current_step_analysis_run_status;
+    assert_eq!(adopted.map(|a| a.name), Some(run.clone()));
     w.finish_run(&run, "Successful", "");
     w.settle();
     assert_eq!(w.status().current_step_index, Some(2));
@@ -1707,6 +1714,17 @@ fn s35_s37_blue_green_pre_and_post_analysis() {
         if post_outcome == "Successful" {
             assert_eq!(w.phase(), ("Healthy".into(), String::new()));
             assert_eq!(w.status().stable_rs, Some(h2.clone()));
+            // Fast rollback: rev1 still waits out its scale-down delay, so going back to its
+            // template skips the pause and both analyses.
+            w.set_image("nginx:1");
+            w.settle();
+            assert_eq!(w.phase(), ("Healthy".into(), String::new()));
+            assert_eq!(w.status().stable_rs, Some(h1.clone()));
+            assert_eq!(w.analysis_runs.len(), 2);
+            assert_eq!(
+                (w.selector_of("demo-active"), w.selector_of("demo-preview")),
+                (h1.clone(), h1.clone())
+            );
         } else {
             assert_eq!(
                 w.phase(),

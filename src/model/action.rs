@@ -224,9 +224,9 @@ fn promote(summary: &RolloutSummary) -> Result<ActionPlan, ActionRefused> {
 }
 
 fn promote_full(summary: &RolloutSummary) -> Result<ActionPlan, ActionRefused> {
-    if summary.aborted {
-        return Err(ActionRefused::AbortedRetryFirst);
-    }
+    // An aborted update may be promoted in full without a retry: the reference plugin sends
+    // `promoteFull` regardless and its controller completes the update (spec S8), so refusing
+    // here would break scripts written for the plugin.
     if summary.fully_promoted && !summary.spec_paused {
         return Err(ActionRefused::NothingToPromote);
     }
@@ -244,6 +244,10 @@ fn promote_full(summary: &RolloutSummary) -> Result<ActionPlan, ActionRefused> {
         ));
     }
     let effect = match summary.strategy {
+        Strategy::Canary if summary.aborted => {
+            "promote the aborted update in full: no more steps or analysis, canary becomes stable"
+                .to_owned()
+        }
         Strategy::Canary => format!(
             "skip all remaining steps and pauses, weight {} % → 100 %; canary becomes stable",
             summary.desired_weight
@@ -542,11 +546,6 @@ mod tests {
         first.revision = 1;
         let cases = [
             (&aborted, Action::Promote, ActionRefused::AbortedRetryFirst),
-            (
-                &aborted,
-                Action::PromoteFull,
-                ActionRefused::AbortedRetryFirst,
-            ),
             (&aborted, Action::Abort, ActionRefused::AlreadyAborted),
             (&healthy, Action::Promote, ActionRefused::NothingToPromote),
             (
@@ -649,5 +648,24 @@ mod tests {
             let plan = plan_action(summary, &action, now(), false).unwrap();
             assert_eq!(bodies(&plan), [want], "{}", action.verb());
         }
+    }
+
+    #[test]
+    fn promote_full_of_an_aborted_update_sends_promote_full_as_the_plugin_does() {
+        let mut aborted = paused_canary(1);
+        aborted.aborted = true;
+        aborted.phase = Phase::Degraded;
+        let plan = plan_action(&aborted, &Action::PromoteFull, now(), false).unwrap();
+        assert_eq!(plan.requests.len(), 1);
+        assert_eq!(plan.requests[0].target, PatchTarget::StatusSubresource);
+        assert_eq!(
+            plan.requests[0].body,
+            json!({"status": {"promoteFull": true}})
+        );
+        assert!(
+            plan.effect.contains("aborted update in full"),
+            "{}",
+            plan.effect
+        );
     }
 }

@@ -40,10 +40,6 @@ fn rollout(name: &str, steps: &Value) -> Rollout {
     .unwrap()
 }
 
-async fn status(client: &Client, name: &str) -> Value {
-    harness::status(client, NS, name).await
-}
-
 async fn wait_status(
     client: &Client,
     name: &str,

@@ -558,3 +558,154 @@ pub async fn open_readiness_gates(
     )
     .await;
 }
+
+/// A metric whose Job runs `sh -c "<script>"` once in `image`: the sandbox's Job runner exits
+/// with the script's `exit N` (0 without one) after its run duration; an image tagged
+/// `never-ready` runs until the run is terminated.
+pub fn job_metric(name: &str, image: &str, script: &str) -> Value {
+    json!({
+        "name": name,
+        "provider": {"job": {"spec": {
+            "backoffLimit": 0,
+            "template": {"spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "check", "image": image, "command": ["sh", "-c", script]}],
+            }},
+        }}},
+    })
+}
+
+/// Creates an AnalysisTemplate `name` with `spec` (its `metrics`, `args`).
+pub async fn create_analysis_template(client: &Client, ns: &str, name: &str, spec: Value) {
+    let template: rolltop::crd::AnalysisTemplate = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": name},
+        "spec": spec,
+    }))
+    .unwrap();
+    Api::<rolltop::crd::AnalysisTemplate>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &template)
+        .await
+        .unwrap();
+}
+
+/// The AnalysisRuns the Rollout `name` owns, oldest first.
+pub async fn analysis_runs(
+    client: &Client,
+    ns: &str,
+    name: &str,
+) -> Vec<rolltop::crd::AnalysisRun> {
+    let mut runs: Vec<rolltop::crd::AnalysisRun> =
+        Api::<rolltop::crd::AnalysisRun>::namespaced(client.clone(), ns)
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|run| {
+                run.owner_references()
+                    .iter()
+                    .any(|o| o.kind == "Rollout" && o.name == name)
+            })
+            .collect();
+    runs.sort_by(|a, b| {
+        (
+            a.metadata.creation_timestamp.clone().map(|t| t.0),
+            a.name_any(),
+        )
+            .cmp(&(
+                b.metadata.creation_timestamp.clone().map(|t| t.0),
+                b.name_any(),
+            ))
+    });
+    runs
+}
+
+/// The phase of each AnalysisRun the Rollout owns, oldest first (`""` before the first status).
+pub async fn analysis_run_phases(client: &Client, ns: &str, name: &str) -> Vec<String> {
+    analysis_runs(client, ns, name)
+        .await
+        .iter()
+        .map(|run| {
+            serde_json::to_value(&run.status).unwrap()["phase"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The pod-template hash of the Rollout's ReplicaSet with revision annotation `revision`.
+pub async fn hash_of_revision(client: &Client, ns: &str, name: &str, revision: u32) -> String {
+    owned_replica_sets(client, ns, name)
+        .await
+        .iter()
+        .find(|rs| {
+            rs.annotations()
+                .get("rollout.argoproj.io/revision")
+                .is_some_and(|r| r == &revision.to_string())
+        })
+        .map(rs_hash)
+        .unwrap_or_default()
+}
+
+/// Desired replicas per revision annotation of the Rollout's ReplicaSets.
+pub async fn replicas_by_revision(client: &Client, ns: &str, name: &str) -> BTreeMap<u32, i32> {
+    owned_replica_sets(client, ns, name)
+        .await
+        .iter()
+        .filter_map(|rs| {
+            let revision = rs
+                .annotations()
+                .get("rollout.argoproj.io/revision")?
+                .parse()
+                .ok()?;
+            Some((revision, rs_replicas(rs)))
+        })
+        .collect()
+}
+
+/// The reference's `(desired, current, updated, ready, available)` of a Rollout.
+pub async fn replica_counts(client: &Client, ns: &str, name: &str) -> (i64, i64, i64, i64, i64) {
+    let rollout = Api::<Rollout>::namespaced(client.clone(), ns)
+        .get(name)
+        .await
+        .unwrap();
+    let status = serde_json::to_value(&rollout.status).unwrap();
+    let field = |key: &str| status[key].as_i64().unwrap_or(0);
+    (
+        i64::from(rollout.spec.replicas.unwrap_or(1)),
+        field("replicas"),
+        field("updatedReplicas"),
+        field("readyReplicas"),
+        field("availableReplicas"),
+    )
+}
+
+/// Waits until the Rollout's `(d,c,u,r,a)` equal `want`.
+pub async fn wait_counts(client: &Client, ns: &str, name: &str, want: (i64, i64, i64, i64, i64)) {
+    eventually(&format!("{ns}/{name} (d,c,u,r,a) = {want:?}"), || async {
+        (replica_counts(client, ns, name).await == want).then_some(())
+    })
+    .await;
+}
+
+/// Waits until the Rollout's ReplicaSets have exactly `want` desired replicas per revision
+/// (revisions absent from `want` must not exist or be at 0).
+pub async fn wait_revisions(client: &Client, ns: &str, name: &str, want: &[(u32, i32)]) {
+    eventually(
+        &format!("{ns}/{name} replicas by revision {want:?}"),
+        || async {
+            let have = replicas_by_revision(client, ns, name).await;
+            let matches = want
+                .iter()
+                .all(|(rev, n)| have.get(rev).copied().unwrap_or(0) == *n)
+                && have
+                    .iter()
+                    .all(|(rev, n)| *n == 0 || want.iter().any(|(w, _)| w == rev));
+            matches.then_some(())
+        },
+    )
+    .await;
+}

@@ -103,7 +103,7 @@ impl Planner<'_> {
             replicas: self.replicas,
             preview_replica_count: bg.preview_replica_count,
             active_is_new_rs: active_is_new,
-            promote_full: self.promote_full(),
+            promote_full: self.promote_full() || self.fast_rollback(),
             paused: self.spec_paused() || !self.status.pause_conditions().is_empty(),
             scale_up_preview_check_point: self.checkpoint(),
         })
@@ -113,6 +113,7 @@ impl Planner<'_> {
     /// the new and stable RS are removed.
     fn scale_blue_green(&mut self, bg: &BlueGreenStrategy) {
         let aborted = self.aborted();
+        let fast_rollback = self.fast_rollback();
         let new_name = self.new_rs.as_ref().map(|rs| rs.name.clone());
         for rs in self
             .new_rs
@@ -121,8 +122,10 @@ impl Planner<'_> {
             .cloned()
             .collect::<Vec<_>>()
         {
-            // While aborted the new RS's deadline is the abort delay: keep it.
-            if rs.deadline.is_some() && !(aborted && Some(&rs.name) == new_name.as_ref()) {
+            // While aborted the new RS's deadline is the abort delay: keep it. During a fast
+            // rollback it is what marks the rollback: keep it until promotion.
+            let is_new = Some(&rs.name) == new_name.as_ref();
+            if rs.deadline.is_some() && !((aborted || fast_rollback) && is_new) {
                 self.actions.push(Action::PatchReplicaSet {
                     name: rs.name.clone(),
                     patch: json!({"metadata": {"annotations": {SCALE_DOWN_DEADLINE_ANNOTATION: null}}}),
@@ -236,10 +239,23 @@ impl Planner<'_> {
         }
     }
 
+    /// §3.9 blue-green fast rollback: the template went back to an older ReplicaSet that is
+    /// still scaled up, waiting out its scale-down delay (it carries a `scale-down-deadline`),
+    /// and this update was never aborted. Pause and analyses are skipped and the active Service
+    /// switches as soon as the RS is saturated; the deadline stays on the RS until promotion so
+    /// every pass sees the same answer.
+    fn fast_rollback(&self) -> bool {
+        !self.aborted()
+            && self.status.aborted_at.is_none()
+            && !self.fully_promoted()
+            && self.new_rs.as_ref().is_some_and(|rs| rs.deadline.is_some())
+    }
+
     fn fast_tracked(&self, bg: &BlueGreenStrategy) -> bool {
         let active = self.active_selector(bg);
         self.promote_full()
             || self.fully_promoted()
+            || self.fast_rollback()
             || active.as_deref().is_none_or(str::is_empty)
             || active == Some(self.new_hash())
     }
@@ -380,7 +396,7 @@ impl Planner<'_> {
             None
         } else if self.promote_full() {
             Some("Full promotion requested")
-        } else if self.fully_promoted() {
+        } else if self.fully_promoted() || self.fast_rollback() {
             Some("Fast rollback")
         } else if self.aborted()
             || (bg.post_promotion_analysis.is_some()
@@ -472,6 +488,7 @@ impl Planner<'_> {
         let skip = self.aborted()
             || self.promote_full()
             || self.fully_promoted()
+            || self.fast_rollback()
             || (which == Promotion::Pre
                 && (active_is_new || active.as_deref().is_none_or(str::is_empty)));
         let should_start = match which {
@@ -573,7 +590,7 @@ impl Planner<'_> {
                         extra: BTreeMap::default(),
                     }),
                 );
-                self.actions.push(Action::CreateAnalysisRun(Box::new(run)));
+                self.create_run(run);
             }
         }
         false

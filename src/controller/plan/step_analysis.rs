@@ -149,7 +149,7 @@ impl Planner<'_> {
                 message: None,
                 extra: BTreeMap::default(),
             }));
-            self.actions.push(Action::CreateAnalysisRun(Box::new(run)));
+            self.create_run(run);
         }
         false
     }
@@ -239,7 +239,7 @@ impl Planner<'_> {
                 message: None,
                 extra: BTreeMap::default(),
             }));
-            self.actions.push(Action::CreateAnalysisRun(Box::new(run)));
+            self.create_run(run);
         }
         false
     }
@@ -249,6 +249,14 @@ impl Planner<'_> {
             .canary
             .get_or_insert_with(Default::default)
             .current_background_analysis_run_status = value;
+    }
+
+    /// Creates `run` unless [`Self::build_run`] adopted an existing one.
+    pub(super) fn create_run(&mut self, run: AnalysisRun) {
+        let name = run.name_any();
+        if !self.snap.analysis_runs.iter().any(|r| r.name_any() == name) {
+            self.actions.push(Action::CreateAnalysisRun(Box::new(run)));
+        }
     }
 
     /// Builds the step run: `<rollout>-<hash>-<revision>-<step>` (`.1`, `.2`… when taken).
@@ -270,7 +278,7 @@ impl Planner<'_> {
     }
 
     /// Builds a run named `<rollout>-<hash>-<revision>[-<infix>]` with the given
-    /// `rollout-type` label.
+    /// `rollout-type` label, or returns the usable existing run of that family (adopted).
     pub(super) fn build_run(
         &self,
         analysis: &RolloutAnalysis,
@@ -284,10 +292,47 @@ impl Planner<'_> {
             Some(infix) => format!("{rollout_name}-{}-{}-{infix}", new.hash, new.revision),
             None => format!("{rollout_name}-{}-{}", new.hash, new.revision),
         };
-        let taken = |name: &str| self.snap.analysis_runs.iter().any(|r| r.name_any() == name);
-        let name = std::iter::once(base.clone())
+        // A run of this family that this rollout created for the same revision, kind and step
+        // and that is still usable is adopted rather than duplicated: the status naming it may
+        // have been lost (a controller killed between creating the run and writing status).
+        // While retrying (`abortedAt` set) a new run is wanted, as in the reference.
+        let step_label = step_index.map(|s| s.to_string());
+        let adoptable = |run: &AnalysisRun| {
+            self.status.aborted_at.is_none()
+                && run.owner_references().iter().any(|o| {
+                    o.kind == "Rollout"
+                        && o.uid == self.rollout.metadata.uid.clone().unwrap_or_default()
+                })
+                && run.labels().get(POD_TEMPLATE_HASH_LABEL) == Some(&new.hash)
+                && run.labels().get(ROLLOUT_TYPE_LABEL).map(String::as_str) == Some(rollout_type)
+                && run.labels().get(STEP_INDEX_LABEL) == step_label.as_ref()
+                && !run.is_terminating()
+                && !matches!(
+                    run.phase(),
+                    Some(
+                        AnalysisPhase::Failed | AnalysisPhase::Error | AnalysisPhase::Inconclusive
+                    )
+                )
+        };
+        let mut name = None;
+        for candidate in std::iter::once(base.clone())
             .chain((1..=self.snap.analysis_runs.len()).map(|n| format!("{base}.{n}")))
-            .find(|name| !taken(name))?;
+        {
+            match self
+                .snap
+                .analysis_runs
+                .iter()
+                .find(|r| r.name_any() == candidate)
+            {
+                None => {
+                    name = Some(candidate);
+                    break;
+                }
+                Some(existing) if adoptable(existing) => return Some(existing.clone()),
+                Some(_) => {}
+            }
+        }
+        let name = name?;
         let mut metrics = Vec::new();
         let mut args: Vec<Argument> = Vec::new();
         for template_ref in analysis.templates.as_deref().unwrap_or_default() {
