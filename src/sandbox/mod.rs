@@ -10,6 +10,7 @@
 
 pub mod authz;
 pub mod discovery;
+pub mod disruption;
 pub mod event;
 pub mod metrics_export;
 pub mod patch;

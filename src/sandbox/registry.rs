@@ -224,6 +224,16 @@ const BUILTINS: &[Builtin] = &[
         false,
     ),
     builtin(
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        &["pdb"],
+        true,
+        true,
+        false,
+    ),
+    builtin(
         "coordination.k8s.io",
         "v1",
         "leases",

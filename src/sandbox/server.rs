@@ -394,6 +394,25 @@ async fn serve_resource(
             if request.method != Method::POST {
                 return Err(method_not_allowed(&request.method));
             }
+            // PodDisruptionBudgets are honoured as the API server honours them: the eviction
+            // is refused with 429 and the caller retries later.
+            if let Some(pod) = state.store.get(&kind, &namespace, &name)
+                && let Some(budgets) = state
+                    .store
+                    .registry()
+                    .find("policy", "v1", "poddisruptionbudgets")
+                    .cloned()
+            {
+                let (budgets, _) = state.store.list(&budgets, Some(&namespace));
+                if !budgets.is_empty() {
+                    let (pods, _) = state.store.list(&kind, Some(&namespace));
+                    if let Some(reason) =
+                        crate::sandbox::disruption::eviction_refusal(&pod, &budgets, &pods)
+                    {
+                        return Err(ApiError::too_many_requests(reason));
+                    }
+                }
+            }
             let deleted = state
                 .store
                 .delete(&kind, &namespace, &name, Propagation::Cascade)?;

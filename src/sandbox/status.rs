@@ -140,6 +140,11 @@ impl ApiError {
         )
     }
 
+    /// 429, as the eviction subresource answers when a PodDisruptionBudget forbids it.
+    pub fn too_many_requests(message: impl Into<String>) -> Self {
+        Self::new(429, "TooManyRequests", message)
+    }
+
     pub fn service_unavailable(message: impl Into<String>) -> Self {
         Self::new(503, "ServiceUnavailable", message)
     }

@@ -15,10 +15,10 @@ use serde_json::{Value, json};
 
 use crate::harness::{
     Cluster, Runner, analysis_run_phases, analysis_runs, canary_rollout, cluster_with,
-    create_analysis_template, create_rollout, create_service, fast_sim, hash_of_revision,
-    job_metric, owned_replica_sets, patch_spec, replica_counts, replicas_by_revision, rollout_from,
-    rs_hash, selector_hash, start_namespace_runner, status, wait_counts, wait_healthy,
-    wait_revisions, wait_status,
+    create_analysis_template, create_dynamic, create_rollout, create_service, dynamic_api,
+    fast_sim, hash_of_revision, job_metric, owned_replica_sets, patch_spec, replica_counts,
+    replicas_by_revision, rollout_from, rs_hash, selector_hash, start_namespace_runner, status,
+    wait_counts, wait_healthy, wait_revisions, wait_status,
 };
 
 const NS: &str = "conformance";
@@ -563,9 +563,8 @@ async fn s11_spec_paused() {
 }
 
 /// S12 TestRolloutRestart: `restart` evicts as many pods as maxUnavailable (75 % of 4 = 3)
-/// at once; pods take 2 s to be Ready so the evicted state is observable. The PDB variant
-/// (TestRolloutPDBRestart) is not reproduced: the sandbox's eviction subresource does not
-/// consult PodDisruptionBudgets.
+/// at once; pods take 2 s to be Ready so the evicted state is observable. The PDB variant is
+/// `s12_restart_blocked_by_a_pod_disruption_budget`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s12_restart() {
     let (cluster, _runner) = start(fast_sim()).await;
@@ -586,6 +585,83 @@ async fn s12_restart() {
     .await;
     assert_eq!(s["phase"], "Paused", "{s:#}");
     wait_counts(c, NS, "s12", (4, 4, 1, 4, 4)).await;
+}
+
+/// S12 TestRolloutPDBRestart: maxUnavailable 100 % but a PodDisruptionBudget with
+/// `minAvailable: 4` — the sandbox's eviction subresource answers 429 as the API server does,
+/// so no pod goes and the counts stay `(4,4,1,4,4)`; once the budget is deleted the
+/// controller's next attempt (it retries every 30 s) evicts them and the restart completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s12_restart_blocked_by_a_pod_disruption_budget() {
+    let (cluster, _runner) = start(fast_sim()).await;
+    let c = &cluster.client;
+    let canary = json!({"maxUnavailable": "100%", "steps": [{"setWeight": 25}, {"pause": {}}]});
+    deploy(&cluster, &rollout_from(canary_json("s12pdb", 4, &canary))).await;
+    set_image(&cluster, "s12pdb", V2).await;
+    wait_paused_at(&cluster, "s12pdb", 1).await;
+    wait_counts(c, NS, "s12pdb", (4, 4, 1, 4, 4)).await;
+    let budgets = dynamic_api(
+        c,
+        NS,
+        "policy/v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+    );
+    create_dynamic(
+        &budgets,
+        json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+               "metadata": {"name": "s12pdb", "namespace": NS},
+               "spec": {"minAvailable": 4, "selector": {"matchLabels": {"app": "s12pdb"}}}}),
+    )
+    .await;
+    let before = pod_names(c, "s12pdb").await;
+    // The budget is enforced where the controller meets it: an eviction is refused with 429.
+    let pods = kube::Api::<k8s_openapi::api::core::v1::Pod>::namespaced(c.clone(), NS);
+    let first = before.iter().next().unwrap();
+    match pods.evict(first, &kube::api::EvictParams::default()).await {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 429, "{status:?}");
+            assert!(status.message.contains("disruption budget"), "{status:?}");
+        }
+        other => panic!("eviction not refused: {other:?}"),
+    }
+
+    cluster.plugin(NS, &["restart", "s12pdb"]).await;
+    // The controller acts on restartAt at once; for a few seconds nothing may go away.
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(pod_names(c, "s12pdb").await, before, "a pod was evicted");
+    }
+    assert_eq!(replica_counts(c, NS, "s12pdb").await, (4, 4, 1, 4, 4));
+
+    budgets
+        .delete("s12pdb", &kube::api::DeleteParams::default())
+        .await
+        .unwrap();
+    let s = wait_status(
+        c,
+        NS,
+        "s12pdb",
+        "the restart done once the budget is gone",
+        |s| s["restartedAt"].is_string(),
+    )
+    .await;
+    assert_eq!(s["phase"], "Paused", "{s:#}");
+    let after = pod_names(c, "s12pdb").await;
+    assert!(after.is_disjoint(&before), "{before:?} {after:?}");
+}
+
+/// Names of the live pods of `app`.
+async fn pod_names(client: &kube::Client, app: &str) -> std::collections::BTreeSet<String> {
+    kube::Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), NS)
+        .list(&kube::api::ListParams::default().labels(&format!("app={app}")))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter_map(|p| p.metadata.name)
+        .collect()
 }
 
 /// S14 TestRollBackToStable, end to end: `undo` while paused puts rev1's template back, which
