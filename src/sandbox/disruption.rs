@@ -105,11 +105,16 @@ mod tests {
                "status": {"conditions": [{"type": "Ready", "status": if ready {"True"} else {"False"}}]}})
     }
 
-    fn budget(bound: Value) -> Value {
-        let mut spec = json!({"selector": {"matchLabels": {"app": "web"}}});
-        spec.as_object_mut()
-            .unwrap()
-            .extend(bound.as_object().unwrap().clone());
+    /// A budget selecting `app: web` with one bound (`minAvailable` or `maxUnavailable`).
+    fn budget(bound: &Value) -> Value {
+        let mut spec = serde_json::Map::new();
+        spec.insert(
+            "selector".to_owned(),
+            json!({"matchLabels": {"app": "web"}}),
+        );
+        if let Some(bound) = bound.as_object() {
+            spec.extend(bound.clone());
+        }
         json!({"metadata": {"name": "pdb"}, "spec": spec})
     }
 
@@ -122,70 +127,70 @@ mod tests {
         let cases = [
             (
                 "minAvailable 4 of 4 healthy",
-                budget(json!({"minAvailable": 4})),
+                budget(&json!({"minAvailable": 4})),
                 &four,
                 &four[0],
                 true,
             ),
             (
                 "minAvailable 3 of 4 healthy",
-                budget(json!({"minAvailable": 3})),
+                budget(&json!({"minAvailable": 3})),
                 &four,
                 &four[0],
                 false,
             ),
             (
                 "minAvailable 100%",
-                budget(json!({"minAvailable": "100%"})),
+                budget(&json!({"minAvailable": "100%"})),
                 &four,
                 &four[0],
                 true,
             ),
             (
                 "minAvailable 75% rounds up to 3",
-                budget(json!({"minAvailable": "75%"})),
+                budget(&json!({"minAvailable": "75%"})),
                 &four,
                 &four[0],
                 false,
             ),
             (
                 "maxUnavailable 0",
-                budget(json!({"maxUnavailable": 0})),
+                budget(&json!({"maxUnavailable": 0})),
                 &four,
                 &four[0],
                 true,
             ),
             (
                 "maxUnavailable 1",
-                budget(json!({"maxUnavailable": 1})),
+                budget(&json!({"maxUnavailable": 1})),
                 &four,
                 &four[0],
                 false,
             ),
             (
                 "maxUnavailable 1, one already down",
-                budget(json!({"maxUnavailable": 1})),
+                budget(&json!({"maxUnavailable": 1})),
                 &three_of_four,
                 &three_of_four[0],
                 true,
             ),
             (
                 "an unhealthy pod may go while the budget holds",
-                budget(json!({"maxUnavailable": 1})),
+                budget(&json!({"maxUnavailable": 1})),
                 &three_of_four,
                 &three_of_four[3],
                 false,
             ),
             (
                 "unselected pod",
-                budget(json!({"minAvailable": 4})),
+                budget(&json!({"minAvailable": 4})),
                 &four,
                 &other,
                 false,
             ),
             (
                 "bad bound protects nothing",
-                budget(json!({"minAvailable": "lots"})),
+                budget(&json!({"minAvailable": "lots"})),
                 &four,
                 &four[0],
                 false,
